@@ -1,0 +1,84 @@
+// Server configuration: listen addresses, threads, limits and timeouts, each with its default.
+// Implemented by src/server/config.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vstream {
+
+/// Size limits. Every limit is enforced before the bytes it guards are buffered, and answered
+/// with the status named here; the connection is then closed, since its framing can no longer
+/// be trusted.
+struct Limits {
+    /// Request line (method, target, version) in bytes. Beyond: 414 URI Too Long.
+    /// Default 8 KiB (nginx's large_client_header_buffers line size).
+    std::size_t max_request_line = 8 * 1024;
+    /// All header field lines together, in bytes. Beyond: 431. Default 32 KiB.
+    std::size_t max_header_bytes = 32 * 1024;
+    /// Number of header fields. Beyond: 431. Default 100.
+    std::size_t max_header_count = 100;
+    /// Request body, in bytes, decided from Content-Length before the body is read (413), and
+    /// counted while reading a chunked body. Default 8 MiB.
+    std::size_t max_body_bytes = 8 * 1024 * 1024;
+    /// Open connections across all loop threads. A connection past it is accepted, answered
+    /// 503 and closed at once, so the listen backlog never fills. Default 10000.
+    std::size_t max_connections = 10000;
+    /// Bytes queued for writing on one connection at which a producer is told to pause.
+    /// Reading further requests also pauses. Default 1 MiB.
+    std::size_t write_high_water = 1024 * 1024;
+    /// Queued bytes below which a paused producer is told to resume. Default 256 KiB.
+    std::size_t write_low_water = 256 * 1024;
+};
+
+/// Timeouts. A zero duration is invalid (every timeout exists to bound a resource).
+struct Timeouts {
+    using ms = std::chrono::milliseconds;
+    /// Whole request head (line and headers) from its first byte, or from accept for the
+    /// first request. Not reset by each byte, so a slowloris client is cut off. 408 then close.
+    /// Default 10 s.
+    ms header = std::chrono::seconds(10);
+    /// Idle keep-alive connection waiting for its next request; closed silently. Default 75 s
+    /// (nginx's keepalive_timeout).
+    ms keep_alive = std::chrono::seconds(75);
+    /// Longest pause between two reads of a request body. 408 then close. Default 30 s.
+    ms body_read = std::chrono::seconds(30);
+    /// Longest time without write progress while bytes are queued (a client that stopped
+    /// reading). The connection is closed. Default 60 s (nginx's send_timeout).
+    ms write = std::chrono::seconds(60);
+    /// After an error response, how long to keep draining what the client still sends, so the
+    /// response is not destroyed by a TCP reset before the client reads it. Default 2 s.
+    ms linger = std::chrono::seconds(2);
+    /// How long stop() lets in-flight requests finish before closing their connections.
+    /// Default 10 s.
+    ms shutdown_grace = std::chrono::seconds(10);
+};
+
+/// Everything a Server needs. Plain data; validate() reports the first bad field.
+struct ServerConfig {
+    /// Numeric IPv4 or IPv6 addresses to listen on ("127.0.0.1", "::1", "0.0.0.0", "::").
+    /// Default: loopback only, so an embedded server is never exposed by accident.
+    std::vector<std::string> addresses = {"127.0.0.1"};
+    /// TCP port; 0 picks an ephemeral port, readable through Server::port() after start().
+    /// Default 8080.
+    std::uint16_t port = 8080;
+    /// Loop threads, each with its own event loop and SO_REUSEPORT listener. 0 means one per
+    /// core (std::thread::hardware_concurrency()). Default 0.
+    unsigned threads = 0;
+    /// listen() backlog per socket. Default 511 (nginx's).
+    int backlog = 511;
+    /// Value of the Server response header; empty sends none. Default "vstream".
+    std::string server_name = "vstream";
+    Limits limits;
+    Timeouts timeouts;
+
+    /// Throws vstream::Error(errc::invalid_argument) naming the first invalid field.
+    void validate() const;
+    /// The number of loop threads start() will run (resolves threads == 0).
+    unsigned effective_threads() const noexcept;
+};
+
+}  // namespace vstream

@@ -1,0 +1,121 @@
+// The request/response context a handler works with, and the handle that lets a handler
+// answer later, from any thread. Implemented by src/server/context.cpp over
+// src/http/exchange.hpp.
+#pragma once
+
+#include <vstream/body.hpp>
+#include <vstream/headers.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vstream {
+
+class ContextRef;
+
+/// One request and its response. The engine owns it; a handler borrows it for the duration of
+/// the call, or keeps it with defer().
+///
+/// Thread: the loop thread that runs the handler, except through a ContextRef (see there).
+/// Request views (method, target, headers, body) stay valid until the response is sent, or,
+/// for a deferred context, until the last ContextRef is dropped.
+class Context {
+public:
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    // ---- request ----
+    /// The method token, e.g. "GET".
+    std::string_view method() const noexcept;
+    /// The request-target exactly as received, e.g. "/videos/1?t=30".
+    std::string_view target() const noexcept;
+    /// The target's path, before '?'; not percent-decoded.
+    std::string_view path() const noexcept;
+    /// The target's query, after '?' (empty when there is none); not decoded.
+    std::string_view query_string() const noexcept;
+    /// HTTP minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    int http_minor() const noexcept;
+    /// The request's header fields.
+    HeaderMap headers() const noexcept;
+    /// The first header named `name` (case-insensitive), if any.
+    std::optional<std::string_view> header(std::string_view name) const noexcept;
+    /// The request body (buffered up to Limits::max_body_bytes).
+    std::string_view body() const noexcept;
+    /// The peer's IP address as text ("127.0.0.1", "::1").
+    std::string_view peer_address() const noexcept;
+    /// The peer's TCP port.
+    std::uint16_t peer_port() const noexcept;
+
+    // ---- response ----
+    /// Sets the status code (100..999 are passed through; default 200).
+    Context& status(int code) noexcept;
+    /// The status the response will carry.
+    int response_status() const noexcept;
+    /// Replaces any header named `name` with one field. Content-Length, Transfer-Encoding and
+    /// Date are computed by the engine and ignored here; "Connection: close" makes the engine
+    /// close the connection after this response.
+    /// Throws Error(errc::invalid_argument) if name or value holds CR, LF or NUL (header
+    /// injection), or the name is not a token.
+    Context& set_header(std::string_view name, std::string_view value);
+    /// Adds a header field, keeping any of the same name (e.g. Set-Cookie). Same rules.
+    Context& add_header(std::string_view name, std::string_view value);
+    /// Sends the response with `body`. Once per request; later calls are ignored. For HEAD,
+    /// the headers (Content-Length included) are sent without the body.
+    void send(Body body = {});
+    /// status(code) then send(body).
+    void send(int code, Body body);
+    /// Sends `json` (already formatted) with Content-Type application/json.
+    void json(int code, Body json);
+    /// Sends `text` with Content-Type text/plain; charset=utf-8.
+    void text(int code, Body text);
+    /// True once send() has been called.
+    bool responded() const noexcept;
+
+    // ---- asynchronous completion ----
+    /// Keeps this context past the handler's return: the engine waits for the response until
+    /// the returned ref sends it. If every ref is dropped without a response, the engine
+    /// answers 500, so a forgotten request never hangs.
+    ContextRef defer();
+
+protected:
+    Context() = default;
+    ~Context() = default;
+};
+
+/// A counted reference to a deferred Context. Copyable and movable; any thread.
+///
+/// Through a ref, a thread other than the loop may build and send the response: the engine
+/// carries the completion to the connection's loop. Only one thread may use a context at a
+/// time. If the connection closes before the response is sent, the response is dropped
+/// (never written to a dead or reused connection), cancelled() becomes true and the
+/// on_cancel callback runs on the loop thread.
+class ContextRef {
+public:
+    ContextRef() noexcept = default;
+    ContextRef(const ContextRef& other) noexcept;
+    ContextRef(ContextRef&& other) noexcept;
+    ContextRef& operator=(ContextRef other) noexcept;
+    ~ContextRef();
+
+    Context& operator*() const noexcept { return *ctx_; }
+    Context* operator->() const noexcept { return ctx_; }
+    explicit operator bool() const noexcept { return ctx_ != nullptr; }
+
+    /// True when the connection closed (or the server stopped) before the response was sent.
+    bool cancelled() const noexcept;
+    /// Registers `fn` to run once, on the loop thread, if the request is cancelled. If it is
+    /// already cancelled, `fn` runs at once on the calling thread.
+    void on_cancel(std::function<void()> fn);
+    /// Drops this reference.
+    void reset() noexcept;
+
+private:
+    friend class Context;
+    explicit ContextRef(Context* ctx) noexcept;  // takes a new reference
+    Context* ctx_ = nullptr;
+};
+
+}  // namespace vstream

@@ -1,0 +1,48 @@
+// Error codes and the exception thrown at setup time. Implemented by src/core/error.cpp.
+#pragma once
+
+#include <string>
+#include <system_error>
+
+namespace vstream {
+
+/// vstream's error codes. Values are the negated Linux errno where one fits, and a reserved
+/// range (-4000..-4099) for vstream-only conditions, so that the C API (issue: capi/) can use
+/// the same numbers. Codes are never renumbered or reused.
+enum class errc : int {
+    ok = 0,
+    invalid_argument = -22,      ///< EINVAL: a bad argument or configuration value
+    no_memory = -12,             ///< ENOMEM
+    address_in_use = -98,        ///< EADDRINUSE: a listen address is taken
+    address_not_available = -99, ///< EADDRNOTAVAIL: a listen address is not local
+    permission_denied = -13,     ///< EACCES: e.g. a privileged port
+    timed_out = -110,            ///< ETIMEDOUT
+    canceled = -125,             ///< ECANCELED: the connection went away before completion
+    stopped = -4000,             ///< the server is stopped or stopping
+    already_running = -4001,     ///< start() on a running server
+    io_error = -5,               ///< EIO: any other system failure
+};
+
+/// The std::error_category of vstream::errc.
+const std::error_category& error_category() noexcept;
+
+/// Makes errc usable as a std::error_code.
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+/// Short description of a code ("address already in use"). Never null.
+const char* error_message(errc e) noexcept;
+
+/// Thrown by setup-time calls (configuration, start()); never from the request path.
+class Error : public std::system_error {
+public:
+    Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
+    /// The vstream code carried by this error.
+    errc errc_code() const noexcept { return static_cast<errc>(code().value()); }
+};
+
+}  // namespace vstream
+
+template <>
+struct std::is_error_code_enum<vstream::errc> : std::true_type {};

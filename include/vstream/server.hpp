@@ -1,0 +1,72 @@
+// The HTTP/1.1 server: loop threads, listeners, connections. Implemented by
+// src/server/server.cpp.
+#pragma once
+
+#include <vstream/config.hpp>
+#include <vstream/context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace vstream {
+
+/// A request handler. Runs on a loop thread; must not block it. It answers through the
+/// Context, now or later (Context::defer). An exception escaping it becomes a 500 that
+/// reveals nothing of the exception.
+using Handler = std::function<void(Context&)>;
+
+/// Counters, summed over the loop threads. Any thread.
+struct ServerStats {
+    std::uint64_t connections_accepted = 0;  ///< accepted and served
+    std::uint64_t connections_rejected = 0;  ///< refused with 503 past max_connections
+    std::uint64_t connections_open = 0;      ///< open now
+    std::uint64_t requests = 0;              ///< requests whose response was sent
+};
+
+/// An embeddable HTTP/1.1 server. Several can live in one process.
+///
+/// Lifecycle: construct (validates the config), register the handler, start(), and later
+/// stop() (or destroy, which stops). A stopped server cannot be restarted.
+class Server {
+public:
+    /// Throws Error(errc::invalid_argument) if the config is invalid.
+    explicit Server(ServerConfig config = {});
+    /// Stops (gracefully, within Timeouts::shutdown_grace) and joins the loop threads.
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Sets the handler for every request (default: 404 for everything).
+    /// Thread: before start() only; throws Error(errc::already_running) after.
+    void handle(Handler handler);
+
+    /// Binds every listen address on every loop thread, then starts the threads. Returns once
+    /// all are listening. Throws Error (address_in_use, permission_denied, ...) if a bind
+    /// fails, with nothing left running; Error(errc::already_running) or Error(errc::stopped)
+    /// if called twice.
+    void start();
+    /// Stops accepting, lets in-flight requests finish up to Timeouts::shutdown_grace, closes
+    /// the rest, and joins the loop threads. Idempotent. Any thread; from a handler (a loop
+    /// thread) it only requests the stop, and wait() or the destructor joins.
+    void stop();
+    /// Blocks until the server has stopped (after stop() from elsewhere, e.g. a signal).
+    void wait();
+    /// start() then wait().
+    void run();
+
+    /// The bound port (useful with port 0). Valid after start().
+    std::uint16_t port() const noexcept;
+    /// True between start() and the end of stop().
+    bool running() const noexcept;
+    /// A snapshot of the counters. Any thread.
+    ServerStats stats() const noexcept;
+    /// The configuration in effect.
+    const ServerConfig& config() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vstream

@@ -1,0 +1,10 @@
+// Umbrella header for vstream's C++ API.
+#pragma once
+
+#include <vstream/body.hpp>
+#include <vstream/config.hpp>
+#include <vstream/context.hpp>
+#include <vstream/error.hpp>
+#include <vstream/headers.hpp>
+#include <vstream/server.hpp>
+#include <vstream/version.hpp>

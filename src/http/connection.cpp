@@ -1,0 +1,471 @@
+#include "http/connection.hpp"
+
+#include "core/date_cache.hpp"
+#include "http/status.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <exception>
+#include <limits>
+
+namespace vstream::http {
+
+namespace {
+
+constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
+
+void append_number(std::string& out, std::uint64_t n) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, r.ptr);
+}
+
+std::uint64_t ms(std::chrono::milliseconds d) noexcept {
+    return static_cast<std::uint64_t>(d.count());
+}
+
+}  // namespace
+
+Connection::Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream)
+    : env_(env),
+      stream_(std::move(stream)),
+      out_(*stream_, env.config->limits.write_high_water, env.config->limits.write_low_water),
+      parser_(*this, env.config->limits) {
+    uv_timer_init(env_.loop, &timer_);
+    timer_.data = this;
+    open_handles_ = 2;  // stream and timer
+    stream_->set_events(this);
+}
+
+Connection::~Connection() {
+    if (exchange_ != nullptr) exchange_->release();
+}
+
+void Connection::start() {
+    const net::PeerName peer = stream_->peer();
+    exchange_ = new Exchange(env_.handoff, peer.address, peer.port);
+    phase_ = Phase::head;  // the first request's header timeout runs from accept
+    head_deadline_ = now() + ms(env_.config->timeouts.header);
+    if (stream_->read_start() != 0) {
+        close_handles();
+        return;
+    }
+    update_timer();
+}
+
+// ---- reading and parsing ----
+
+void Connection::on_stream_read(const char* data, std::size_t len) {
+    try {
+        read(data, len);
+    } catch (...) {
+        abort();  // out of memory: drop this connection, keep the server
+    }
+}
+
+void Connection::read(const char* data, std::size_t len) {
+    if (phase_ == Phase::closing) return;  // draining after the last response
+    if (phase_ == Phase::body) last_body_read_ = now();
+    if (phase_ == Phase::handling || reading_paused_ || !pending_in_.empty()) {
+        pending_in_.append(data, len);
+        if (phase_ == Phase::handling || reading_paused_) {
+            // Hold what is pipelined behind the current request, within bounds.
+            const Limits& l = env_.config->limits;
+            if (pending_in_.size() >= l.max_request_line + l.max_header_bytes + 64 * 1024) {
+                stream_->read_stop();
+            }
+            return;
+        }
+        resume();
+        return;
+    }
+    process(data, len);
+    flush();
+    update_timer();
+}
+
+void Connection::process(const char* data, std::size_t len) {
+    while (len > 0 && phase_ != Phase::closing && !closed_) {
+        if (phase_ == Phase::idle) {
+            phase_ = Phase::head;  // first byte of the next request: its header clock starts
+            head_deadline_ = now() + ms(env_.config->timeouts.header);
+        }
+        const ParseResult r = parser_.feed(data, len);
+        if (r.kind == ParseResult::Kind::error) {
+            send_error(r.status, r.reason);
+            return;
+        }
+        if (r.kind == ParseResult::Kind::need_more) {
+            if (parser_.in_body() && phase_ != Phase::body) {
+                phase_ = Phase::body;
+                last_body_read_ = now();
+            }
+            return;
+        }
+        data += r.consumed;
+        len -= r.consumed;
+        dispatch();
+        if (phase_ != Phase::idle || reading_paused_) {
+            // The next request waits for this response (order) or for the writes to drain.
+            pending_in_.append(data, len);
+            return;
+        }
+    }
+}
+
+void Connection::resume() {
+    if (closed_ || phase_ == Phase::closing || phase_ == Phase::handling || reading_paused_) {
+        return;
+    }
+    if (!pending_in_.empty()) {
+        std::string buf;
+        buf.swap(pending_in_);
+        process(buf.data(), buf.size());
+        if (pending_in_.empty()) {
+            buf.clear();
+            pending_in_.swap(buf);  // keep the capacity
+        }
+    }
+    if (closed_ || phase_ == Phase::closing) return;
+    if (peer_done_ && phase_ == Phase::idle && pending_in_.empty()) {
+        close_gracefully();
+        return;
+    }
+    if (phase_ != Phase::handling && !reading_paused_ && !peer_done_) stream_->read_start();
+    flush();
+    update_timer();
+}
+
+Request& Connection::on_request_begin() {
+    if (exchange_ != nullptr && !exchange_->unshared()) {
+        // A ContextRef still holds the last one: start afresh.
+        const std::string peer(exchange_->peer_address());
+        const std::uint16_t port = exchange_->peer_port();
+        exchange_->release();
+        exchange_ = new Exchange(env_.handoff, peer, port);
+    }
+    exchange_->begin(this);
+    return exchange_->request;
+}
+
+int Connection::on_request_head(Request& request) {
+    // RFC 9110 §10.1.1: ask for the body only once the head has passed every check.
+    if (request.expect_continue && parser_.body_expected()) {
+        out_.append_copy("HTTP/1.1 100 Continue\r\n\r\n");
+        flush();
+    }
+    return 0;
+}
+
+// ---- handling and responding ----
+
+void Connection::dispatch() {
+    phase_ = Phase::handling;
+    Exchange& x = *exchange_;
+    dispatching_ = true;
+    try {
+        if (*env_.handler) {
+            (*env_.handler)(x);
+        } else {
+            x.text(404, "404 Not Found\n");
+        }
+    } catch (const std::exception& e) {
+        // The last resort (the recovery middleware normally stops it first): log the cause,
+        // answer a 500 that reveals nothing of it.
+        std::fprintf(stderr, "vstream: handler threw: %s\n", e.what());
+        answer_internal_error(x);
+    } catch (...) {
+        std::fprintf(stderr, "vstream: handler threw a non-standard exception\n");
+        answer_internal_error(x);
+    }
+    dispatching_ = false;
+    if (!x.answered && !x.deferred) {
+        // Returned without answering and without deferring: send what it built (like Gin).
+        x.answered = true;
+    }
+    if (x.answered) finish_response();
+}
+
+void Connection::answer_internal_error(Exchange& x) {
+    x.status = 500;
+    x.header_block.clear();
+    x.set_header_line("Content-Type", "text/plain; charset=utf-8", true);
+    x.body = Body("500 Internal Server Error\n");
+    x.answered = true;
+}
+
+void Connection::on_exchange_answered(Exchange& x) {
+    if (&x != exchange_ || dispatching_ || phase_ != Phase::handling) return;
+    try {
+        finish_response();
+        resume();
+        flush();
+        update_timer();
+    } catch (...) {
+        abort();  // out of memory: drop this connection, keep the server
+    }
+}
+
+void Connection::finish_response() {
+    Exchange& x = *exchange_;
+    const Request& req = x.request;
+    const bool keep = req.keep_alive && !x.close_requested && !env_.stopping;
+    int status = x.status;
+    if (status < 200 || status > 999) status = 500;  // 1xx belong to the engine
+
+    head_.clear();
+    head_.append("HTTP/1.1 ");
+    append_number(head_, static_cast<std::uint64_t>(status));
+    head_.push_back(' ');
+    head_.append(reason_phrase(status));
+    head_.append("\r\n");
+    if (!env_.config->server_name.empty()) {
+        head_.append("Server: ").append(env_.config->server_name).append("\r\n");
+    }
+    head_.append("Date: ").append(env_.date->now()).append("\r\n");
+    head_.append(x.header_block);
+    const bool has_body = status_allows_body(status);
+    if (has_body) {
+        head_.append("Content-Length: ");
+        append_number(head_, x.body.size());
+        head_.append("\r\n");
+    }
+    if (!keep) {
+        head_.append("Connection: close\r\n");
+    } else if (req.http_minor == 0) {
+        head_.append("Connection: keep-alive\r\n");  // RFC 9112 §9.3: 1.0 must opt in
+    }
+    head_.append("\r\n");
+    out_.append_copy(head_);
+    if (has_body && !req.is_head) {
+        out_.append(std::move(x.body));
+    } else {
+        x.body.reset();
+    }
+    env_.requests->fetch_add(1, std::memory_order_relaxed);
+    drop_exchange(false);
+
+    if (!keep) {
+        close_gracefully();
+        return;
+    }
+    phase_ = Phase::idle;
+    idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
+    if (out_.above_high_water()) {
+        reading_paused_ = true;  // stop taking requests until the client reads
+        stream_->read_stop();
+    }
+}
+
+void Connection::drop_exchange(bool cancelled) noexcept {
+    if (exchange_ == nullptr) return;
+    exchange_->detach(cancelled);
+    if (!exchange_->unshared()) {
+        exchange_->release();
+        exchange_ = nullptr;
+    }
+}
+
+void Connection::send_error(int status, std::string_view reason) {
+    const std::string_view phrase = reason_phrase(status);
+    std::string body;
+    body.reserve(64);
+    append_number(body, static_cast<std::uint64_t>(status));
+    body.append(" ").append(phrase).append(": ").append(reason).append("\n");
+
+    head_.clear();
+    head_.append("HTTP/1.1 ");
+    append_number(head_, static_cast<std::uint64_t>(status));
+    head_.append(" ").append(phrase).append("\r\n");
+    if (!env_.config->server_name.empty()) {
+        head_.append("Server: ").append(env_.config->server_name).append("\r\n");
+    }
+    head_.append("Date: ").append(env_.date->now()).append("\r\n");
+    head_.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    append_number(head_, body.size());
+    // The framing of what follows can no longer be trusted: this is the last response.
+    head_.append("\r\nConnection: close\r\n\r\n");
+    head_.append(body);
+    out_.append_copy(head_);
+    close_gracefully();
+}
+
+// ---- writing ----
+
+void Connection::flush() {
+    if (closed_) return;
+    if (!out_.writing()) last_write_progress_ = now();
+    if (out_.flush() != 0) abort();
+}
+
+void Connection::on_stream_written(int status) {
+    if (out_.on_written(status) != 0) {
+        abort();
+        return;
+    }
+    last_write_progress_ = now();
+    if (phase_ == Phase::closing) {
+        maybe_shutdown_write();
+    } else if (reading_paused_ && out_.below_low_water()) {
+        reading_paused_ = false;
+        resume();
+    }
+    if (!closed_) update_timer();
+}
+
+// ---- closing ----
+
+void Connection::close_gracefully() {
+    if (closed_ || phase_ == Phase::closing) return;
+    phase_ = Phase::closing;
+    pending_in_.clear();
+    linger_deadline_ = now() + ms(env_.config->timeouts.linger);
+    flush();
+    if (closed_) return;
+    // Keep reading (and discarding) so unread client bytes do not turn our close into a
+    // reset that destroys the response before the client reads it.
+    if (!peer_done_) stream_->read_start();
+    maybe_shutdown_write();
+    if (!closed_) update_timer();
+}
+
+void Connection::maybe_shutdown_write() {
+    if (closed_ || !out_.idle()) return;
+    if (peer_done_) {
+        close_handles();
+        return;
+    }
+    if (!write_shut_) {
+        write_shut_ = true;
+        stream_->shutdown();
+    }
+}
+
+void Connection::on_stream_end(int status) {
+    peer_done_ = true;
+    if (status != UV_EOF) {
+        abort();  // reset or error: nothing more can be delivered
+        return;
+    }
+    switch (phase_) {
+        case Phase::closing:
+            maybe_shutdown_write();
+            break;
+        case Phase::handling:
+            break;  // answer it; resume() closes once nothing is left
+        case Phase::idle:
+        case Phase::head:
+        case Phase::body:
+            if (pending_in_.empty() || phase_ != Phase::idle) {
+                close_gracefully();  // nothing left to answer, or a request cut short
+            }
+            break;
+    }
+}
+
+void Connection::on_server_stopping() noexcept {
+    if (closed_) return;
+    if (phase_ == Phase::idle && pending_in_.empty()) {
+        if (out_.idle()) {
+            close_handles();
+        } else {
+            close_gracefully();
+        }
+    }
+    // Otherwise the request in progress finishes; its response carries Connection: close.
+}
+
+void Connection::abort() noexcept { close_handles(); }
+
+void Connection::close_handles() noexcept {
+    if (closed_) return;
+    closed_ = true;
+    if (exchange_ != nullptr) {
+        // Unanswered (handling) means cancelled: tell any holder, drop any late answer.
+        exchange_->detach(phase_ == Phase::handling);
+        exchange_->release();
+        exchange_ = nullptr;
+    }
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
+        auto* self = static_cast<Connection*>(h->data);
+        if (--self->open_handles_ == 0) self->env_.host->on_connection_closed(self);
+    });
+    stream_->close();
+}
+
+void Connection::on_stream_closed() {
+    out_.clear();  // the write in flight (if any) was cancelled; release its buffers
+    if (--open_handles_ == 0) env_.host->on_connection_closed(this);
+}
+
+// ---- timeouts ----
+
+void Connection::update_timer() {
+    if (closed_) return;
+    const Timeouts& t = env_.config->timeouts;
+    std::uint64_t due = kNever;
+    if (!out_.idle()) due = last_write_progress_ + ms(t.write);
+    switch (phase_) {
+        case Phase::idle: due = std::min(due, idle_deadline_); break;
+        case Phase::head: due = std::min(due, head_deadline_); break;
+        case Phase::body: due = std::min(due, last_body_read_ + ms(t.body_read)); break;
+        case Phase::closing: due = std::min(due, linger_deadline_); break;
+        case Phase::handling: break;  // the handler's business; no read deadline
+    }
+    if (due == kNever) {
+        if (timer_due_ != 0) {
+            uv_timer_stop(&timer_);
+            timer_due_ = 0;
+        }
+        return;
+    }
+    // Armed for an earlier moment already: it re-checks when it fires. This keeps timer
+    // operations off the per-request path of a busy keep-alive connection.
+    if (timer_due_ != 0 && timer_due_ <= due) return;
+    const std::uint64_t n = now();
+    uv_timer_start(&timer_, &on_timer, due > n ? due - n : 0, 0);
+    timer_due_ = due;
+}
+
+void Connection::on_timer(uv_timer_t* t) {
+    auto* self = static_cast<Connection*>(t->data);
+    self->timer_due_ = 0;
+    self->on_timeout();
+    if (!self->closed_) self->update_timer();
+}
+
+void Connection::on_timeout() {
+    const Timeouts& t = env_.config->timeouts;
+    const std::uint64_t n = now();
+    if (!out_.idle() && n >= last_write_progress_ + ms(t.write)) {
+        abort();  // the client stopped reading
+        return;
+    }
+    switch (phase_) {
+        case Phase::idle:
+            if (n >= idle_deadline_ && out_.idle()) close_handles();
+            break;
+        case Phase::head:
+            if (n >= head_deadline_) {
+                if (parser_.in_request()) {
+                    send_error(408, "request head not received in time");
+                } else {
+                    close_handles();  // nothing received: nothing to answer
+                }
+            }
+            break;
+        case Phase::body:
+            if (n >= last_body_read_ + ms(t.body_read)) {
+                send_error(408, "request body stalled");
+            }
+            break;
+        case Phase::closing:
+            if (n >= linger_deadline_) close_handles();
+            break;
+        case Phase::handling:
+            break;
+    }
+}
+
+}  // namespace vstream::http

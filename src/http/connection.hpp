@@ -1,0 +1,133 @@
+#pragma once
+
+#include "http/exchange.hpp"
+#include "http/parser.hpp"
+#include "net/stream.hpp"
+#include "net/write_queue.hpp"
+
+#include <vstream/config.hpp>
+#include <vstream/server.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+namespace vstream::core {
+class DateCache;
+class LoopHandoff;
+}  // namespace vstream::core
+
+namespace vstream::http {
+
+class Connection;
+
+/// What a connection needs from the loop that owns it. Thread: that loop's thread.
+class ConnectionHost {
+public:
+    /// The connection has closed and released its handles; the host frees it now.
+    virtual void on_connection_closed(Connection* c) noexcept = 0;
+
+protected:
+    ~ConnectionHost() = default;
+};
+
+/// Per-loop context shared by every connection of the loop.
+struct ConnectionEnv {
+    uv_loop_t* loop = nullptr;
+    const ServerConfig* config = nullptr;
+    const Handler* handler = nullptr;
+    core::DateCache* date = nullptr;
+    std::shared_ptr<core::LoopHandoff> handoff;
+    ConnectionHost* host = nullptr;
+    std::atomic<std::uint64_t>* requests = nullptr;  // responses sent, for ServerStats
+    bool stopping = false;                            // the server is shutting down
+};
+
+/// One HTTP/1.1 connection: reads and parses requests, runs the handler for each in turn,
+/// writes responses strictly in request order, and enforces the limits and timeouts of
+/// ServerConfig. Owned by its host (the loop), which frees it after on_connection_closed.
+/// Thread: its loop thread only.
+class Connection final : public net::StreamEvents,
+                         public ParserEvents,
+                         public ExchangeOwner {
+public:
+    Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    /// Starts reading. Call once, right after the stream is connected.
+    void start();
+    /// The server is stopping: close now if idle, otherwise after the current response.
+    void on_server_stopping() noexcept;
+    /// Closes at once, cancelling any request in flight.
+    void abort() noexcept;
+
+    // Intrusive list links, used by the host.
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+
+private:
+    enum class Phase {
+        idle,      // between requests, no byte of the next one yet (keep-alive timeout)
+        head,      // reading a request head (header timeout, from its first byte)
+        body,      // reading a request body (body stall timeout)
+        handling,  // the handler has the request
+        closing,   // last response queued; flushing, then FIN and drain (linger)
+    };
+
+    // net::StreamEvents
+    void on_stream_read(const char* data, std::size_t len) override;
+    void on_stream_end(int status) override;
+    void on_stream_written(int status) override;
+    void on_stream_closed() override;
+    // ParserEvents
+    Request& on_request_begin() override;
+    int on_request_head(Request& request) override;
+    // ExchangeOwner
+    void on_exchange_answered(Exchange& x) override;
+
+    void read(const char* data, std::size_t len);
+    void process(const char* data, std::size_t len);
+    static void answer_internal_error(Exchange& x);
+    void resume();
+    void dispatch();
+    void finish_response();
+    void send_error(int status, std::string_view reason);
+    void close_gracefully();
+    void flush();
+    void maybe_shutdown_write();
+    void update_timer();
+    void on_timeout();
+    void drop_exchange(bool cancelled) noexcept;
+    void close_handles() noexcept;
+    static void on_timer(uv_timer_t* t);
+    std::uint64_t now() const noexcept { return uv_now(env_.loop); }
+
+    ConnectionEnv& env_;
+    std::unique_ptr<net::Stream> stream_;
+    net::WriteQueue out_;
+    RequestParser parser_;
+    Exchange* exchange_ = nullptr;
+    std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
+    std::string head_;        // response head being formatted
+    uv_timer_t timer_{};
+    Phase phase_ = Phase::head;
+    std::uint64_t head_deadline_ = 0;
+    std::uint64_t idle_deadline_ = 0;
+    std::uint64_t last_body_read_ = 0;
+    std::uint64_t last_write_progress_ = 0;
+    std::uint64_t linger_deadline_ = 0;
+    std::uint64_t timer_due_ = 0;  // when the timer is armed for; 0 = not armed
+    int open_handles_ = 0;
+    bool dispatching_ = false;
+    bool reading_paused_ = false;
+    bool peer_done_ = false;      // the client half-closed (EOF)
+    bool write_shut_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace vstream::http

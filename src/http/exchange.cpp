@@ -1,0 +1,129 @@
+#include "http/exchange.hpp"
+
+#include "core/loop_handoff.hpp"
+
+#include <vstream/headers.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace vstream::http {
+
+namespace {
+
+// A counted pointer for carrying an exchange through the loop handoff: the reference is
+// released however the task ends, run or dropped unrun at shutdown.
+class ExchangePtr {
+public:
+    explicit ExchangePtr(Exchange* x) noexcept : x_(x) { x_->add_ref(); }
+    ExchangePtr(const ExchangePtr& o) noexcept : x_(o.x_) { x_->add_ref(); }
+    ExchangePtr& operator=(const ExchangePtr&) = delete;
+    ~ExchangePtr() { x_->release(); }
+    Exchange* operator->() const noexcept { return x_; }
+
+private:
+    Exchange* x_;
+};
+
+}  // namespace
+
+Exchange::Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::string_view peer_address,
+                   std::uint16_t peer_port)
+    : handoff_(std::move(handoff)), peer_port_(peer_port) {
+    peer_len_ = std::min(peer_address.size(), sizeof peer_);
+    std::memcpy(peer_, peer_address.data(), peer_len_);
+}
+
+Exchange::~Exchange() = default;
+
+void Exchange::begin(ExchangeOwner* owner) noexcept {
+    owner_ = owner;
+    status = 200;
+    header_block.clear();
+    body.reset();
+    close_requested = false;
+    answered = false;
+    deferred = false;
+    cancelled_.store(false, std::memory_order_relaxed);
+    holders_.store(0, std::memory_order_relaxed);
+    std::lock_guard lock(cancel_mutex_);
+    cancel_fn_ = nullptr;
+}
+
+void Exchange::release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        delete this;  // intrusive count: the last holder frees it
+    }
+}
+
+void Exchange::detach(bool cancelled) noexcept {
+    owner_ = nullptr;
+    if (!cancelled) return;
+    std::function<void()> fn;
+    {
+        std::lock_guard lock(cancel_mutex_);
+        cancelled_.store(true, std::memory_order_release);
+        fn.swap(cancel_fn_);
+    }
+    if (fn) fn();
+}
+
+void Exchange::on_cancel(std::function<void()> fn) {
+    {
+        std::lock_guard lock(cancel_mutex_);
+        if (!cancelled_.load(std::memory_order_acquire)) {
+            cancel_fn_ = std::move(fn);
+            return;
+        }
+    }
+    if (fn) fn();
+}
+
+void Exchange::answer_from_handler() noexcept {
+    // A synchronous answer is picked up by the connection when the handler returns.
+    if (deferred) deliver();
+}
+
+void Exchange::deliver() noexcept {
+    if (handoff_->on_loop_thread()) {
+        if (owner_ != nullptr) owner_->on_exchange_answered(*this);
+        return;
+    }
+    // From another thread: carry the completion to the loop. If the loop is gone (server
+    // stopped), the task is dropped and the exchange was already cancelled.
+    handoff_->post([x = ExchangePtr(this)]() {
+        if (x->owner_ != nullptr) x->owner_->on_exchange_answered(*x.operator->());
+    });
+}
+
+void Exchange::holder_dropped() noexcept {
+    if (holders_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (answered || cancelled()) return;
+    // Every holder let go without answering: answer for them rather than hang the client.
+    status = 500;
+    header_block.clear();
+    set_header_line("Content-Type", "text/plain; charset=utf-8", true);
+    body = Body("500 Internal Server Error: the request was dropped unanswered\n");
+    answered = true;
+    deliver();
+}
+
+void Exchange::set_header_line(std::string_view name, std::string_view value, bool replace) {
+    if (replace) {
+        // Remove every existing line of that name ("Name: value\r\n").
+        std::size_t pos = 0;
+        while (pos < header_block.size()) {
+            const std::size_t eol = header_block.find("\r\n", pos);
+            const std::size_t colon = header_block.find(':', pos);
+            if (colon != std::string::npos && colon < eol &&
+                iequals(std::string_view(header_block).substr(pos, colon - pos), name)) {
+                header_block.erase(pos, eol + 2 - pos);
+            } else {
+                pos = eol + 2;
+            }
+        }
+    }
+    header_block.append(name).append(": ").append(value).append("\r\n");
+}
+
+}  // namespace vstream::http

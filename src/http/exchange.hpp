@@ -1,0 +1,94 @@
+#pragma once
+
+#include "http/request.hpp"
+
+#include <vstream/body.hpp>
+#include <vstream/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace vstream::core {
+class LoopHandoff;
+}
+
+namespace vstream::http {
+
+class Exchange;
+
+/// The side of the engine that sends an exchange's response (the connection).
+class ExchangeOwner {
+public:
+    /// A deferred exchange was answered. Thread: the owner's loop thread.
+    virtual void on_exchange_answered(Exchange& x) = 0;
+
+protected:
+    ~ExchangeOwner() = default;
+};
+
+/// One request and its response: the object behind the public Context. Reference-counted:
+/// the connection holds one reference while the exchange is current, each ContextRef one
+/// more. A connection reuses its exchange for the next request when no one else holds it,
+/// so a keep-alive connection allocates nothing per request.
+class Exchange final : public Context {
+public:
+    Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::string_view peer_address,
+             std::uint16_t peer_port);
+    ~Exchange();
+
+    static Exchange& of(Context& c) noexcept { return static_cast<Exchange&>(c); }
+    static const Exchange& of(const Context& c) noexcept {
+        return static_cast<const Exchange&>(c);
+    }
+
+    /// Prepares for a new request owned by `owner`.
+    void begin(ExchangeOwner* owner) noexcept;
+    /// The connection let go of this exchange (answered, or closed). If it was not answered,
+    /// it is cancelled: holders are told, and a later send() is dropped.
+    void detach(bool cancelled) noexcept;
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// Drops a reference; deletes the exchange on the last one.
+    void release() noexcept;
+    /// True when only the connection holds it (it can be reused).
+    bool unshared() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
+
+    // Response state, read by the connection once answered.
+    Request request;
+    int status = 200;
+    std::string header_block;  // "Name: value\r\n" lines set by the handler
+    Body body;
+    bool close_requested = false;  // the handler set "Connection: close"
+    bool answered = false;
+    bool deferred = false;
+
+    // Used by the Context/ContextRef implementation.
+    void answer_from_handler() noexcept;  // send() was called
+    void holder_added() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
+    void holder_dropped() noexcept;
+    bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+    void on_cancel(std::function<void()> fn);
+    void set_header_line(std::string_view name, std::string_view value, bool replace);
+    std::string_view peer_address() const noexcept { return {peer_, peer_len_}; }
+    std::uint16_t peer_port() const noexcept { return peer_port_; }
+
+private:
+    void deliver() noexcept;  // hands an answered deferred exchange to its owner
+
+    std::shared_ptr<core::LoopHandoff> handoff_;
+    ExchangeOwner* owner_ = nullptr;  // loop thread only; null once detached
+    std::atomic<int> refs_{1};
+    std::atomic<int> holders_{0};
+    std::atomic<bool> cancelled_{false};
+    std::mutex cancel_mutex_;
+    std::function<void()> cancel_fn_;
+    char peer_[64] = {};
+    std::size_t peer_len_ = 0;
+    std::uint16_t peer_port_ = 0;
+};
+
+}  // namespace vstream::http

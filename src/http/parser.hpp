@@ -1,0 +1,98 @@
+#pragma once
+
+#include "http/request.hpp"
+
+#include <vstream/config.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+#include <llhttp.h>
+
+namespace vstream::http {
+
+/// Receives what the parser finds. Called on the loop thread, from inside feed().
+class ParserEvents {
+public:
+    /// A new request begins; returns the Request to fill (reset by the parser).
+    virtual Request& on_request_begin() = 0;
+    /// The head is complete and passed every limit and framing check. Returns 0 to go on, or
+    /// an HTTP status to refuse the request with (e.g. 417).
+    virtual int on_request_head(Request& request) = 0;
+
+protected:
+    ~ParserEvents() = default;
+};
+
+/// The outcome of one feed() call.
+struct ParseResult {
+    enum class Kind {
+        need_more,  ///< every byte consumed, the request is not complete yet
+        complete,   ///< a request is complete; `consumed` bytes were used, the rest is the next
+        error,      ///< the request is refused with `status`; the connection must close
+    };
+    Kind kind = Kind::need_more;
+    std::size_t consumed = 0;
+    int status = 0;                ///< for error: 400, 413, 414, 431, 501, 505, ...
+    std::string_view reason;       ///< for error: a short, static description
+};
+
+/// An incremental HTTP/1.1 request parser: llhttp in strict mode plus vstream's limits and
+/// framing rules (request smuggling defences, RFC 9112). It stops after each complete
+/// request, so responses go out strictly in request order.
+/// Thread: its loop thread only.
+class RequestParser {
+public:
+    RequestParser(ParserEvents& events, const Limits& limits) noexcept;
+    RequestParser(const RequestParser&) = delete;
+    RequestParser& operator=(const RequestParser&) = delete;
+
+    /// Parses `data`. After `complete`, call feed() again with the bytes past `consumed` to
+    /// parse the next request. After `error`, the parser is dead.
+    ParseResult feed(const char* data, std::size_t len) noexcept;
+    /// The peer closed its side. Returns an error if a request was cut short (400), otherwise
+    /// need_more (nothing pending).
+    ParseResult finish() noexcept;
+
+    /// True between the first byte of a request and its completion.
+    bool in_request() const noexcept { return in_request_; }
+    /// True once the head of the current request is complete (the body is being read).
+    bool in_body() const noexcept { return in_body_; }
+    /// Whether the current request announced a body (chunked, or Content-Length > 0).
+    /// Valid from on_request_head on.
+    bool body_expected() const noexcept;
+    /// Bytes of the current request's body still expected (Content-Length bodies), or 0.
+    std::uint64_t body_remaining() const noexcept;
+
+private:
+    static int on_message_begin(llhttp_t* p);
+    static int on_url(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_value_complete(llhttp_t* p);
+    static int on_headers_complete(llhttp_t* p);
+    static int on_body(llhttp_t* p, const char* at, std::size_t len);
+    static int on_message_complete(llhttp_t* p);
+
+    int fail(int status, const char* reason) noexcept;
+    int append(Request::Span& span, const char* at, std::size_t len) noexcept;
+    int check_head() noexcept;
+    int count_trailer(std::size_t len) noexcept;
+    void build_views() noexcept;
+    ParseResult error_result(const char* data, std::size_t len, llhttp_errno_t err) noexcept;
+
+    llhttp_t parser_{};
+    llhttp_settings_t settings_{};
+    ParserEvents& events_;
+    const Limits& limits_;
+    Request* request_ = nullptr;
+    std::size_t header_bytes_ = 0;
+    bool in_field_ = false;   // last header callback was a field name
+    bool in_request_ = false;
+    bool in_body_ = false;
+    bool dead_ = false;
+    int error_status_ = 0;
+    const char* error_reason_ = nullptr;
+};
+
+}  // namespace vstream::http

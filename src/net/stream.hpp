@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <uv.h>
+
+namespace vstream::net {
+
+/// The remote end of a stream.
+struct PeerName {
+    std::string address;  ///< numeric, "127.0.0.1" or "::1"; empty if unknown
+    std::uint16_t port = 0;
+};
+
+/// What a byte stream reports to its user (the HTTP connection). Called on the loop thread.
+class StreamEvents {
+public:
+    /// Bytes arrived. `data` is valid only during the call.
+    virtual void on_stream_read(const char* data, std::size_t len) = 0;
+    /// Reading ended: UV_EOF for an orderly end, another negative libuv code for an error.
+    virtual void on_stream_end(int status) = 0;
+    /// The write started by Stream::write finished (0) or failed (< 0).
+    virtual void on_stream_written(int status) = 0;
+    /// The stream is fully closed; its memory may go now.
+    virtual void on_stream_closed() = 0;
+
+protected:
+    ~StreamEvents() = default;
+};
+
+/// A bidirectional byte stream under an HTTP connection: plain TCP now, and the seam where a
+/// TLS stream (memory BIOs over TCP) slots in beside it. One write in flight at a time.
+/// Thread: its loop thread only.
+class Stream {
+public:
+    virtual ~Stream() = default;
+
+    /// Sets the receiver of events; must be called before read_start().
+    virtual void set_events(StreamEvents* events) noexcept = 0;
+    /// Starts (or resumes) delivering reads. Returns 0 or a libuv error.
+    virtual int read_start() noexcept = 0;
+    /// Pauses reads (backpressure).
+    virtual void read_stop() noexcept = 0;
+    /// Writes the buffers, gathered; on_stream_written follows. The memory must stay valid
+    /// until then. Returns 0, or a libuv error (then no callback follows).
+    virtual int write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
+    /// Sends FIN once queued writes are done (half-close).
+    virtual void shutdown() noexcept = 0;
+    /// Closes now, dropping anything unwritten; on_stream_closed follows. Idempotent.
+    virtual void close() noexcept = 0;
+    /// The remote end (empty if unknown).
+    virtual PeerName peer() const = 0;
+};
+
+}  // namespace vstream::net

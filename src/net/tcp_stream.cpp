@@ -1,0 +1,110 @@
+#include "net/tcp_stream.hpp"
+
+#include <vstream/error.hpp>
+
+#include <netinet/in.h>
+
+namespace vstream::net {
+
+TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab) : slab_(slab) {
+    if (int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
+        throw Error(errc::io_error, std::string("uv_tcp_init: ") + uv_strerror(rc));
+    }
+    tcp_.data = this;
+}
+
+int TcpStream::accept(uv_stream_t* server) noexcept {
+    int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
+    if (rc == 0) {
+        // Responses are written whole, in one gathered write: no Nagle delay wanted.
+        uv_tcp_nodelay(&tcp_, 1);
+    }
+    return rc;
+}
+
+void TcpStream::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    auto* self = static_cast<TcpStream*>(h->data);
+    *buf = uv_buf_init(self->slab_->bytes, ReadSlab::kSize);
+}
+
+void TcpStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+    auto* self = static_cast<TcpStream*>(s->data);
+    if (nread > 0) {
+        self->events_->on_stream_read(self->slab_->bytes, static_cast<std::size_t>(nread));
+    } else if (nread < 0) {
+        self->read_stop();
+        self->events_->on_stream_end(static_cast<int>(nread));
+    }
+}
+
+int TcpStream::read_start() noexcept {
+    if (reading_ || closing_) return 0;
+    const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &on_alloc, &on_read);
+    reading_ = rc == 0;
+    return rc;
+}
+
+void TcpStream::read_stop() noexcept {
+    if (!reading_) return;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+}
+
+void TcpStream::on_write(uv_write_t* req, int status) {
+    auto* self = static_cast<TcpStream*>(req->data);
+    // UV_ECANCELED after close(): the connection already knows.
+    if (!self->closing_) self->events_->on_stream_written(status);
+}
+
+int TcpStream::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+    if (closing_) return UV_ECANCELED;
+    write_req_.data = this;
+    return uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs, &on_write);
+}
+
+int TcpStream::try_write(const char* data, std::size_t len) noexcept {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+}
+
+void TcpStream::on_shutdown(uv_shutdown_t*, int) {}
+
+void TcpStream::shutdown() noexcept {
+    if (shutting_down_ || closing_) return;
+    shutting_down_ = true;
+    shutdown_req_.data = this;
+    uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &on_shutdown);
+}
+
+void TcpStream::on_close(uv_handle_t* h) {
+    auto* self = static_cast<TcpStream*>(h->data);
+    self->events_->on_stream_closed();
+}
+
+void TcpStream::close() noexcept {
+    if (closing_) return;
+    closing_ = true;
+    reading_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &on_close);
+}
+
+PeerName TcpStream::peer() const {
+    PeerName peer;
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return peer;
+    char text[64] = {};
+    if (ss.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&ss);
+        uv_ip4_name(v4, text, sizeof text);
+        peer.port = ntohs(v4->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+        uv_ip6_name(v6, text, sizeof text);
+        peer.port = ntohs(v6->sin6_port);
+    }
+    peer.address = text;
+    return peer;
+}
+
+}  // namespace vstream::net

@@ -1,0 +1,57 @@
+#pragma once
+
+#include "net/stream.hpp"
+
+#include <cstdint>
+#include <string>
+
+#include <uv.h>
+
+namespace vstream::net {
+
+/// Memory libuv reads into. One per loop: reads are consumed synchronously, so every
+/// connection of the loop can share it.
+struct ReadSlab {
+    static constexpr std::size_t kSize = 64 * 1024;
+    char bytes[kSize];
+};
+
+/// A Stream over a libuv TCP handle.
+class TcpStream final : public Stream {
+public:
+    /// Initialises the handle on `loop`; then accept() into it. Throws Error on failure.
+    TcpStream(uv_loop_t* loop, ReadSlab* slab);
+    ~TcpStream() override = default;
+
+    /// Accepts a pending connection from `server`. Returns 0 or a libuv error (then close()).
+    int accept(uv_stream_t* server) noexcept;
+
+    void set_events(StreamEvents* events) noexcept override { events_ = events; }
+    int read_start() noexcept override;
+    void read_stop() noexcept override;
+    int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
+    void shutdown() noexcept override;
+    void close() noexcept override;
+    PeerName peer() const override;
+
+    /// Tries to write at once without queueing (for a canned reply before closing).
+    int try_write(const char* data, std::size_t len) noexcept;
+
+private:
+    static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* req, int status);
+    static void on_shutdown(uv_shutdown_t* req, int status);
+    static void on_close(uv_handle_t* h);
+
+    uv_tcp_t tcp_{};
+    uv_write_t write_req_{};
+    uv_shutdown_t shutdown_req_{};
+    ReadSlab* slab_;
+    StreamEvents* events_ = nullptr;
+    bool reading_ = false;
+    bool closing_ = false;
+    bool shutting_down_ = false;
+};
+
+}  // namespace vstream::net

@@ -1,0 +1,81 @@
+#pragma once
+
+#include "net/stream.hpp"
+
+#include <vstream/body.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vstream::net {
+
+/// Queues response bytes for a Stream and writes them gathered, one uv_write at a time:
+/// small pieces are copied into a staging buffer so a head and a small body leave in one
+/// iovec; large or borrowed bodies are referenced, never copied. Tracks queued bytes against
+/// a high-water mark (producers pause above it) and a low-water mark (they resume below it).
+/// Thread: its loop thread only.
+class WriteQueue {
+public:
+    /// Bodies at or below this size are copied into the staging buffer; larger owned bodies
+    /// are moved, borrowed ones referenced.
+    static constexpr std::size_t kCopyThreshold = 4096;
+
+    WriteQueue(Stream& stream, std::size_t high_water, std::size_t low_water) noexcept
+        : stream_(stream), high_water_(high_water), low_water_(low_water) {}
+    WriteQueue(const WriteQueue&) = delete;
+    WriteQueue& operator=(const WriteQueue&) = delete;
+
+    /// Copies `bytes` into the queue.
+    void append_copy(std::string_view bytes);
+    /// Appends `body`, by reference when large or borrowed. Returns false when the queue is
+    /// now above the high-water mark (the producer should pause until drained()).
+    bool append(Body body);
+    /// Starts writing what is queued unless a write is in flight. Returns 0 or a libuv error.
+    int flush() noexcept;
+    /// Feeds the stream's write completion back. Returns the status; on success the next
+    /// batch (if any) is started.
+    int on_written(int status) noexcept;
+    /// Drops everything queued or in flight, releasing the bodies. Only once the stream is
+    /// closed (a write in flight still points into those buffers until then).
+    void clear() noexcept;
+
+    /// Bytes queued or in flight.
+    std::size_t queued() const noexcept { return queued_; }
+    /// True when nothing is queued or in flight.
+    bool idle() const noexcept { return queued_ == 0 && !writing_; }
+    /// True when a write is in flight.
+    bool writing() const noexcept { return writing_; }
+    bool above_high_water() const noexcept { return queued_ > high_water_; }
+    bool below_low_water() const noexcept { return queued_ <= low_water_; }
+    /// Total bytes written since construction.
+    std::uint64_t bytes_written() const noexcept { return written_; }
+
+private:
+    struct Segment {
+        Body body;             // empty for staged bytes
+        std::size_t offset = 0;  // into the staging buffer, for staged bytes
+        std::size_t length = 0;
+        bool staged = false;
+    };
+    struct Batch {
+        std::string staging;
+        std::vector<Segment> segments;
+        std::size_t bytes = 0;
+    };
+
+    void release(Batch& batch) noexcept;
+
+    Stream& stream_;
+    std::size_t high_water_;
+    std::size_t low_water_;
+    Batch pending_;
+    Batch inflight_;
+    std::vector<uv_buf_t> iov_;
+    std::size_t queued_ = 0;
+    std::uint64_t written_ = 0;
+    bool writing_ = false;
+};
+
+}  // namespace vstream::net

@@ -1,0 +1,50 @@
+#include <vstream/config.hpp>
+#include <vstream/error.hpp>
+
+#include <thread>
+
+namespace vstream {
+
+namespace {
+
+void require(bool ok, const char* field, const char* rule) {
+    if (!ok) throw Error(errc::invalid_argument, std::string("ServerConfig.") + field + " " + rule);
+}
+
+}  // namespace
+
+void ServerConfig::validate() const {
+    require(!addresses.empty(), "addresses", "must list at least one address");
+    for (const std::string& a : addresses) require(!a.empty(), "addresses", "holds an empty address");
+    require(backlog > 0, "backlog", "must be positive");
+    require(threads <= 1024, "threads", "must be at most 1024");
+    for (const char c : server_name) {
+        require(c >= 0x20 && c != 0x7f, "server_name", "must be printable (no CR, LF or NUL)");
+    }
+    require(limits.max_request_line >= 16, "limits.max_request_line", "must be at least 16");
+    require(limits.max_header_bytes >= 64, "limits.max_header_bytes", "must be at least 64");
+    require(limits.max_header_count >= 1, "limits.max_header_count", "must be at least 1");
+    require(limits.max_header_bytes <= (1u << 30), "limits.max_header_bytes", "must be below 1 GiB");
+    require(limits.max_request_line <= (1u << 30), "limits.max_request_line", "must be below 1 GiB");
+    require(limits.max_connections >= 1, "limits.max_connections", "must be at least 1");
+    require(limits.write_low_water <= limits.write_high_water, "limits.write_low_water",
+            "must not exceed write_high_water");
+    require(limits.write_high_water >= 1, "limits.write_high_water", "must be at least 1");
+    using ms = Timeouts::ms;
+    for (const auto& [value, name] : {std::pair{timeouts.header, "timeouts.header"},
+                                      std::pair{timeouts.keep_alive, "timeouts.keep_alive"},
+                                      std::pair{timeouts.body_read, "timeouts.body_read"},
+                                      std::pair{timeouts.write, "timeouts.write"},
+                                      std::pair{timeouts.linger, "timeouts.linger"},
+                                      std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"}}) {
+        require(value > ms::zero(), name, "must be positive");
+    }
+}
+
+unsigned ServerConfig::effective_threads() const noexcept {
+    if (threads != 0) return threads;
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : n;
+}
+
+}  // namespace vstream

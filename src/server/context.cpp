@@ -1,0 +1,160 @@
+#include <vstream/context.hpp>
+
+#include "http/exchange.hpp"
+
+#include <vstream/error.hpp>
+
+#include <cstring>
+#include <utility>
+
+namespace vstream {
+
+namespace {
+
+using http::Exchange;
+
+bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
+    }
+    return true;
+}
+
+void check_field(std::string_view name, std::string_view value) {
+    if (!is_token(name)) {
+        throw Error(errc::invalid_argument, "invalid header name '" + std::string(name) + "'");
+    }
+    for (const char c : value) {
+        // RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value.
+        if (c == '\r' || c == '\n' || c == '\0') {
+            throw Error(errc::invalid_argument,
+                        "header '" + std::string(name) + "' value holds CR, LF or NUL");
+        }
+    }
+}
+
+// Returns true when the engine owns this field and the handler's value is not stored.
+bool engine_field(Exchange& x, std::string_view name, std::string_view value) noexcept {
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+        iequals(name, "date")) {
+        return true;
+    }
+    if (iequals(name, "connection")) {
+        if (list_has_token(value, "close")) x.close_requested = true;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string_view Context::method() const noexcept { return Exchange::of(*this).request.method; }
+std::string_view Context::target() const noexcept { return Exchange::of(*this).request.target; }
+std::string_view Context::path() const noexcept { return Exchange::of(*this).request.path; }
+std::string_view Context::query_string() const noexcept {
+    return Exchange::of(*this).request.query;
+}
+int Context::http_minor() const noexcept { return Exchange::of(*this).request.http_minor; }
+HeaderMap Context::headers() const noexcept { return Exchange::of(*this).request.headers(); }
+std::optional<std::string_view> Context::header(std::string_view name) const noexcept {
+    return headers().get(name);
+}
+std::string_view Context::body() const noexcept { return Exchange::of(*this).request.body; }
+std::string_view Context::peer_address() const noexcept {
+    return Exchange::of(*this).peer_address();
+}
+std::uint16_t Context::peer_port() const noexcept { return Exchange::of(*this).peer_port(); }
+
+Context& Context::status(int code) noexcept {
+    Exchange::of(*this).status = code;
+    return *this;
+}
+
+int Context::response_status() const noexcept { return Exchange::of(*this).status; }
+
+Context& Context::set_header(std::string_view name, std::string_view value) {
+    check_field(name, value);
+    Exchange& x = Exchange::of(*this);
+    if (!engine_field(x, name, value)) x.set_header_line(name, value, true);
+    return *this;
+}
+
+Context& Context::add_header(std::string_view name, std::string_view value) {
+    check_field(name, value);
+    Exchange& x = Exchange::of(*this);
+    if (!engine_field(x, name, value)) x.set_header_line(name, value, false);
+    return *this;
+}
+
+void Context::send(Body body) {
+    Exchange& x = Exchange::of(*this);
+    if (x.answered) return;
+    x.body = std::move(body);
+    x.answered = true;
+    x.answer_from_handler();
+}
+
+void Context::send(int code, Body body) {
+    status(code);
+    send(std::move(body));
+}
+
+void Context::json(int code, Body json) {
+    set_header("Content-Type", "application/json");
+    send(code, std::move(json));
+}
+
+void Context::text(int code, Body text) {
+    set_header("Content-Type", "text/plain; charset=utf-8");
+    send(code, std::move(text));
+}
+
+bool Context::responded() const noexcept { return Exchange::of(*this).answered; }
+
+ContextRef Context::defer() {
+    Exchange::of(*this).deferred = true;
+    return ContextRef(this);
+}
+
+ContextRef::ContextRef(Context* ctx) noexcept : ctx_(ctx) {
+    Exchange& x = Exchange::of(*ctx_);
+    x.add_ref();
+    x.holder_added();
+}
+
+ContextRef::ContextRef(const ContextRef& other) noexcept : ctx_(other.ctx_) {
+    if (ctx_ != nullptr) {
+        Exchange& x = Exchange::of(*ctx_);
+        x.add_ref();
+        x.holder_added();
+    }
+}
+
+ContextRef::ContextRef(ContextRef&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+ContextRef& ContextRef::operator=(ContextRef other) noexcept {
+    std::swap(ctx_, other.ctx_);
+    return *this;
+}
+
+ContextRef::~ContextRef() { reset(); }
+
+void ContextRef::reset() noexcept {
+    if (ctx_ == nullptr) return;
+    Exchange& x = Exchange::of(*std::exchange(ctx_, nullptr));
+    x.holder_dropped();
+    x.release();
+}
+
+bool ContextRef::cancelled() const noexcept {
+    return ctx_ != nullptr && Exchange::of(*ctx_).cancelled();
+}
+
+void ContextRef::on_cancel(std::function<void()> fn) {
+    if (ctx_ != nullptr) Exchange::of(*ctx_).on_cancel(std::move(fn));
+}
+
+}  // namespace vstream

@@ -1,0 +1,159 @@
+#include <vstream/server.hpp>
+
+#include "net/listener.hpp"
+#include "server/worker.hpp"
+
+#include <vstream/error.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace vstream {
+
+struct Server::Impl {
+    enum class State { created, running, stopping, stopped };
+
+    ServerConfig config;
+    Handler handler;
+    server::SharedCounters shared;
+    std::vector<std::unique_ptr<server::Worker>> workers;
+    std::uint16_t port = 0;
+
+    mutable std::mutex mutex;
+    std::condition_variable state_changed;
+    State state = State::created;
+    std::mutex join_mutex;  // std::thread::join must not run from two threads at once
+
+    bool on_loop_thread() const noexcept {
+        for (const auto& w : workers) {
+            if (w->is_loop_thread()) return true;
+        }
+        return false;
+    }
+
+    void join_all() {
+        std::lock_guard join_lock(join_mutex);
+        for (auto& w : workers) w->join();
+        std::lock_guard lock(mutex);
+        if (state != State::stopped) {
+            state = State::stopped;
+            state_changed.notify_all();
+        }
+    }
+};
+
+Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
+    config.validate();
+    impl_->config = std::move(config);
+}
+
+Server::~Server() {
+    stop();
+    impl_->join_all();
+    // Workers close their loops in their destructors.
+}
+
+void Server::handle(Handler handler) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->state != Impl::State::created) {
+        throw Error(errc::already_running, "Server::handle must be called before start()");
+    }
+    impl_->handler = std::move(handler);
+}
+
+void Server::start() {
+    Impl& s = *impl_;
+    std::lock_guard lock(s.mutex);
+    if (s.state == Impl::State::running) throw Error(errc::already_running, "server already started");
+    if (s.state != Impl::State::created) throw Error(errc::stopped, "a stopped server cannot restart");
+
+    const ServerConfig& cfg = s.config;
+    const unsigned threads = cfg.effective_threads();
+    // Pick the port once (port 0: the first address chooses), then check every address is
+    // free on it before any reuse-port socket joins a group.
+    std::uint16_t port = cfg.port;
+    for (const std::string& address : cfg.addresses) {
+        port = net::ListenSocket::claim_port(address, port);
+    }
+
+    std::vector<std::unique_ptr<server::Worker>> workers;
+    for (unsigned t = 0; t < threads; ++t) {
+        std::vector<net::ListenSocket> sockets;
+        for (const std::string& address : cfg.addresses) sockets.emplace_back(address, port, cfg.backlog);
+        workers.push_back(
+            std::make_unique<server::Worker>(cfg, s.handler, s.shared, std::move(sockets)));
+    }
+    for (auto& w : workers) w->run_in_thread();
+    s.workers = std::move(workers);
+    s.port = port;
+    s.state = Impl::State::running;
+    s.state_changed.notify_all();
+}
+
+void Server::stop() {
+    Impl& s = *impl_;
+    {
+        std::lock_guard lock(s.mutex);
+        switch (s.state) {
+            case Impl::State::created:
+                s.state = Impl::State::stopped;
+                s.state_changed.notify_all();
+                return;
+            case Impl::State::running:
+                s.state = Impl::State::stopping;
+                for (auto& w : s.workers) w->request_stop();
+                s.state_changed.notify_all();
+                break;
+            case Impl::State::stopping:
+            case Impl::State::stopped:
+                break;
+        }
+    }
+    // A loop thread cannot join itself; wait() or the destructor will.
+    if (s.on_loop_thread()) return;
+    s.join_all();
+}
+
+void Server::wait() {
+    Impl& s = *impl_;
+    {
+        std::unique_lock lock(s.mutex);
+        s.state_changed.wait(lock, [&] {
+            return s.state == Impl::State::stopping || s.state == Impl::State::stopped;
+        });
+    }
+    if (!s.on_loop_thread()) s.join_all();
+}
+
+void Server::run() {
+    start();
+    wait();
+}
+
+std::uint16_t Server::port() const noexcept {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->port;
+}
+
+bool Server::running() const noexcept {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->state == Impl::State::running || impl_->state == Impl::State::stopping;
+}
+
+ServerStats Server::stats() const noexcept {
+    ServerStats st;
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& w : impl_->workers) {
+        st.connections_accepted += w->accepted();
+        st.connections_rejected += w->rejected();
+        st.requests += w->requests();
+    }
+    st.connections_open = impl_->shared.open.load(std::memory_order_relaxed);
+    return st;
+}
+
+const ServerConfig& Server::config() const noexcept { return impl_->config; }
+
+}  // namespace vstream

@@ -1,0 +1,80 @@
+#pragma once
+
+#include "core/date_cache.hpp"
+#include "core/loop_handoff.hpp"
+#include "http/connection.hpp"
+#include "net/listener.hpp"
+#include "net/tcp_stream.hpp"
+
+#include <vstream/config.hpp>
+#include <vstream/server.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <uv.h>
+
+namespace vstream::server {
+
+/// Counters shared by every worker of a server.
+struct SharedCounters {
+    std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
+};
+
+/// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
+/// they accept, which never leave it (shared-nothing, like Seastar's shards).
+class Worker final : public http::ConnectionHost {
+public:
+    /// Sets up the loop and its listeners on the calling thread (so errors surface in
+    /// Server::start), ready for run_in_thread(). Throws Error.
+    Worker(const ServerConfig& config, const Handler& handler, SharedCounters& shared,
+           std::vector<net::ListenSocket> sockets);
+    /// Joins the thread and closes whatever is left.
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    /// Starts the loop thread.
+    void run_in_thread();
+    /// Asks the loop to stop gracefully. Any thread.
+    void request_stop() noexcept;
+    /// Waits for the loop thread to end.
+    void join();
+    /// Whether the calling thread is this worker's loop thread.
+    bool is_loop_thread() const noexcept { return handoff_->on_loop_thread(); }
+
+    std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
+    std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+    std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
+
+private:
+    static void on_connection(uv_stream_t* server, int status);
+    void accept_one(uv_stream_t* server);
+    void reject(uv_stream_t* server);
+    void begin_shutdown();
+    void check_done();
+    void on_connection_closed(http::Connection* c) noexcept override;
+    void close_all_handles();
+
+    const ServerConfig& config_;
+    SharedCounters& shared_;
+    uv_loop_t loop_{};
+    std::unique_ptr<net::ReadSlab> slab_;
+    core::DateCache date_;
+    std::shared_ptr<core::LoopHandoff> handoff_;
+    http::ConnectionEnv env_;
+    std::vector<uv_tcp_t*> listeners_;
+    uv_timer_t* grace_timer_ = nullptr;
+    http::Connection* connections_ = nullptr;  // intrusive list head
+    std::thread thread_;
+    std::atomic<std::uint64_t> accepted_{0};
+    std::atomic<std::uint64_t> rejected_{0};
+    std::atomic<std::uint64_t> requests_{0};
+    bool stopping_ = false;
+    bool loop_ready_ = false;
+};
+
+}  // namespace vstream::server
