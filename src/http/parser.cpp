@@ -123,6 +123,10 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
 
 int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
+    // RFC 9112 §5.2: obs-fold must be rejected (or replaced). llhttp 8 joins a folded line
+    // into the value, handing the continuation as a span that starts right after the LF.
+    const char before = at > s.feed_begin_ ? at[-1] : s.prev_last_byte_;
+    if (before == '\n') return s.fail(400, "obsolete line folding in a header");
     if (s.in_body_) return s.count_trailer(len);
     s.header_bytes_ += len;
     if (s.header_bytes_ > s.limits_.max_header_bytes) return s.fail(431, "header section too large");
@@ -213,10 +217,15 @@ int RequestParser::on_message_complete(llhttp_t* p) {
 
 ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
     if (dead_) return {ParseResult::Kind::error, 0, 400, "request after a parse error"};
+    feed_begin_ = data;
     const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) return {ParseResult::Kind::need_more, len, 0, {}};
+    if (err == HPE_OK) {
+        if (len > 0) prev_last_byte_ = data[len - 1];
+        return {ParseResult::Kind::need_more, len, 0, {}};
+    }
     if (err == HPE_PAUSED) {
         const std::size_t consumed = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+        if (consumed > 0) prev_last_byte_ = data[consumed - 1];
         llhttp_resume(&parser_);
         return {ParseResult::Kind::complete, consumed, 0, {}};
     }

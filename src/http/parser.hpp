@@ -43,7 +43,7 @@ struct ParseResult {
 /// Thread: its loop thread only.
 class RequestParser {
 public:
-    RequestParser(ParserEvents& events, const Limits& limits) noexcept;
+    RequestParser(ParserEvents& events, const Limits& limits) noexcept;  // copies limits
     RequestParser(const RequestParser&) = delete;
     RequestParser& operator=(const RequestParser&) = delete;
 
@@ -84,7 +84,9 @@ private:
     llhttp_t parser_{};
     llhttp_settings_t settings_{};
     ParserEvents& events_;
-    const Limits& limits_;
+    const Limits limits_;  // a copy: small, and no lifetime to track
+    const char* feed_begin_ = nullptr;  // start of the bytes being fed
+    char prev_last_byte_ = 0;           // last byte of the previous feed
     Request* request_ = nullptr;
     std::size_t header_bytes_ = 0;
     bool in_field_ = false;   // last header callback was a field name
