@@ -42,8 +42,7 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-    const net::PeerName peer = stream_->peer();
-    exchange_ = new Exchange(env_.handoff, peer.address, peer.port);
+    peer_ = stream_->peer();
     phase_ = Phase::head;  // the first request's header timeout runs from accept
     head_deadline_ = now() + ms(env_.config->timeouts.header);
     if (stream_->read_start() != 0) {
@@ -138,12 +137,11 @@ void Connection::resume() {
 
 Request& Connection::on_request_begin() {
     if (exchange_ != nullptr && !exchange_->unshared()) {
-        // A ContextRef still holds the last one: start afresh.
-        const std::string peer(exchange_->peer_address());
-        const std::uint16_t port = exchange_->peer_port();
+        // A ContextRef still holds the last one: leave it to them and start afresh.
         exchange_->release();
-        exchange_ = new Exchange(env_.handoff, peer, port);
+        exchange_ = nullptr;
     }
+    if (exchange_ == nullptr) exchange_ = new Exchange(env_.handoff, peer_.address, peer_.port);
     exchange_->begin(this);
     return exchange_->request;
 }

@@ -111,7 +111,8 @@ private:
     std::unique_ptr<net::Stream> stream_;
     net::WriteQueue out_;
     RequestParser parser_;
-    Exchange* exchange_ = nullptr;
+    Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
+    net::PeerName peer_;
     std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
     std::string head_;        // response head being formatted
     uv_timer_t timer_{};

@@ -1,0 +1,64 @@
+// An in-memory net::Stream: the test (or fuzzer) feeds the bytes a client would send and
+// reads what the connection wrote, with no socket. Writes complete when the test says so.
+#pragma once
+
+#include "net/stream.hpp"
+
+#include <string>
+
+namespace vstream::test {
+
+class MemoryStream final : public net::Stream {
+public:
+    /// Bytes written by the connection, in order.
+    std::string written;
+    bool reading = false;
+    bool write_pending = false;
+    bool shut_down = false;
+    bool closed = false;
+    int writes = 0;
+
+    void set_events(net::StreamEvents* events) noexcept override { events_ = events; }
+    int read_start() noexcept override {
+        reading = true;
+        return 0;
+    }
+    void read_stop() noexcept override { reading = false; }
+    int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
+        for (unsigned i = 0; i < nbufs; ++i) written.append(bufs[i].base, bufs[i].len);
+        write_pending = true;
+        ++writes;
+        return 0;
+    }
+    void shutdown() noexcept override { shut_down = true; }
+    void close() noexcept override {
+        if (closed) return;
+        closed = true;
+        write_pending = false;  // like TcpStream: a cancelled write is not reported
+        events_->on_stream_closed();
+    }
+    net::PeerName peer() const override { return {"127.0.0.1", 40000}; }
+
+    /// Delivers client bytes, as a read would. Returns false if the stream is closed.
+    bool deliver(std::string_view bytes) {
+        if (closed) return false;
+        events_->on_stream_read(bytes.data(), bytes.size());
+        return true;
+    }
+    /// The client half-closes.
+    void deliver_eof() {
+        if (!closed) events_->on_stream_end(UV_EOF);
+    }
+    /// Completes the write in flight, if any. Returns whether there was one.
+    bool complete_write(int status = 0) {
+        if (!write_pending || closed) return false;
+        write_pending = false;
+        events_->on_stream_written(status);
+        return true;
+    }
+
+private:
+    net::StreamEvents* events_ = nullptr;
+};
+
+}  // namespace vstream::test
