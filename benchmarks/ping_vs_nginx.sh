@@ -29,7 +29,7 @@ readonly CLIENT_CPU=1
 readonly NGINX_BIN=/usr/sbin/nginx
 readonly PING_BODY='{"message":"pong"}'
 
-BUILD_DIR=build
+BUILD_DIR=build-release
 DURATION=10
 CONNECTIONS=64
 RUNS=3

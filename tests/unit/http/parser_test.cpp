@@ -27,7 +27,7 @@ struct Collector final : ParserEvents {
 };
 
 struct Outcome {
-    ParseResult::Kind kind;
+    ParseResult::Kind kind = ParseResult::Kind::need_more;
     int status = 0;
     std::vector<std::string> targets;
     std::vector<std::string> bodies;
@@ -38,7 +38,8 @@ struct Outcome {
 Outcome parse(const std::string& input, std::size_t step = 0, Limits limits = {}) {
     Collector c;
     RequestParser p(c, limits);
-    Outcome out{ParseResult::Kind::need_more};
+    Outcome out;
+    out.kind = ParseResult::Kind::need_more;
     std::string pending;
     std::size_t pos = 0;
     while (pos < input.size() || !pending.empty()) {
