@@ -20,6 +20,7 @@ enum class errc : int {
     canceled = -125,             ///< ECANCELED: the connection went away before completion
     stopped = -4000,             ///< the server is stopped or stopping
     already_running = -4001,     ///< start() on a running server
+    route_conflict = -4002,      ///< a route clashes with one registered before
     io_error = -5,               ///< EIO: any other system failure
 };
 

@@ -26,6 +26,7 @@ const char* error_message(errc e) noexcept {
         case errc::canceled: return "operation canceled";
         case errc::stopped: return "server stopped";
         case errc::already_running: return "server already running";
+        case errc::route_conflict: return "route conflict";
         case errc::io_error: return "i/o error";
     }
     return "unknown error";

@@ -1,0 +1,109 @@
+#include "http/uri.hpp"
+
+namespace vstream::http {
+
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Reads the escape at in[i] == '%'; returns the byte or -1 when malformed.
+int escape_at(std::string_view in, std::size_t i) noexcept {
+    if (i + 2 >= in.size()) return -1;
+    const int hi = hex_value(in[i + 1]);
+    const int lo = hex_value(in[i + 2]);
+    return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
+}
+
+// Removes the last segment (and its '/') from out, never the leading '/'.
+void pop_segment(std::string& out) {
+    const std::size_t slash = out.rfind('/');
+    out.resize(slash == std::string::npos ? 0 : slash);
+}
+
+}  // namespace
+
+bool path_needs_normalizing(std::string_view raw) noexcept {
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        const char c = raw[i];
+        if (c == '%') return true;
+        // A segment that is "." or ".." (a '.' right after a '/').
+        if (c == '.' && i > 0 && raw[i - 1] == '/') {
+            const std::size_t j = i + 1;
+            if (j == raw.size() || raw[j] == '/') return true;
+            if (raw[j] == '.' && (j + 1 == raw.size() || raw[j + 1] == '/')) return true;
+        }
+    }
+    return false;
+}
+
+UriStatus normalize_path(std::string_view raw, std::string& out) {
+    out.clear();
+    if (raw.empty() || raw.front() != '/') return UriStatus::not_absolute;
+    out.reserve(raw.size());
+    // One pass, segment by segment (split on literal '/' only: an encoded %2F is data).
+    // Each segment is decoded as it is copied (all but %2F and %25), then RFC 3986 §5.2.4
+    // remove_dot_segments is applied to it, so "%2e%2e" climbs like "..".
+    std::size_t i = 0;
+    while (i < raw.size()) {
+        const std::size_t seg_start = out.size();
+        out.push_back('/');
+        std::size_t j = i + 1;
+        while (j < raw.size() && raw[j] != '/') {
+            const char c = raw[j];
+            if (c != '%') {
+                out.push_back(c);
+                ++j;
+                continue;
+            }
+            const int v = escape_at(raw, j);
+            if (v < 0) return UriStatus::bad_escape;
+            if (v == 0) return UriStatus::nul_byte;
+            if (v != '/' && v != '%') {
+                out.push_back(static_cast<char>(v));
+            } else {
+                // An encoded '/' is data, not a separator, and '%' must stay escaped so
+                // decoding a parameter later is unambiguous: both stay encoded, in upper
+                // case (RFC 3986 §6.2.2.1) so equal paths compare equal.
+                out.append(v == '/' ? "%2F" : "%25");
+            }
+            j += 3;
+        }
+        const std::string_view seg = std::string_view(out).substr(seg_start + 1);
+        const bool last = j >= raw.size();
+        if (seg == "." || seg == "..") {
+            const bool up = seg.size() == 2;
+            out.resize(seg_start);
+            if (up) pop_segment(out);
+            if (last) out.push_back('/');  // "/a/." -> "/a/", "/a/b/.." -> "/a/"
+        }
+        i = j;
+    }
+    if (out.empty()) out.push_back('/');
+    return UriStatus::ok;
+}
+
+UriStatus percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+    out.clear();
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c == '%') {
+            const int v = escape_at(in, i);
+            if (v < 0) return UriStatus::bad_escape;
+            out.push_back(static_cast<char>(v));
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return UriStatus::ok;
+}
+
+}  // namespace vstream::http
