@@ -18,7 +18,8 @@ std::size_t format_http_date(std::time_t t, char* out) noexcept {
 }
 
 std::string_view DateCache::at(std::time_t t) noexcept {
-    if (t != second_) {
+    if (!valid_ || t != second_) {
+        valid_ = true;
         second_ = t;
         len_ = format_http_date(t, text_);
     }

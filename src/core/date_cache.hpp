@@ -15,7 +15,8 @@ public:
     std::string_view at(std::time_t t) noexcept;
 
 private:
-    std::time_t second_ = -1;
+    std::time_t second_ = 0;
+    bool valid_ = false;  // no sentinel second: every time_t, -1 included, is a real instant
     char text_[32] = {};
     std::size_t len_ = 0;
 };

@@ -29,6 +29,11 @@ bool LoopHandoff::post(Task task) {
     return true;
 }
 
+bool LoopHandoff::closed_flag() noexcept {
+    std::lock_guard lock(mutex_);
+    return closed_;
+}
+
 bool LoopHandoff::on_loop_thread() const noexcept {
     const uv_thread_t self = uv_thread_self();
     return uv_thread_equal(&self, &thread_) != 0;
@@ -55,7 +60,11 @@ void LoopHandoff::drain() {
         std::lock_guard lock(mutex_);
         running_.swap(queue_);
     }
-    for (Task& task : running_) task();
+    for (Task& task : running_) {
+        // close() from a task means: run nothing queued after it.
+        if (closed_flag()) break;
+        task();
+    }
     running_.clear();
 }
 

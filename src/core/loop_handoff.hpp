@@ -45,6 +45,7 @@ private:
     LoopHandoff() = default;
     static void on_async(uv_async_t* handle);
     void drain();
+    bool closed_flag() noexcept;
 
     uv_async_t* async_ = nullptr;  // freed in its close callback
     uv_thread_t thread_{};

@@ -177,14 +177,23 @@ void Connection::dispatch() {
         answer_internal_error(x);
     }
     dispatching_ = false;
-    if (!x.answered && !x.deferred) {
-        // Returned without answering and without deferring: send what it built (like Gin).
-        x.answered = true;
+    if (x.deferred) {
+        // Another thread may be filling in the answer right now: the response is read only
+        // once it is handed over, by on_exchange_answered (or was, on this thread, already).
+        if (answered_in_dispatch_) {
+            answered_in_dispatch_ = false;
+            finish_response();
+        }
+        return;
     }
-    if (x.answered) finish_response();
+    // Returned without deferring: send what it built, even if it did not call send (Gin).
+    x.answered = true;
+    finish_response();
 }
 
 void Connection::answer_internal_error(Exchange& x) {
+    // A handler that threw after deferring has broken its contract; its answer is this one.
+    if (x.deferred) answered_in_dispatch_ = true;
     x.status = 500;
     x.header_block.clear();
     x.set_header_line("Content-Type", "text/plain; charset=utf-8", true);
@@ -193,7 +202,11 @@ void Connection::answer_internal_error(Exchange& x) {
 }
 
 void Connection::on_exchange_answered(Exchange& x) {
-    if (&x != exchange_ || dispatching_ || phase_ != Phase::handling) return;
+    if (&x != exchange_ || phase_ != Phase::handling) return;
+    if (dispatching_) {
+        answered_in_dispatch_ = true;  // dispatch() sends it when the handler returns
+        return;
+    }
     try {
         finish_response();
         resume();
@@ -217,7 +230,7 @@ void Connection::finish_response() {
     head_.push_back(' ');
     head_.append(reason_phrase(status));
     head_.append("\r\n");
-    if (!env_.config->server_name.empty()) {
+    if (!env_.config->server_name.empty() && !x.server_set) {
         head_.append("Server: ").append(env_.config->server_name).append("\r\n");
     }
     head_.append("Date: ").append(env_.date->now()).append("\r\n");
@@ -350,7 +363,11 @@ void Connection::on_stream_end(int status) {
             maybe_shutdown_write();
             break;
         case Phase::handling:
-            break;  // answer it; resume() closes once nothing is left
+            // Nothing more pipelined: the client is gone, as Go and nginx see it; cancel the
+            // request (the holder is told). With requests pipelined behind, it was a
+            // half-close after a batch: answer them all, resume() closes afterwards.
+            if (pending_in_.empty()) abort();
+            break;
         case Phase::idle:
         case Phase::head:
         case Phase::body:
@@ -363,7 +380,9 @@ void Connection::on_stream_end(int status) {
 
 void Connection::on_server_stopping() noexcept {
     if (closed_) return;
-    if (phase_ == Phase::idle && pending_in_.empty()) {
+    const bool waiting = phase_ == Phase::idle ||
+                         (phase_ == Phase::head && !parser_.in_request());  // nothing received
+    if (waiting && pending_in_.empty()) {
         if (out_.idle()) {
             close_handles();
         } else {

@@ -92,7 +92,7 @@ private:
 
     void read(const char* data, std::size_t len);
     void process(const char* data, std::size_t len);
-    static void answer_internal_error(Exchange& x);
+    void answer_internal_error(Exchange& x);
     void resume();
     void dispatch();
     void finish_response();
@@ -125,6 +125,7 @@ private:
     std::uint64_t timer_due_ = 0;  // when the timer is armed for; 0 = not armed
     int open_handles_ = 0;
     bool dispatching_ = false;
+    bool answered_in_dispatch_ = false;  // a deferred answer came on this thread mid-handler
     bool reading_paused_ = false;
     bool peer_done_ = false;      // the client half-closed (EOF)
     bool write_shut_ = false;

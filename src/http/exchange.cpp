@@ -42,6 +42,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     header_block.clear();
     body.reset();
     close_requested = false;
+    server_set = false;
     answered = false;
     deferred = false;
     cancelled_.store(false, std::memory_order_relaxed);

@@ -63,8 +63,11 @@ public:
     std::string header_block;  // "Name: value\r\n" lines set by the handler
     Body body;
     bool close_requested = false;  // the handler set "Connection: close"
-    bool answered = false;
-    bool deferred = false;
+    bool server_set = false;       // the handler set its own Server header
+    // Set (release) by whichever thread answers, once the response fields are filled in; the
+    // loop reads the fields of a deferred exchange only after the handoff hands it over.
+    std::atomic<bool> answered{false};
+    bool deferred = false;  // loop thread only
 
     // Used by the Context/ContextRef implementation.
     void answer_from_handler() noexcept;  // send() was called

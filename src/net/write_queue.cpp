@@ -46,7 +46,12 @@ int WriteQueue::flush() noexcept {
         }
     }
     const int rc = stream_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
-    if (rc != 0) return rc;
+    if (rc != 0) {
+        // Nothing was queued: the batch is dropped (the caller closes the connection).
+        queued_ -= inflight_.bytes;
+        release(inflight_);
+        return rc;
+    }
     writing_ = true;
     return 0;
 }

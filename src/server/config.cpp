@@ -18,8 +18,11 @@ void ServerConfig::validate() const {
     for (const std::string& a : addresses) require(!a.empty(), "addresses", "holds an empty address");
     require(backlog > 0, "backlog", "must be positive");
     require(threads <= 1024, "threads", "must be at most 1024");
-    for (const char c : server_name) {
-        require(c >= 0x20 && c != 0x7f, "server_name", "must be printable (no CR, LF or NUL)");
+    for (const char ch : server_name) {
+        // Visible ASCII, space or obs-text (bytes >= 0x80, RFC 9110 §5.5).
+        const auto c = static_cast<unsigned char>(ch);
+        require(c >= 0x20 && c != 0x7f, "server_name",
+                "must not hold control characters (CR, LF, NUL, ...)");
     }
     require(limits.max_request_line >= 16, "limits.max_request_line", "must be at least 16");
     require(limits.max_header_bytes >= 64, "limits.max_header_bytes", "must be at least 64");

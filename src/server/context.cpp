@@ -18,7 +18,7 @@ bool is_token(std::string_view s) noexcept {
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
         const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
+        if (!alnum && (c == 0 || std::strchr("!#$%&'*+-.^_`|~", c) == nullptr)) return false;
     }
     return true;
 }
@@ -42,6 +42,7 @@ bool engine_field(Exchange& x, std::string_view name, std::string_view value) no
         iequals(name, "date")) {
         return true;
     }
+    if (iequals(name, "server")) x.server_set = true;  // replaces the configured one
     if (iequals(name, "connection")) {
         if (list_has_token(value, "close")) x.close_requested = true;
         return true;
@@ -98,16 +99,19 @@ void Context::send(Body body) {
 }
 
 void Context::send(int code, Body body) {
+    if (responded()) return;  // the answer is fixed: change nothing of it
     status(code);
     send(std::move(body));
 }
 
 void Context::json(int code, Body json) {
+    if (responded()) return;
     set_header("Content-Type", "application/json");
     send(code, std::move(json));
 }
 
 void Context::text(int code, Body text) {
+    if (responded()) return;
     set_header("Content-Type", "text/plain; charset=utf-8");
     send(code, std::move(text));
 }

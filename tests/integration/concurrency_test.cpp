@@ -1,1 +1,189 @@
+// Many simultaneous connections over several loop threads, the counters, IPv4 and IPv6 at once.
+#include "raw_client.hpp"
+#include "test_server.hpp"
+
 #include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace vstream::test;
+using vstream::Context;
+
+std::string get(const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
+
+// Raises the soft descriptor limit to the hard one; returns the soft limit now in effect.
+rlim_t raise_fd_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    return rl.rlim_cur;
+}
+
+// A file descriptor closed on scope exit.
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Whether this host can bind a socket to ::1.
+bool ipv6_loopback_available() {
+    Fd s{::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    if (s.fd < 0) return false;
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    return ::bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+// Sends `request` to [::1]:port and returns everything received until the server closes
+// (the request should carry Connection: close). nullopt on failure or after 10 s.
+std::optional<std::string> ipv6_exchange(std::uint16_t port, const std::string& request) {
+    Fd s{::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    if (s.fd < 0) return std::nullopt;
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    a.sin6_addr = in6addr_loopback;
+    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::nullopt;
+    std::string_view rest = request;
+    while (!rest.empty()) {
+        const ssize_t n = ::send(s.fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (n <= 0) return std::nullopt;
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    std::string received;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{s.fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        char buf[4096];
+        const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
+        if (n < 0) return std::nullopt;
+        if (n == 0) return received;
+        received.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+TEST_SUITE("integration/concurrency") {
+
+TEST_CASE("a thousand concurrent connections on two loop threads all get 200") {
+    constexpr int kConnections = 1000;
+    const rlim_t limit = raise_fd_limit();
+    if (limit < 2100) {
+        MESSAGE("skipped: RLIMIT_NOFILE is " << limit << ", below the 2100 this test needs");
+        return;
+    }
+    TestServer server(hello_handler, test_config(2));
+
+    // Open every connection first, so all of them are open at the same time.
+    std::vector<std::unique_ptr<RawClient>> clients;
+    clients.reserve(kConnections);
+    for (int i = 0; i < kConnections; ++i) {
+        clients.push_back(std::make_unique<RawClient>(server.port()));
+    }
+    CHECK(wait_until([&] { return server.server().stats().connections_open == kConnections; }));
+
+    for (int i = 0; i < kConnections; ++i) REQUIRE(clients[i]->send(get("/ping")));
+    int ok = 0;
+    for (int i = 0; i < kConnections; ++i) {
+        const auto r = clients[i]->read_response();
+        if (r && r->status == 200 && r->body == R"({"message":"pong"})") {
+            ++ok;
+        } else {
+            CAPTURE(i);
+            FAIL_CHECK("connection " << i << " got no valid 200");
+        }
+    }
+    CHECK(ok == kConnections);
+
+    const vstream::ServerStats during = server.server().stats();
+    CHECK(during.connections_accepted == kConnections);
+    CHECK(during.connections_rejected == 0);
+    CHECK(during.requests == kConnections);
+
+    clients.clear();
+    CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
+}
+
+TEST_CASE("the open-connection count returns to zero after clients close, "
+          "and the request count matches") {
+    TestServer server(hello_handler, test_config(2));
+    {
+        std::vector<std::unique_ptr<RawClient>> clients;
+        for (int i = 0; i < 5; ++i) clients.push_back(std::make_unique<RawClient>(server.port()));
+        CHECK(wait_until([&] { return server.server().stats().connections_open == 5; }));
+        for (int round = 0; round < 3; ++round) {
+            for (auto& c : clients) {
+                REQUIRE(c->send(get("/ping")));
+                const auto r = c->read_response();
+                REQUIRE(r);
+                CHECK(r->status == 200);
+            }
+        }
+        // A request the handler answers 404 is a request too.
+        REQUIRE(clients[0]->send(get("/missing")));
+        const auto r = clients[0]->read_response();
+        REQUIRE(r);
+        CHECK(r->status == 404);
+        const vstream::ServerStats st = server.server().stats();
+        CHECK(st.requests == 16);
+        CHECK(st.connections_accepted == 5);
+        CHECK(st.connections_open == 5);
+    }
+    CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
+    const vstream::ServerStats after = server.server().stats();
+    CHECK(after.requests == 16);
+    CHECK(after.connections_accepted == 5);
+}
+
+TEST_CASE("a server listening on 127.0.0.1 and ::1 answers on both") {
+    if (!ipv6_loopback_available()) {
+        MESSAGE("skipped: ::1 is not available on this host");
+        return;
+    }
+    auto config = test_config(2);
+    config.addresses = {"127.0.0.1", "::1"};
+    TestServer server([](Context& ctx) { ctx.text(200, vstream::Body::copy(ctx.peer_address())); },
+                      config);
+
+    const auto v4 = roundtrip(server.port(), get("/"));
+    REQUIRE(v4);
+    CHECK(v4->status == 200);
+    CHECK(v4->body == "127.0.0.1");
+
+    const auto v6 = ipv6_exchange(server.port(),
+                                  "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+    REQUIRE(v6);
+    CAPTURE(*v6);
+    CHECK(v6->rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(v6->size() >= 3);
+    CHECK(v6->substr(v6->size() - 3) == "::1");  // the body: the peer address
+}
+
+}  // TEST_SUITE

@@ -1,1 +1,358 @@
+// Tests WriteQueue (src/net/write_queue.cpp) over a fake Stream: gathering, batching, marks.
+#include "net/write_queue.hpp"
+
 #include <doctest/doctest.h>
+
+#include <sys/mman.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using vstream::Body;
+using vstream::net::PeerName;
+using vstream::net::Stream;
+using vstream::net::StreamEvents;
+using vstream::net::WriteQueue;
+
+namespace {
+
+// Records each write; the test completes it by calling WriteQueue::on_written.
+class FakeStream final : public Stream {
+public:
+    struct Write {
+        std::vector<uv_buf_t> iov;
+        std::string bytes;  // the iov's contents, concatenated, copied at write time
+    };
+    std::vector<Write> writes;
+    int fail_next_write = 0;  // returned by the next write() when non-zero
+    bool copy_bytes = true;   // false: record only the iov (its memory may be unreadable)
+
+    void set_events(StreamEvents*) noexcept override {}
+    int read_start() noexcept override { return 0; }
+    void read_stop() noexcept override {}
+    int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
+        if (fail_next_write != 0) {
+            const int rc = fail_next_write;
+            fail_next_write = 0;
+            return rc;
+        }
+        Write w;
+        for (unsigned i = 0; i < nbufs; ++i) {
+            w.iov.push_back(bufs[i]);
+            if (copy_bytes) w.bytes.append(bufs[i].base, bufs[i].len);
+        }
+        writes.push_back(std::move(w));
+        return 0;
+    }
+    void shutdown() noexcept override {}
+    void close() noexcept override {}
+    PeerName peer() const override { return {}; }
+};
+
+constexpr std::size_t kHigh = 64 * 1024;
+constexpr std::size_t kLow = 16 * 1024;
+
+}  // namespace
+
+TEST_SUITE("net/write_queue") {
+
+TEST_CASE("a new queue is idle and writes nothing on flush") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    CHECK(q.idle());
+    CHECK_FALSE(q.writing());
+    CHECK(q.queued() == 0);
+    CHECK(q.bytes_written() == 0);
+    CHECK(q.flush() == 0);
+    CHECK(s.writes.empty());
+    CHECK(q.below_low_water());
+    CHECK_FALSE(q.above_high_water());
+}
+
+TEST_CASE("small pieces are coalesced into one iovec") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("HTTP/1.1 200 OK\r\n");
+    q.append_copy("Content-Length: 5\r\n\r\n");
+    CHECK(q.append(Body("hello")));
+    CHECK(q.append(Body::copy(" more")));
+    CHECK(q.queued() == 17 + 21 + 5 + 5);
+    REQUIRE(q.flush() == 0);
+    REQUIRE(s.writes.size() == 1);
+    CHECK(s.writes[0].iov.size() == 1);
+    CHECK(s.writes[0].bytes == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello more");
+    CHECK(q.writing());
+}
+
+TEST_CASE("an owned body at the copy threshold is copied, one byte more is referenced") {
+    FakeStream s;
+    WriteQueue q(s, 1 << 20, 1 << 19);
+    std::string at(WriteQueue::kCopyThreshold, 'a');
+    std::string over(WriteQueue::kCopyThreshold + 1, 'b');
+    const char* over_data = over.data();
+    q.append_copy("head");
+    q.append(Body(std::move(at)));
+    q.append(Body(std::move(over)));
+    REQUIRE(q.flush() == 0);
+    REQUIRE(s.writes.size() == 1);
+    const auto& w = s.writes[0];
+    REQUIRE(w.iov.size() == 2);
+    CHECK(w.iov[0].len == 4 + WriteQueue::kCopyThreshold);
+    CHECK(w.iov[1].len == WriteQueue::kCopyThreshold + 1);
+    CHECK(w.iov[1].base == over_data);  // moved, not copied
+    CHECK(w.bytes == "head" + std::string(WriteQueue::kCopyThreshold, 'a') +
+                         std::string(WriteQueue::kCopyThreshold + 1, 'b'));
+}
+
+TEST_CASE("a borrowed body is referenced, however small") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    static const char kBytes[] = "tiny";
+    q.append_copy("head:");
+    q.append(Body::borrow(std::string_view(kBytes), std::shared_ptr<const void>()));
+    q.append_copy(":tail");
+    REQUIRE(q.flush() == 0);
+    REQUIRE(s.writes.size() == 1);
+    const auto& w = s.writes[0];
+    REQUIRE(w.iov.size() == 3);
+    CHECK(w.iov[1].base == kBytes);
+    CHECK(w.iov[1].len == 4);
+    CHECK(w.bytes == "head:tiny:tail");
+}
+
+TEST_CASE("copies appended after a referenced body start a new staged run") {
+    FakeStream s;
+    WriteQueue q(s, 1 << 20, 1 << 19);
+    q.append_copy("a");
+    q.append(Body(std::string(10000, 'x')));
+    q.append_copy("b");
+    q.append_copy("c");
+    REQUIRE(q.flush() == 0);
+    REQUIRE(s.writes.size() == 1);
+    REQUIRE(s.writes[0].iov.size() == 3);
+    CHECK(std::string_view(s.writes[0].iov[2].base, s.writes[0].iov[2].len) == "bc");
+}
+
+TEST_CASE("a body larger than 1 GiB is split into iovecs of at most 1 GiB") {
+    // Address space only: reserved, never touched (the queue does not read borrowed bytes).
+    constexpr std::size_t kGiB = std::size_t{1} << 30;
+    const std::size_t size = 2 * kGiB + 5;
+    void* reserved = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserved == MAP_FAILED) {
+        MESSAGE("cannot reserve 2 GiB of address space: skipped");
+        return;
+    }
+    const char* base = static_cast<const char*>(reserved);
+    {
+        FakeStream s;
+        s.copy_bytes = false;
+        WriteQueue q(s, 4 * kGiB, kGiB);
+        q.append_copy("head");
+        CHECK(q.append(Body::borrow(std::string_view(base, size), std::shared_ptr<const void>())));
+        REQUIRE(q.flush() == 0);
+        REQUIRE(s.writes.size() == 1);
+        const auto& iov = s.writes[0].iov;
+        REQUIRE(iov.size() == 4);
+        CHECK(iov[0].len == 4);
+        CHECK(iov[1].base == base);
+        CHECK(iov[1].len == kGiB);
+        CHECK(iov[2].base == base + kGiB);
+        CHECK(iov[2].len == kGiB);
+        CHECK(iov[3].base == base + 2 * kGiB);
+        CHECK(iov[3].len == 5);
+        CHECK(q.on_written(0) == 0);
+        CHECK(q.bytes_written() == size + 4);
+    }
+    ::munmap(reserved, size);
+}
+
+TEST_CASE("empty pieces are ignored") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("");
+    CHECK(q.append(Body()));
+    CHECK(q.append(Body::borrow("", std::shared_ptr<const void>())));
+    CHECK(q.queued() == 0);
+    CHECK(q.flush() == 0);
+    CHECK(s.writes.empty());
+    CHECK(q.idle());
+}
+
+TEST_CASE("only one write is in flight; pieces appended meanwhile go in the next batch") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("first");
+    REQUIRE(q.flush() == 0);
+    REQUIRE(s.writes.size() == 1);
+    q.append_copy("second");
+    q.append_copy("+more");
+    CHECK(q.flush() == 0);
+    CHECK(s.writes.size() == 1);  // still one in flight
+    CHECK(q.queued() == 5 + 11);
+    CHECK(q.on_written(0) == 0);  // completes the first and starts the next
+    REQUIRE(s.writes.size() == 2);
+    CHECK(s.writes[1].bytes == "second+more");
+    CHECK(q.writing());
+    CHECK(q.queued() == 11);
+    CHECK(q.on_written(0) == 0);
+    CHECK(s.writes.size() == 2);
+    CHECK(q.idle());
+    CHECK(q.bytes_written() == 16);
+}
+
+TEST_CASE("the staging buffer of the in-flight write is not disturbed by later appends") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("stable bytes");
+    REQUIRE(q.flush() == 0);
+    const uv_buf_t inflight = s.writes[0].iov[0];
+    for (int i = 0; i < 1000; ++i) q.append_copy("grow the pending buffer ");
+    CHECK(std::string_view(inflight.base, inflight.len) == "stable bytes");
+    CHECK(q.on_written(0) == 0);
+}
+
+TEST_CASE("append reports false above the high-water mark") {
+    FakeStream s;
+    WriteQueue q(s, 100, 40);
+    CHECK(q.append(Body(std::string(60, 'a'))));
+    CHECK_FALSE(q.above_high_water());
+    CHECK(q.append(Body(std::string(40, 'b'))));  // exactly 100: not above
+    CHECK_FALSE(q.above_high_water());
+    CHECK_FALSE(q.append(Body(std::string(1, 'c'))));
+    CHECK(q.above_high_water());
+    CHECK_FALSE(q.below_low_water());
+    CHECK_FALSE(q.append(Body()));  // still above: an empty append says so too
+}
+
+TEST_CASE("bytes in flight count against the marks until written") {
+    FakeStream s;
+    WriteQueue q(s, 100, 40);
+    q.append(Body(std::string(90, 'a')));
+    REQUIRE(q.flush() == 0);
+    CHECK(q.queued() == 90);
+    CHECK_FALSE(q.append(Body(std::string(20, 'b'))));
+    CHECK(q.queued() == 110);
+    CHECK(q.on_written(0) == 0);
+    CHECK(q.queued() == 20);
+    CHECK(q.below_low_water());
+    CHECK_FALSE(q.above_high_water());
+    CHECK(q.on_written(0) == 0);
+    CHECK(q.queued() == 0);
+    CHECK(q.below_low_water());
+}
+
+TEST_CASE("a borrowed body is released once, after its write completes and not before") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    int released = 0;
+    q.append(Body::borrow("borrowed", [&released] { ++released; }));
+    CHECK(released == 0);
+    REQUIRE(q.flush() == 0);
+    CHECK(released == 0);
+    q.append_copy("next");
+    CHECK(q.flush() == 0);
+    CHECK(released == 0);
+    CHECK(q.on_written(0) == 0);
+    CHECK(released == 1);
+    CHECK(q.on_written(0) == 0);
+    CHECK(released == 1);
+    q.clear();
+    CHECK(released == 1);
+}
+
+TEST_CASE("a large owned body is freed once written, not before") {
+    FakeStream s;
+    WriteQueue q(s, 1 << 20, 1 << 19);
+    auto big = std::make_shared<std::string>(100000, 'z');
+    std::weak_ptr<std::string> weak = big;
+    q.append(Body::borrow(*big, big));
+    big.reset();
+    REQUIRE(q.flush() == 0);
+    CHECK_FALSE(weak.expired());
+    CHECK(q.on_written(0) == 0);
+    CHECK(weak.expired());
+}
+
+TEST_CASE("clear releases the bodies queued and in flight") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    int inflight_released = 0;
+    int pending_released = 0;
+    q.append(Body::borrow("in flight", [&inflight_released] { ++inflight_released; }));
+    REQUIRE(q.flush() == 0);
+    q.append(Body::borrow("pending", [&pending_released] { ++pending_released; }));
+    q.append_copy("copied");
+    q.clear();
+    CHECK(inflight_released == 1);
+    CHECK(pending_released == 1);
+    CHECK(q.idle());
+    CHECK(q.queued() == 0);
+    CHECK_FALSE(q.writing());
+    CHECK(q.bytes_written() == 0);
+}
+
+TEST_CASE("destroying the queue releases what it still holds") {
+    FakeStream s;
+    int released = 0;
+    {
+        WriteQueue q(s, kHigh, kLow);
+        q.append(Body::borrow("x", [&released] { ++released; }));
+    }
+    CHECK(released == 1);
+}
+
+TEST_CASE("a write error is returned by on_written, the batch released and not counted") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    int released = 0;
+    q.append(Body::borrow("lost", [&released] { ++released; }));
+    REQUIRE(q.flush() == 0);
+    q.append_copy("pending");
+    CHECK(q.on_written(UV_EPIPE) == UV_EPIPE);
+    CHECK(released == 1);
+    CHECK(q.bytes_written() == 0);
+    CHECK_FALSE(q.writing());
+    CHECK(s.writes.size() == 1);  // the next batch was not started
+    CHECK(q.queued() == 7);
+}
+
+TEST_CASE("a failing stream write is returned by flush and leaves nothing in flight") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("data");
+    s.fail_next_write = UV_EBADF;
+    CHECK(q.flush() == UV_EBADF);
+    CHECK_FALSE(q.writing());
+    CHECK(s.writes.empty());
+}
+
+TEST_CASE("a failing write of the next batch is returned by on_written") {
+    FakeStream s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("one");
+    REQUIRE(q.flush() == 0);
+    q.append_copy("two");
+    s.fail_next_write = UV_ECANCELED;
+    CHECK(q.on_written(0) == UV_ECANCELED);
+    CHECK(q.bytes_written() == 3);
+}
+
+TEST_CASE("bytes_written counts every successful write") {
+    FakeStream s;
+    WriteQueue q(s, 1 << 20, 1 << 19);
+    std::uint64_t expected = 0;
+    for (int i = 1; i <= 5; ++i) {
+        CAPTURE(i);
+        q.append_copy(std::string(static_cast<std::size_t>(i) * 10, 'x'));
+        q.append(Body(std::string(static_cast<std::size_t>(i) * 5000, 'y')));
+        expected += static_cast<std::uint64_t>(i) * 5010;
+        REQUIRE(q.flush() == 0);
+        REQUIRE(q.on_written(0) == 0);
+        CHECK(q.bytes_written() == expected);
+    }
+    CHECK(q.idle());
+}
+
+}  // TEST_SUITE

@@ -1,1 +1,220 @@
+// Tests Worker (src/server/worker.cpp): one loop thread serving its listeners, stop, counters, 503.
+#include "server/worker.hpp"
+
+#include "net/listener.hpp"
+
+#include "raw_client.hpp"
+#include "test_server.hpp"
+
 #include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using vstream::Context;
+using vstream::Handler;
+using vstream::ServerConfig;
+using vstream::net::ListenSocket;
+using vstream::server::SharedCounters;
+using vstream::server::Worker;
+using vstream::test::hello_handler;
+using vstream::test::RawClient;
+using vstream::test::test_config;
+using vstream::test::wait_until;
+
+namespace {
+
+const std::string kPing = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+
+// The worker keeps references to its config and handler: they live here, beside it.
+struct WorkerRig {
+    ServerConfig config;
+    Handler handler;
+    SharedCounters shared;
+    std::uint16_t port = 0;
+    std::unique_ptr<Worker> worker;
+
+    explicit WorkerRig(Handler h = hello_handler, ServerConfig c = test_config())
+        : config(std::move(c)), handler(std::move(h)) {
+        std::vector<ListenSocket> sockets;
+        sockets.emplace_back("127.0.0.1", 0, config.backlog);
+        port = sockets.back().port();
+        worker = std::make_unique<Worker>(config, handler, shared, std::move(sockets));
+    }
+    ~WorkerRig() {
+        if (worker) {
+            worker->request_stop();
+            worker->join();
+        }
+    }
+    WorkerRig(const WorkerRig&) = delete;
+    WorkerRig& operator=(const WorkerRig&) = delete;
+};
+
+}  // namespace
+
+TEST_SUITE("server/worker") {
+
+TEST_CASE("a worker serves requests on its loop thread and counts them") {
+    std::atomic<int> on_loop{-1};
+    WorkerRig* rig_ptr = nullptr;
+    WorkerRig rig([&](Context& ctx) {
+        on_loop = rig_ptr->worker->is_loop_thread() ? 1 : 0;
+        hello_handler(ctx);
+    });
+    rig_ptr = &rig;
+    rig.worker->run_in_thread();
+    CHECK_FALSE(rig.worker->is_loop_thread());
+
+    RawClient client(rig.port);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(client.send(kPing));
+        const auto r = client.read_response();
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+        CHECK(r->body == R"({"message":"pong"})");
+    }
+    CHECK(on_loop.load() == 1);
+    CHECK(rig.worker->accepted() == 1);
+    CHECK(rig.worker->requests() == 3);
+    CHECK(rig.worker->rejected() == 0);
+    CHECK(rig.shared.open.load() == 1);
+}
+
+TEST_CASE("request_stop closes idle connections and the loop thread ends") {
+    WorkerRig rig;
+    rig.worker->run_in_thread();
+    RawClient client(rig.port);
+    REQUIRE(client.send(kPing));
+    REQUIRE(client.read_response().has_value());
+    rig.worker->request_stop();
+    rig.worker->request_stop();  // twice is harmless
+    rig.worker->join();
+    CHECK(client.wait_closed());
+    CHECK(rig.shared.open.load() == 0);
+    // The listener is gone too.
+    bool refused = false;
+    try {
+        RawClient late(rig.port);
+        refused = !late.send(kPing) || !late.read_response().has_value();
+    } catch (const std::exception&) {
+        refused = true;
+    }
+    CHECK(refused);
+}
+
+TEST_CASE("a worker never run is destroyed cleanly, with a stop requested or not") {
+    {
+        WorkerRig rig;
+        rig.worker.reset();
+    }
+    {
+        WorkerRig rig;
+        rig.worker->request_stop();  // queued; dropped unrun when the loop closes
+        rig.worker.reset();
+    }
+    CHECK(true);
+}
+
+TEST_CASE("the closing of a connection lowers the shared open count") {
+    WorkerRig rig;
+    rig.worker->run_in_thread();
+    {
+        RawClient client(rig.port);
+        REQUIRE(client.send(kPing));
+        REQUIRE(client.read_response().has_value());
+        CHECK(rig.shared.open.load() == 1);
+    }
+    CHECK(wait_until([&] { return rig.shared.open.load() == 0; }));
+}
+
+TEST_CASE("past max_connections a connection gets 503 and is closed") {
+    ServerConfig c = test_config();
+    c.limits.max_connections = 1;
+    WorkerRig rig(hello_handler, c);
+    rig.worker->run_in_thread();
+
+    RawClient first(rig.port);
+    REQUIRE(first.send(kPing));
+    REQUIRE(first.read_response().has_value());  // accepted and being served
+
+    RawClient second(rig.port);
+    const auto r = second.read_response();
+    REQUIRE(r.has_value());
+    CHECK(r->status == 503);
+    CHECK(r->header("connection") == "close");
+    CHECK(r->header("retry-after") == "1");
+    CHECK(r->body == "503 Service Unavailable: too many connections\n");
+    CHECK(r->header("content-length") == std::to_string(r->body.size()));
+    CHECK(second.wait_closed());
+    CHECK(wait_until([&] { return rig.worker->rejected() == 1; }));
+    CHECK(rig.worker->accepted() == 1);
+    CHECK(rig.shared.open.load() == 1);
+
+    // The first connection is unaffected.
+    REQUIRE(first.send(kPing));
+    const auto again = first.read_response();
+    REQUIRE(again.has_value());
+    CHECK(again->status == 200);
+}
+
+TEST_CASE("once a connection closes, a new one under max_connections is served") {
+    ServerConfig c = test_config();
+    c.limits.max_connections = 1;
+    WorkerRig rig(hello_handler, c);
+    rig.worker->run_in_thread();
+    {
+        RawClient first(rig.port);
+        REQUIRE(first.send(kPing));
+        REQUIRE(first.read_response().has_value());
+    }
+    REQUIRE(wait_until([&] { return rig.shared.open.load() == 0; }));
+    RawClient next(rig.port);
+    REQUIRE(next.send(kPing));
+    const auto r = next.read_response();
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK(rig.worker->rejected() == 0);
+    CHECK(rig.worker->accepted() == 2);
+}
+
+TEST_CASE("two workers on one port share the connection limit through SharedCounters") {
+    ServerConfig config = test_config();
+    config.limits.max_connections = 2;
+    const Handler handler = hello_handler;
+    SharedCounters shared;
+    std::vector<ListenSocket> a_sockets;
+    a_sockets.emplace_back("127.0.0.1", 0, config.backlog);
+    const std::uint16_t port = a_sockets.back().port();
+    std::vector<ListenSocket> b_sockets;
+    b_sockets.emplace_back("127.0.0.1", port, config.backlog);
+    Worker a(config, handler, shared, std::move(a_sockets));
+    Worker b(config, handler, shared, std::move(b_sockets));
+    a.run_in_thread();
+    b.run_in_thread();
+
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < 2; ++i) {
+        clients.push_back(std::make_unique<RawClient>(port));
+        REQUIRE(clients.back()->send(kPing));
+        REQUIRE(clients.back()->read_response().has_value());
+    }
+    CHECK(shared.open.load() == 2);
+    RawClient over(port);
+    const auto r = over.read_response();
+    REQUIRE(r.has_value());
+    CHECK(r->status == 503);
+    CHECK(wait_until([&] { return a.rejected() + b.rejected() == 1; }));
+    CHECK(a.accepted() + b.accepted() == 2);
+
+    a.request_stop();
+    b.request_stop();
+    a.join();
+    b.join();
+    CHECK(shared.open.load() == 0);
+}
+
+}  // TEST_SUITE
