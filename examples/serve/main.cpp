@@ -85,13 +85,7 @@ int main(int argc, char** argv) {
 
     try {
         vstream::Server server(config);
-        server.handle([](vstream::Context& ctx) {
-            if (ctx.path() == "/ping" && (ctx.method() == "GET" || ctx.method() == "HEAD")) {
-                ctx.json(200, R"({"message":"pong"})");
-            } else {
-                ctx.text(404, "404 Not Found\n");
-            }
-        });
+        server.get("/ping", [](vstream::Context& ctx) { ctx.json(200, R"({"message":"pong"})"); });
         server.start();
         if (!quiet) {
             for (const std::string& a : config.addresses) {

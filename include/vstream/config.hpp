@@ -2,6 +2,8 @@
 // Implemented by src/server/config.cpp.
 #pragma once
 
+#include <vstream/router.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -74,6 +76,8 @@ struct ServerConfig {
     std::string server_name = "vstream";
     Limits limits;
     Timeouts timeouts;
+    /// How requests that match no route are answered.
+    RouterOptions router;
 
     /// Throws vstream::Error(errc::invalid_argument) naming the first invalid field.
     void validate() const;

@@ -9,12 +9,20 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vstream {
 
 class ContextRef;
+
+/// A route parameter: its name in the pattern, and its value, percent-decoded.
+struct Param {
+    std::string_view name;
+    std::string_view value;
+};
 
 /// One request and its response. The engine owns it; a handler borrows it for the duration of
 /// the call, or keeps it with defer().
@@ -49,6 +57,23 @@ public:
     /// The peer's TCP port.
     std::uint16_t peer_port() const noexcept;
 
+    // ---- routing ----
+    /// The matched route's pattern ("/videos/:id"), or "" when no route matched.
+    std::string_view route() const noexcept;
+    /// The path routing used: the target's path, normalised (dot segments removed,
+    /// percent-escapes decoded except %2F and %25).
+    std::string_view route_path() const noexcept;
+    /// The decoded value of route parameter `name` ("" when the route has none of that name).
+    /// A catch-all parameter holds the rest of the path without its leading '/'.
+    std::string_view param(std::string_view name) const noexcept;
+    /// Every route parameter, in pattern order.
+    std::span<const Param> params() const noexcept;
+    /// The first value of query parameter `key`, decoded ('+' is a space); nullopt when
+    /// absent. The query is parsed on first use.
+    std::optional<std::string_view> query(std::string_view key) const;
+    /// Every value of query parameter `key`, in order.
+    std::vector<std::string_view> query_all(std::string_view key) const;
+
     // ---- response ----
     /// Sets the status code (100..999 are passed through; default 200).
     Context& status(int code) noexcept;
@@ -73,6 +98,13 @@ public:
     void text(int code, Body text);
     /// True once send() has been called.
     bool responded() const noexcept;
+    /// Bytes of the response body as sent (0 for HEAD, 204, 304). Valid once the response
+    /// has been written, e.g. in an on_finish callback.
+    std::size_t response_size() const noexcept;
+    /// Runs `fn` once, on the loop thread, when the request is over: after its response has
+    /// been queued, or when it was cancelled (then responded() is false). For logs and
+    /// metrics; exceptions from it are ignored.
+    void on_finish(std::function<void(Context&)> fn);
 
     // ---- asynchronous completion ----
     /// Keeps this context past the handler's return: the engine waits for the response until
@@ -114,6 +146,7 @@ public:
 
 private:
     friend class Context;
+    friend class Next;
     explicit ContextRef(Context* ctx) noexcept;  // takes a new reference
     Context* ctx_ = nullptr;
 };

@@ -4,6 +4,7 @@
 
 #include <vstream/config.hpp>
 #include <vstream/context.hpp>
+#include <vstream/router.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -11,10 +12,9 @@
 
 namespace vstream {
 
-/// A request handler. Runs on a loop thread; must not block it. It answers through the
-/// Context, now or later (Context::defer). An exception escaping it becomes a 500 that
-/// reveals nothing of the exception.
-using Handler = std::function<void(Context&)>;
+/// A request handler (declared in router.hpp): runs on a loop thread and must not block it.
+/// It answers through the Context, now or later (Context::defer). An exception escaping it
+/// becomes a 500 that reveals nothing of the exception.
 
 /// Counters, summed over the loop threads. Any thread.
 struct ServerStats {
@@ -26,9 +26,13 @@ struct ServerStats {
 
 /// An embeddable HTTP/1.1 server. Several can live in one process.
 ///
-/// Lifecycle: construct (validates the config), register the handler, start(), and later
-/// stop() (or destroy, which stops). A stopped server cannot be restarted.
-class Server {
+/// It is the root route group: `server.get("/ping", handler)`, `server.use(middleware)` (runs
+/// for every request, routed or not), `server.group("/api")`. See RouteGroup.
+///
+/// Lifecycle: construct (validates the config), register routes, start(), and later stop()
+/// (or destroy, which stops). A stopped server cannot be restarted. Do not destroy a server
+/// from one of its own handlers.
+class Server : public RouteGroup {
 public:
     /// Throws Error(errc::invalid_argument) if the config is invalid.
     explicit Server(ServerConfig config = {});
@@ -37,9 +41,11 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    /// Sets the handler for every request (default: 404 for everything).
-    /// Thread: before start() only; throws Error(errc::already_running) after.
+    /// Sets the handler for requests no route matches (default: 404). With no routes at all
+    /// it sees every request. Thread: before start() only; throws Error(errc::already_running)
+    /// after.
     void handle(Handler handler);
+    using RouteGroup::handle;  // handle(method, pattern, handler)
 
     /// Binds every listen address on every loop thread, then starts the threads. Returns once
     /// all are listening. Throws Error (address_in_use, permission_denied, ...) if a bind

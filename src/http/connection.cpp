@@ -194,10 +194,7 @@ void Connection::dispatch() {
 void Connection::answer_internal_error(Exchange& x) {
     // A handler that threw after deferring has broken its contract; its answer is this one.
     if (x.deferred) answered_in_dispatch_ = true;
-    x.status = 500;
-    x.header_block.clear();
-    x.set_header_line("Content-Type", "text/plain; charset=utf-8", true);
-    x.body = Body("500 Internal Server Error\n");
+    x.set_internal_error();
     x.answered = true;
 }
 
@@ -248,6 +245,7 @@ void Connection::finish_response() {
     }
     head_.append("\r\n");
     out_.append_copy(head_);
+    x.response_size = has_body ? x.body.size() : 0;
     if (has_body && !req.is_head) {
         out_.append(std::move(x.body));
     } else {

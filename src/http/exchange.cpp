@@ -44,6 +44,14 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     close_requested = false;
     server_set = false;
     answered = false;
+    route_error = nullptr;
+    route_path = {};
+    raw_params.clear();
+    param_count = 0;
+    route_pattern = {};
+    query_parsed = false;
+    finish_hooks.clear();
+    response_size = 0;
     deferred = false;
     cancelled_.store(false, std::memory_order_relaxed);
     holders_.store(0, std::memory_order_relaxed);
@@ -59,14 +67,61 @@ void Exchange::release() noexcept {
 
 void Exchange::detach(bool cancelled) noexcept {
     owner_ = nullptr;
-    if (!cancelled) return;
-    std::function<void()> fn;
-    {
-        std::lock_guard lock(cancel_mutex_);
-        cancelled_.store(true, std::memory_order_release);
-        fn.swap(cancel_fn_);
+    if (cancelled) {
+        std::function<void()> fn;
+        {
+            std::lock_guard lock(cancel_mutex_);
+            cancelled_.store(true, std::memory_order_release);
+            fn.swap(cancel_fn_);
+        }
+        if (fn) fn();
     }
-    if (fn) fn();
+    // The request is over either way: finish hooks (access log, metrics) run once.
+    std::vector<std::function<void(Context&)>> hooks;
+    hooks.swap(finish_hooks);
+    for (auto& hook : hooks) {
+        try {
+            hook(*this);
+        } catch (...) {
+            // A logging hook must not take the connection down.
+        }
+    }
+}
+
+bool Exchange::on_loop_thread() const noexcept { return handoff_->on_loop_thread(); }
+
+void Exchange::run_on_loop(std::function<void()> fn) {
+    auto guarded = [x = ExchangePtr(this), fn = std::move(fn)]() {
+        if (x->owner_ == nullptr) return;  // closed meanwhile: nothing may run
+        try {
+            fn();
+        } catch (...) {
+            x->fail_internal();
+        }
+    };
+    if (on_loop_thread()) {
+        guarded();
+    } else {
+        handoff_->post(std::move(guarded));
+    }
+}
+
+void Exchange::set_internal_error() {
+    status = 500;
+    header_block.clear();
+    set_header_line("Content-Type", "text/plain; charset=utf-8", true);
+    body = Body("500 Internal Server Error\n");
+}
+
+void Exchange::fail_internal() noexcept {
+    if (answered) return;
+    try {
+        set_internal_error();
+    } catch (...) {
+        status = 500;  // out of memory: an empty 500 still ends the request
+    }
+    answered = true;
+    deliver();
 }
 
 void Exchange::on_cancel(std::function<void()> fn) {

@@ -1,10 +1,13 @@
 #pragma once
 
+#include "http/query.hpp"
 #include "http/request.hpp"
+#include "router/radix_tree.hpp"
 
 #include <vstream/body.hpp>
 #include <vstream/context.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -68,6 +71,30 @@ public:
     // loop reads the fields of a deferred exchange only after the handoff hands it over.
     std::atomic<bool> answered{false};
     bool deferred = false;  // loop thread only
+
+    // Routing state, set by the router (loop thread).
+    std::string path_buffer;           // the normalised path, when it differs from the raw one
+    std::string_view route_path;       // the path routing used
+    const char* route_error = nullptr; // why the path could not be routed (400)
+    router::ParamList raw_params;
+    std::array<Param, router::kMaxParams> params{};
+    std::size_t param_count = 0;
+    std::array<std::string, router::kMaxParams> param_buffers;  // decoded values
+    std::string_view route_pattern;
+    QueryPairs query_pairs;  // parsed on first use
+    bool query_parsed = false;
+    std::vector<std::function<void(Context&)>> finish_hooks;
+    std::size_t response_size = 0;
+
+    /// Runs `fn` on the loop thread (now, if called there), while the connection still holds
+    /// this exchange; an exception from it answers 500. Any thread.
+    void run_on_loop(std::function<void()> fn);
+    /// Whether the caller is on this exchange's loop thread.
+    bool on_loop_thread() const noexcept;
+    /// Answers 500 unless answered; for exceptions that escape handler code.
+    void fail_internal() noexcept;
+    /// Fills in a 500 answer that reveals nothing (does not deliver it).
+    void set_internal_error();
 
     // Used by the Context/ContextRef implementation.
     void answer_from_handler() noexcept;  // send() was called

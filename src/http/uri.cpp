@@ -1,5 +1,7 @@
 #include "http/uri.hpp"
 
+#include <cstring>
+
 namespace vstream::http {
 
 namespace {
@@ -104,6 +106,24 @@ UriStatus percent_decode(std::string_view in, std::string& out, bool plus_is_spa
         }
     }
     return UriStatus::ok;
+}
+
+void percent_encode_path(std::string_view path, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    out.clear();
+    out.reserve(path.size());
+    for (const char ch : path) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || (c != 0 && std::strchr("-._~!$&'()*+,;=:@/%", c));
+        if (keep) {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
 }
 
 }  // namespace vstream::http

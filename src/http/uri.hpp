@@ -31,4 +31,8 @@ bool path_needs_normalizing(std::string_view raw) noexcept;
 /// a malformed escape.
 UriStatus percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);
 
+/// Percent-encodes a normalised path for a Location header into `out`: bytes outside RFC 3986
+/// pchar and '/' are escaped; existing escapes (%2F, %25) are kept as they are.
+void percent_encode_path(std::string_view path, std::string& out);
+
 }  // namespace vstream::http

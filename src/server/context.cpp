@@ -69,6 +69,59 @@ std::string_view Context::peer_address() const noexcept {
 }
 std::uint16_t Context::peer_port() const noexcept { return Exchange::of(*this).peer_port(); }
 
+std::string_view Context::route() const noexcept { return Exchange::of(*this).route_pattern; }
+std::string_view Context::route_path() const noexcept {
+    const Exchange& x = Exchange::of(*this);
+    return x.route_path.empty() ? x.request.path : x.route_path;
+}
+
+std::string_view Context::param(std::string_view name) const noexcept {
+    for (const Param& p : params()) {
+        if (p.name == name) return p.value;
+    }
+    return {};
+}
+
+std::span<const Param> Context::params() const noexcept {
+    const Exchange& x = Exchange::of(*this);
+    return {x.params.data(), x.param_count};
+}
+
+namespace {
+
+const http::QueryPairs& query_pairs(const Context& c) {
+    // Parsed lazily: most requests never look at their query.
+    auto& x = const_cast<Exchange&>(Exchange::of(c));
+    if (!x.query_parsed) {
+        http::parse_query(x.request.query, x.query_pairs);
+        x.query_parsed = true;
+    }
+    return x.query_pairs;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Context::query(std::string_view key) const {
+    for (const auto& [k, v] : query_pairs(*this)) {
+        if (k == key) return std::string_view(v);
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string_view> Context::query_all(std::string_view key) const {
+    std::vector<std::string_view> out;
+    for (const auto& [k, v] : query_pairs(*this)) {
+        if (k == key) out.emplace_back(v);
+    }
+    return out;
+}
+
+std::size_t Context::response_size() const noexcept { return Exchange::of(*this).response_size; }
+
+void Context::on_finish(std::function<void(Context&)> fn) {
+    if (fn) Exchange::of(*this).finish_hooks.push_back(std::move(fn));
+}
+
 Context& Context::status(int code) noexcept {
     Exchange::of(*this).status = code;
     return *this;

@@ -1,6 +1,7 @@
 #include <vstream/server.hpp>
 
 #include "net/listener.hpp"
+#include "router/router.hpp"
 #include "server/worker.hpp"
 
 #include <vstream/error.hpp>
@@ -16,7 +17,9 @@ struct Server::Impl {
     enum class State { created, running, stopping, stopped };
 
     ServerConfig config;
-    Handler handler;
+    Handler fallback;  // for requests no route matches
+    std::unique_ptr<router::Router> router;
+    Handler handler;   // what the connections call: the router
     server::SharedCounters shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
@@ -47,6 +50,8 @@ struct Server::Impl {
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
     config.validate();
     impl_->config = std::move(config);
+    impl_->router = std::make_unique<router::Router>(impl_->config.router);
+    bind(impl_->router.get(), 0);
 }
 
 Server::~Server() {
@@ -60,7 +65,7 @@ void Server::handle(Handler handler) {
     if (impl_->state != Impl::State::created) {
         throw Error(errc::already_running, "Server::handle must be called before start()");
     }
-    impl_->handler = std::move(handler);
+    impl_->fallback = std::move(handler);
 }
 
 void Server::start() {
@@ -71,6 +76,8 @@ void Server::start() {
 
     const ServerConfig& cfg = s.config;
     const unsigned threads = cfg.effective_threads();
+    if (!s.router->frozen()) s.router->freeze(s.fallback);
+    s.handler = [r = s.router.get()](Context& ctx) { r->dispatch(ctx); };
     // Pick the port once (port 0: the first address chooses), then check every address is
     // free on it before any reuse-port socket joins a group.
     std::uint16_t port = cfg.port;
