@@ -157,46 +157,95 @@ void RadixTree::insert(std::string_view pattern, int id) {
     node->pattern = std::string(pattern);
 }
 
-bool RadixTree::match(const Node& n, std::string_view path, ParamList& params,
+namespace {
+
+// Small, inlined scans: the strings compared here are a few bytes long, where a call into
+// libc's memcmp/memchr costs more than the work (the lookup budget is tens of nanoseconds).
+inline bool has_prefix(std::string_view path, const std::string& prefix) noexcept {
+    const std::size_t n = prefix.size();
+    if (path.size() < n) return false;
+    const char* a = path.data();
+    const char* b = prefix.data();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
+}
+
+inline std::size_t segment_end(std::string_view path) noexcept {
+    std::size_t i = 0;
+    while (i < path.size() && path[i] != '/') ++i;
+    return i;
+}
+
+inline std::size_t child_index(const std::string& indices, char c) noexcept {
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+        if (indices[i] == c) return i;
+    }
+    return std::string::npos;
+}
+
+}  // namespace
+
+bool RadixTree::match(const Node& start, std::string_view path, ParamList& params,
                       int& route) noexcept {
-    if (path.empty()) {
-        if (n.route >= 0) {
-            route = n.route;
-            return true;
+    const Node* n = &start;
+    for (;;) {
+        if (path.empty()) {
+            if (n->route >= 0) {
+                route = n->route;
+                return true;
+            }
+            if (n->catch_all && n->catch_all->route >= 0) {
+                params.items[params.size++] = {n->catch_all->name, path};
+                route = n->catch_all->route;
+                return true;
+            }
+            return false;
         }
-        if (n.catch_all && n.catch_all->route >= 0) {
-            params.items[params.size++] = {n.catch_all->name, path};
-            route = n.catch_all->route;
+        // Static first.
+        const Node* child = nullptr;
+        if (const std::size_t idx = child_index(n->indices, path.front()); idx != std::string::npos) {
+            child = n->statics[idx].get();
+            if (!has_prefix(path, child->prefix)) child = nullptr;
+        }
+        if (!n->param && !n->catch_all) {
+            // Nothing to fall back to at this level: descend without recursing.
+            if (child == nullptr) return false;
+            path.remove_prefix(child->prefix.size());
+            n = child;
+            continue;
+        }
+        if (child != nullptr) {
+            const std::size_t saved = params.size;
+            if (match(*child, path.substr(child->prefix.size()), params, route)) return true;
+            params.size = saved;  // drop what the failed branch captured
+        }
+        // Then one whole segment as a parameter.
+        if (n->param) {
+            const std::size_t end = segment_end(path);
+            if (end > 0) {
+                const std::size_t saved = params.size;
+                params.items[params.size++] = {n->param->name, path.substr(0, end)};
+                if (child == nullptr && !n->catch_all) {
+                    // The only way on: continue in the parameter's subtree without recursing
+                    // (on failure the caller restores the parameter count).
+                    path.remove_prefix(end);
+                    n = n->param.get();
+                    continue;
+                }
+                if (match(*n->param, path.substr(end), params, route)) return true;
+                params.size = saved;
+            }
+        }
+        // Then the rest of the path.
+        if (n->catch_all && n->catch_all->route >= 0) {
+            params.items[params.size++] = {n->catch_all->name, path};
+            route = n->catch_all->route;
             return true;
         }
         return false;
     }
-    // Static first.
-    if (const std::size_t idx = n.indices.find(path.front()); idx != std::string::npos) {
-        const Node& child = *n.statics[idx];
-        if (path.size() >= child.prefix.size() &&
-            path.compare(0, child.prefix.size(), child.prefix) == 0 &&
-            match(child, path.substr(child.prefix.size()), params, route)) {
-            return true;
-        }
-    }
-    // Then one whole segment as a parameter.
-    if (n.param) {
-        const std::size_t end = std::min(path.find('/'), path.size());
-        if (end > 0) {
-            const std::size_t saved = params.size;
-            params.items[params.size++] = {n.param->name, path.substr(0, end)};
-            if (match(*n.param, path.substr(end), params, route)) return true;
-            params.size = saved;
-        }
-    }
-    // Then the rest of the path.
-    if (n.catch_all && n.catch_all->route >= 0) {
-        params.items[params.size++] = {n.catch_all->name, path};
-        route = n.catch_all->route;
-        return true;
-    }
-    return false;
 }
 
 int RadixTree::find(std::string_view path, ParamList& params) const noexcept {

@@ -162,3 +162,36 @@ TEST_CASE("prefix splits keep every earlier route reachable") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("router/radix_tree") {
+
+TEST_CASE("parameters captured on a failed branch do not leak into the match found after it") {
+    RadixTree t;
+    t.insert("/a/:x/b/:y/c", 1);
+    t.insert("/a/:x", 2);
+    t.insert("/a/*rest", 3);
+    ParamList p;
+    CHECK(t.find("/a/1/b/2/d", p) == 3);
+    REQUIRE(p.size == 1);
+    CHECK(p.items[0].name == "rest");
+    CHECK(p.items[0].value == "1/b/2/d");
+    CHECK(t.find("/a/1", p) == 2);
+    REQUIRE(p.size == 1);
+    CHECK(p.items[0].value == "1");
+}
+
+TEST_CASE("a static branch that fails deep falls back with a clean parameter list") {
+    RadixTree t;
+    t.insert("/u/new/:a/x", 1);
+    t.insert("/u/:id/:b/y", 2);
+    t.insert("/v/:id", 3);
+    ParamList p;
+    CHECK(t.find("/u/new/q/y", p) == 2);
+    REQUIRE(p.size == 2);
+    CHECK(p.items[0].name == "id");
+    CHECK(p.items[0].value == "new");
+    CHECK(p.items[1].name == "b");
+    CHECK(p.items[1].value == "q");
+}
+
+}  // TEST_SUITE
