@@ -1,10 +1,11 @@
 // The request/response context a handler works with, and the handle that lets a handler
 // answer later, from any thread. Implemented by src/server/context.cpp over
-// src/http/exchange.hpp.
+// src/http/exchange.hpp (json_body() by src/server/json.cpp).
 #pragma once
 
 #include <vstream/body.hpp>
 #include <vstream/headers.hpp>
+#include <vstream/json.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -52,6 +53,10 @@ public:
     std::optional<std::string_view> header(std::string_view name) const noexcept;
     /// The request body (buffered up to Limits::max_body_bytes).
     std::string_view body() const noexcept;
+    /// Parses the body as JSON (simdjson). If it is not valid JSON (an empty body included),
+    /// answers 400 with {"error":"invalid JSON body: <reason>"} and returns nullopt, so a
+    /// handler can simply return. The values stay valid while this context does.
+    std::optional<JsonValue> json_body();
     /// The peer's IP address as text ("127.0.0.1", "::1").
     std::string_view peer_address() const noexcept;
     /// The peer's TCP port.
@@ -73,6 +78,16 @@ public:
     std::optional<std::string_view> query(std::string_view key) const;
     /// Every value of query parameter `key`, in order.
     std::vector<std::string_view> query_all(std::string_view key) const;
+
+    // ---- request id and trace context (set by middleware::request_id) ----
+    /// The request id ("" unless middleware::request_id ran).
+    std::string_view request_id() const noexcept;
+    /// The W3C traceparent of this hop ("00-<trace-id>-<span-id>-<flags>"), or "".
+    std::string_view traceparent() const noexcept;
+    /// The 32-hex-digit trace id from traceparent(), or "".
+    std::string_view trace_id() const noexcept;
+    /// Sets the request id and traceparent (what middleware::request_id does).
+    void set_trace(std::string request_id, std::string traceparent);
 
     // ---- response ----
     /// Sets the status code (100..999 are passed through; default 200).

@@ -6,5 +6,8 @@
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
+#include <vstream/json.hpp>
+#include <vstream/middleware.hpp>
+#include <vstream/router.hpp>
 #include <vstream/server.hpp>
 #include <vstream/version.hpp>

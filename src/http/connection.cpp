@@ -245,7 +245,7 @@ void Connection::finish_response() {
     }
     head_.append("\r\n");
     out_.append_copy(head_);
-    x.response_size = has_body ? x.body.size() : 0;
+    x.response_size = has_body && !req.is_head ? x.body.size() : 0;
     if (has_body && !req.is_head) {
         out_.append(std::move(x.body));
     } else {

@@ -52,6 +52,8 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     query_parsed = false;
     finish_hooks.clear();
     response_size = 0;
+    request_id.clear();
+    traceparent.clear();
     deferred = false;
     cancelled_.store(false, std::memory_order_relaxed);
     holders_.store(0, std::memory_order_relaxed);

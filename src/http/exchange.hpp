@@ -23,6 +23,13 @@ namespace vstream::http {
 
 class Exchange;
 
+/// A JSON parser and its last document (defined in src/server/json.cpp, so simdjson stays
+/// out of this header).
+struct JsonDocument;
+struct JsonDocumentDeleter {
+    void operator()(JsonDocument* d) const noexcept;
+};
+
 /// The side of the engine that sends an exchange's response (the connection).
 class ExchangeOwner {
 public:
@@ -85,6 +92,9 @@ public:
     bool query_parsed = false;
     std::vector<std::function<void(Context&)>> finish_hooks;
     std::size_t response_size = 0;
+    std::string request_id;
+    std::string traceparent;
+    std::unique_ptr<JsonDocument, JsonDocumentDeleter> json;  // made on first json_body()
 
     /// Runs `fn` on the loop thread (now, if called there), while the connection still holds
     /// this exchange; an exception from it answers 500. Any thread.

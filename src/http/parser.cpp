@@ -44,9 +44,12 @@ RequestParser::RequestParser(ParserEvents& events, const Limits& limits) noexcep
     settings_.on_headers_complete = &on_headers_complete;
     settings_.on_body = &on_body;
     settings_.on_message_complete = &on_message_complete;
-    // Strict mode is compiled in (LLHTTP_STRICT_MODE), and no lenient flag is ever set: each
-    // one reopens a request smuggling vector (llhttp's warnings at llhttp_set_lenient_*).
+    // Strict mode is compiled in (LLHTTP_STRICT_MODE). The only lenient flag is the version
+    // one: llhttp 8 refuses HTTP/1.2, which RFC 9112 §2.3 says to serve as 1.1; the version's
+    // syntax is checked by the head scanner and its value by check_head(). The other lenient
+    // flags each reopen a request smuggling vector (llhttp's warnings at llhttp_set_lenient_*).
     llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    parser_.lenient_flags |= LENIENT_VERSION;
     parser_.data = this;
 }
 
@@ -125,8 +128,6 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len)
     RequestParser& s = self(p);
     // RFC 9112 §5.2: obs-fold must be rejected (or replaced). llhttp 8 joins a folded line
     // into the value, handing the continuation as a span that starts right after the LF.
-    const char before = at > s.feed_begin_ ? at[-1] : s.prev_last_byte_;
-    if (before == '\n') return s.fail(400, "obsolete line folding in a header");
     if (s.in_body_) return s.count_trailer(len);
     s.header_bytes_ += len;
     if (s.header_bytes_ > s.limits_.max_header_bytes) return s.fail(431, "header section too large");
@@ -184,7 +185,8 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     Request& r = *s.request_;
     s.in_body_ = true;
     r.http_major = p->http_major;
-    r.http_minor = p->http_minor;
+    // RFC 9112 §2.3: a later minor version of HTTP/1 is served as HTTP/1.1.
+    r.http_minor = p->http_minor > 1 ? 1 : p->http_minor;
     r.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
     r.is_head = p->method == HTTP_HEAD;
     // An upgrade (or CONNECT) is not followed: this response is the connection's last.
@@ -209,6 +211,7 @@ int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t len) {
 
 int RequestParser::on_message_complete(llhttp_t* p) {
     RequestParser& s = self(p);
+    s.scanner_.reset();  // the next byte starts a new head
     s.in_request_ = false;
     s.in_body_ = false;
     // Stop here: the next pipelined request waits until this one is answered.
@@ -217,15 +220,16 @@ int RequestParser::on_message_complete(llhttp_t* p) {
 
 ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
     if (dead_) return {ParseResult::Kind::error, 0, 400, "request after a parse error"};
-    feed_begin_ = data;
-    const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) {
-        if (len > 0) prev_last_byte_ = data[len - 1];
-        return {ParseResult::Kind::need_more, len, 0, {}};
+    // The scanner sees the head's bytes before llhttp does, so a head it refuses is never
+    // dispatched. It stops at the end of the head; body bytes are llhttp's alone.
+    if (const char* problem = scanner_.scan(data, len)) {
+        dead_ = true;
+        return {ParseResult::Kind::error, len, 400, problem};
     }
+    const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    if (err == HPE_OK) return {ParseResult::Kind::need_more, len, 0, {}};
     if (err == HPE_PAUSED) {
         const std::size_t consumed = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
-        if (consumed > 0) prev_last_byte_ = data[consumed - 1];
         llhttp_resume(&parser_);
         return {ParseResult::Kind::complete, consumed, 0, {}};
     }
@@ -256,8 +260,7 @@ ParseResult RequestParser::error_result(const char* data, std::size_t len,
             }
             break;
         case HPE_INVALID_VERSION:
-            r.status = 505;
-            r.reason = "HTTP version not supported";
+            r.reason = "malformed HTTP version";  // its syntax; unsupported values get 505
             return r;
         case HPE_PAUSED_UPGRADE:
             r.reason = "data after an upgrade request";

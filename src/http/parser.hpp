@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/head_scanner.hpp"
 #include "http/request.hpp"
 
 #include <vstream/config.hpp>
@@ -85,8 +86,7 @@ private:
     llhttp_settings_t settings_{};
     ParserEvents& events_;
     const Limits limits_;  // a copy: small, and no lifetime to track
-    const char* feed_begin_ = nullptr;  // start of the bytes being fed
-    char prev_last_byte_ = 0;           // last byte of the previous feed
+    HeadScanner scanner_;
     Request* request_ = nullptr;
     std::size_t header_bytes_ = 0;
     bool in_field_ = false;   // last header callback was a field name

@@ -116,6 +116,20 @@ std::vector<std::string_view> Context::query_all(std::string_view key) const {
     return out;
 }
 
+std::string_view Context::request_id() const noexcept { return Exchange::of(*this).request_id; }
+std::string_view Context::traceparent() const noexcept {
+    return Exchange::of(*this).traceparent;
+}
+std::string_view Context::trace_id() const noexcept {
+    const std::string_view tp = traceparent();
+    return tp.size() >= 35 ? tp.substr(3, 32) : std::string_view{};  // "00-" trace-id "-"
+}
+void Context::set_trace(std::string request_id, std::string traceparent) {
+    Exchange& x = Exchange::of(*this);
+    x.request_id = std::move(request_id);
+    x.traceparent = std::move(traceparent);
+}
+
 std::size_t Context::response_size() const noexcept { return Exchange::of(*this).response_size; }
 
 void Context::on_finish(std::function<void(Context&)> fn) {

@@ -191,6 +191,21 @@ TEST_CASE("limits and malformed requests map to their status") {
     }
 }
 
+TEST_CASE("empty header values are valid, and are not mistaken for a fold") {
+    Collector c;
+    RequestParser p(c, Limits{});
+    const std::string req = "GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\nX-B: \r\nX-C:\t\r\n\r\n";
+    for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+        CAPTURE(step);
+        const Outcome o = parse(req, step);
+        REQUIRE(o.targets.size() == 1);
+    }
+    REQUIRE(p.feed(req.data(), req.size()).kind == ParseResult::Kind::complete);
+    CHECK(c.current.headers().get("x-a") == "");
+    CHECK(c.current.headers().get("x-b") == "");
+    CHECK(c.current.headers().get("x-c") == "");
+}
+
 TEST_CASE("a request line exactly at the limit is accepted") {
     Limits l;
     l.max_request_line = 64;

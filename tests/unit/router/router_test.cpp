@@ -61,7 +61,9 @@ TEST_CASE("every GitHub API route answers through a real server with its paramet
     REQUIRE(routes.size() == 203);
     Started run(server);
     RawClient c(server.port());
-    for (const auto& [m, p] : routes) {
+    for (const auto& route : routes) {
+        const std::string& m = route.first;
+        const std::string& p = route.second;
         std::string path;
         std::string expected = p;
         for (std::size_t i = 0; i < p.size();) {

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vstream::http {
+
+/// A byte-level check of a request head's framing, run on the bytes before llhttp sees them,
+/// for what llhttp 8 accepts even in strict mode and the RFC does not (RFC 9112 §2.2, §3,
+/// §5): a bare LF or a bare CR as a line end, a request line other than
+/// `method SP target SP HTTP/d.d`, a header line that starts with whitespace (obs-fold) or
+/// with ':' (an empty field name). Each of those is a classic request smuggling lever
+/// between parsers that disagree.
+///
+/// It follows one head at a time: after the blank line that ends a head it stops looking
+/// (body bytes are llhttp's), until reset() at the end of the message.
+class HeadScanner {
+public:
+    /// Checks `data`, a continuation of what came before. Returns a static reason for the
+    /// first violation found (the request must be refused with 400), or nullptr.
+    const char* scan(const char* data, std::size_t len) noexcept;
+    /// The message is complete: the next byte starts a new request.
+    void reset() noexcept { *this = HeadScanner{}; }
+    /// True once the blank line ending the head has been seen.
+    bool head_done() const noexcept { return state_ == State::done; }
+
+private:
+    enum class State : std::uint8_t {
+        line_start,   // at the start of a line (request line or header line)
+        request_line, // inside the request line
+        header_line,  // inside a header line
+        done,         // past the blank line
+    };
+    const char* end_of_line() noexcept;
+
+    State state_ = State::line_start;
+    bool seen_request_line_ = false;
+    bool cr_ = false;             // the previous byte was CR (an LF must follow)
+    std::uint8_t spaces_ = 0;     // SP seen in the request line
+    std::uint8_t version_len_ = 0;
+    char version_[8] = {};        // the bytes after the second SP, "HTTP/1.1"
+    bool version_overflow_ = false;
+};
+
+}  // namespace vstream::http
