@@ -303,8 +303,15 @@ void Connection::send_error(int status, std::string_view reason) {
 
 void Connection::flush() {
     if (closed_) return;
-    if (!out_.writing()) last_write_progress_ = now();
-    if (out_.flush() != 0) abort();
+    const bool starting = !out_.writing();
+    if (out_.flush() != 0) {
+        abort();
+        return;
+    }
+    if (starting && out_.writing()) {
+        last_write_progress_ = now();
+        last_write_pending_ = stream_->write_pending();
+    }
 }
 
 void Connection::on_stream_written(int status) {
@@ -313,6 +320,10 @@ void Connection::on_stream_written(int status) {
         return;
     }
     last_write_progress_ = now();
+    last_write_pending_ = stream_->write_pending();
+    if (phase_ == Phase::idle && out_.idle()) {
+        idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);  // from the last byte out
+    }
     if (phase_ == Phase::closing) {
         maybe_shutdown_write();
     } else if (reading_paused_ && out_.below_low_water()) {
@@ -328,7 +339,6 @@ void Connection::close_gracefully() {
     if (closed_ || phase_ == Phase::closing) return;
     phase_ = Phase::closing;
     pending_in_.clear();
-    linger_deadline_ = now() + ms(env_.config->timeouts.linger);
     flush();
     if (closed_) return;
     // Keep reading (and discarding) so unread client bytes do not turn our close into a
@@ -346,6 +356,7 @@ void Connection::maybe_shutdown_write() {
     }
     if (!write_shut_) {
         write_shut_ = true;
+        linger_deadline_ = now() + ms(env_.config->timeouts.linger);  // from our FIN
         stream_->shutdown();
     }
 }
@@ -392,7 +403,7 @@ void Connection::on_server_stopping() noexcept {
 
 void Connection::abort() noexcept { close_handles(); }
 
-void Connection::close_handles() noexcept {
+void Connection::close_handles(bool reset) noexcept {
     if (closed_) return;
     closed_ = true;
     if (exchange_ != nullptr) {
@@ -406,7 +417,11 @@ void Connection::close_handles() noexcept {
         auto* self = static_cast<Connection*>(h->data);
         if (--self->open_handles_ == 0) self->env_.host->on_connection_closed(self);
     });
-    stream_->close();
+    if (reset) {
+        stream_->reset();
+    } else {
+        stream_->close();
+    }
 }
 
 void Connection::on_stream_closed() {
@@ -421,11 +436,18 @@ void Connection::update_timer() {
     const Timeouts& t = env_.config->timeouts;
     std::uint64_t due = kNever;
     if (!out_.idle()) due = last_write_progress_ + ms(t.write);
+    // Every deadline counted here is one on_timeout() acts on once passed, so the timer can
+    // never fire again and again for nothing. While a response is being written only the
+    // write timeout runs: the keep-alive and linger clocks start once it is out.
     switch (phase_) {
-        case Phase::idle: due = std::min(due, idle_deadline_); break;
+        case Phase::idle:
+            if (out_.idle()) due = std::min(due, idle_deadline_);
+            break;
         case Phase::head: due = std::min(due, head_deadline_); break;
         case Phase::body: due = std::min(due, last_body_read_ + ms(t.body_read)); break;
-        case Phase::closing: due = std::min(due, linger_deadline_); break;
+        case Phase::closing:
+            if (write_shut_) due = std::min(due, linger_deadline_);
+            break;
         case Phase::handling: break;  // the handler's business; no read deadline
     }
     if (due == kNever) {
@@ -454,8 +476,17 @@ void Connection::on_timeout() {
     const Timeouts& t = env_.config->timeouts;
     const std::uint64_t n = now();
     if (!out_.idle() && n >= last_write_progress_ + ms(t.write)) {
-        abort();  // the client stopped reading
-        return;
+        // One large write may take longer than the timeout to a slow reader: what counts is
+        // whether the kernel took any of it since we last looked.
+        const std::size_t pending = stream_->write_pending();
+        if (pending < last_write_pending_) {
+            last_write_pending_ = pending;
+            last_write_progress_ = n;
+        } else {
+            // The client stopped reading: reset, so the kernel drops what it never took.
+            close_handles(true);
+            return;
+        }
     }
     switch (phase_) {
         case Phase::idle:
@@ -476,7 +507,7 @@ void Connection::on_timeout() {
             }
             break;
         case Phase::closing:
-            if (n >= linger_deadline_) close_handles();
+            if (write_shut_ && n >= linger_deadline_) close_handles();
             break;
         case Phase::handling:
             break;

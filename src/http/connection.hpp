@@ -103,7 +103,7 @@ private:
     void update_timer();
     void on_timeout();
     void drop_exchange(bool cancelled) noexcept;
-    void close_handles() noexcept;
+    void close_handles(bool reset = false) noexcept;
     static void on_timer(uv_timer_t* t);
     std::uint64_t now() const noexcept { return uv_now(env_.loop); }
 
@@ -121,6 +121,7 @@ private:
     std::uint64_t idle_deadline_ = 0;
     std::uint64_t last_body_read_ = 0;
     std::uint64_t last_write_progress_ = 0;
+    std::size_t last_write_pending_ = 0;  // the stream's unsent bytes when last looked at
     std::uint64_t linger_deadline_ = 0;
     std::uint64_t timer_due_ = 0;  // when the timer is armed for; 0 = not armed
     int open_handles_ = 0;

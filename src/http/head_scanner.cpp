@@ -6,6 +6,17 @@ namespace {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+// RFC 9110 §5.6.2 tchar.
+bool is_tchar(char ch) noexcept {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    switch (c) {
+        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+        case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+        default: return false;
+    }
+}
+
 }  // namespace
 
 const char* HeadScanner::end_of_line() noexcept {
@@ -50,6 +61,8 @@ const char* HeadScanner::scan(const char* data, std::size_t len) noexcept {
                 if (!seen_request_line_) {
                     state_ = State::request_line;
                     if (c == ' ' || c == '\t') return "malformed request line";
+                    ++method_len_;
+                    method_ok_ = is_tchar(c);
                     break;
                 }
                 if (c == ' ' || c == '\t') return "obsolete line folding in a header";
@@ -60,6 +73,9 @@ const char* HeadScanner::scan(const char* data, std::size_t len) noexcept {
                 if (c == '\t') return "malformed request line";
                 if (c == ' ') {
                     if (++spaces_ > 2) return "malformed request line";
+                } else if (spaces_ == 0) {
+                    ++method_len_;
+                    method_ok_ = method_ok_ && is_tchar(c);
                 } else if (spaces_ == 2) {
                     if (version_len_ < sizeof version_) {
                         version_[version_len_++] = c;

@@ -21,6 +21,15 @@ public:
     const char* scan(const char* data, std::size_t len) noexcept;
     /// The message is complete: the next byte starts a new request.
     void reset() noexcept { *this = HeadScanner{}; }
+    /// A chunked body's last chunk has been read: what follows is a trailer section, header
+    /// lines up to a blank line (RFC 9112 §7.1.2), held to the same rules as the head's.
+    void start_trailers() noexcept {
+        reset();
+        seen_request_line_ = true;
+    }
+    /// Whether the request line's first token, as far as it has arrived, is a syntactically
+    /// valid method (RFC 9110 §9.1: a token): an unknown method is then 501, not 400.
+    bool method_is_token() const noexcept { return method_len_ > 0 && method_ok_; }
     /// True once the blank line ending the head has been seen.
     bool head_done() const noexcept { return state_ == State::done; }
 
@@ -37,6 +46,8 @@ private:
     bool seen_request_line_ = false;
     bool cr_ = false;             // the previous byte was CR (an LF must follow)
     std::uint8_t spaces_ = 0;     // SP seen in the request line
+    std::uint32_t method_len_ = 0;
+    bool method_ok_ = true;       // every method byte so far is a tchar
     std::uint8_t version_len_ = 0;
     char version_[8] = {};        // the bytes after the second SP, "HTTP/1.1"
     bool version_overflow_ = false;

@@ -10,22 +10,6 @@ namespace {
 
 RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data); }
 
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(unsigned char c) noexcept {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
-
-// Whether the bytes start with a syntactically valid method token followed by SP, i.e. the
-// request is well formed but its method is one we do not know (501, not 400).
-bool starts_with_method_token(const char* data, std::size_t len) noexcept {
-    std::size_t i = 0;
-    while (i < len && (data[i] == '\r' || data[i] == '\n')) ++i;  // RFC 9112 §2.2
-    const std::size_t start = i;
-    while (i < len && is_tchar(static_cast<unsigned char>(data[i]))) ++i;
-    return i > start && i < len && data[i] == ' ';
-}
-
 std::string_view trim_trailing_ows(std::string_view s) noexcept {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
@@ -44,6 +28,7 @@ RequestParser::RequestParser(ParserEvents& events, const Limits& limits) noexcep
     settings_.on_headers_complete = &on_headers_complete;
     settings_.on_body = &on_body;
     settings_.on_message_complete = &on_message_complete;
+    settings_.on_chunk_header = &on_chunk_header;
     // Strict mode is compiled in (LLHTTP_STRICT_MODE). The only lenient flag is the version
     // one: llhttp 8 refuses HTTP/1.2, which RFC 9112 §2.3 says to serve as 1.1; the version's
     // syntax is checked by the head scanner and its value by check_head(). The other lenient
@@ -209,6 +194,14 @@ int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t len) {
     return 0;
 }
 
+int RequestParser::on_chunk_header(llhttp_t* p) {
+    if (p->content_length != 0) return 0;
+    // The last chunk: pause so feed() can put the trailer bytes through the scanner before
+    // llhttp reads them (llhttp 8 is as lax in trailers as in heads).
+    self(p).last_chunk_ = true;
+    return HPE_PAUSED;
+}
+
 int RequestParser::on_message_complete(llhttp_t* p) {
     RequestParser& s = self(p);
     s.scanner_.reset();  // the next byte starts a new head
@@ -226,14 +219,22 @@ ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
         dead_ = true;
         return {ParseResult::Kind::error, len, 400, problem};
     }
-    const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) return {ParseResult::Kind::need_more, len, 0, {}};
-    if (err == HPE_PAUSED) {
-        const std::size_t consumed = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+    std::size_t offset = 0;
+    for (;;) {
+        const llhttp_errno_t err = llhttp_execute(&parser_, data + offset, len - offset);
+        if (err == HPE_OK) return {ParseResult::Kind::need_more, len, 0, {}};
+        if (err != HPE_PAUSED) return error_result(len, err);
+        const auto pos = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
         llhttp_resume(&parser_);
-        return {ParseResult::Kind::complete, consumed, 0, {}};
+        if (!last_chunk_) return {ParseResult::Kind::complete, pos, 0, {}};
+        last_chunk_ = false;
+        scanner_.start_trailers();
+        if (const char* problem = scanner_.scan(data + pos, len - pos)) {
+            dead_ = true;
+            return {ParseResult::Kind::error, len, 400, problem};
+        }
+        offset = pos;
     }
-    return error_result(data, len, err);
 }
 
 ParseResult RequestParser::finish() noexcept {
@@ -242,8 +243,7 @@ ParseResult RequestParser::finish() noexcept {
     return {ParseResult::Kind::error, 0, 400, "connection closed before the request was complete"};
 }
 
-ParseResult RequestParser::error_result(const char* data, std::size_t len,
-                                        llhttp_errno_t err) noexcept {
+ParseResult RequestParser::error_result(std::size_t len, llhttp_errno_t err) noexcept {
     dead_ = true;
     ParseResult r{ParseResult::Kind::error, len, 400, "malformed request"};
     if (error_status_ != 0) {
@@ -253,7 +253,7 @@ ParseResult RequestParser::error_result(const char* data, std::size_t len,
     }
     switch (err) {
         case HPE_INVALID_METHOD:
-            if (starts_with_method_token(data, len)) {
+            if (scanner_.method_is_token()) {
                 r.status = 501;
                 r.reason = "method not implemented";
                 return r;

@@ -74,19 +74,21 @@ private:
     static int on_headers_complete(llhttp_t* p);
     static int on_body(llhttp_t* p, const char* at, std::size_t len);
     static int on_message_complete(llhttp_t* p);
+    static int on_chunk_header(llhttp_t* p);
 
     int fail(int status, const char* reason) noexcept;
     int append(Request::Span& span, const char* at, std::size_t len) noexcept;
     int check_head() noexcept;
     int count_trailer(std::size_t len) noexcept;
     void build_views() noexcept;
-    ParseResult error_result(const char* data, std::size_t len, llhttp_errno_t err) noexcept;
+    ParseResult error_result(std::size_t len, llhttp_errno_t err) noexcept;
 
     llhttp_t parser_{};
     llhttp_settings_t settings_{};
     ParserEvents& events_;
     const Limits limits_;  // a copy: small, and no lifetime to track
     HeadScanner scanner_;
+    bool last_chunk_ = false;  // paused at the last chunk: trailers follow
     Request* request_ = nullptr;
     std::size_t header_bytes_ = 0;
     bool in_field_ = false;   // last header callback was a field name

@@ -50,6 +50,12 @@ public:
     virtual void shutdown() noexcept = 0;
     /// Closes now, dropping anything unwritten; on_stream_closed follows. Idempotent.
     virtual void close() noexcept = 0;
+    /// Like close(), but tells the peer with a reset (TCP RST) where the transport can, so
+    /// the kernel drops what a peer that stopped reading never took. Idempotent.
+    virtual void reset() noexcept { close(); }
+    /// Bytes accepted by write() but not yet handed to the transport. A drop between two
+    /// looks means the peer is reading.
+    virtual std::size_t write_pending() const noexcept = 0;
     /// The remote end (empty if unknown).
     virtual PeerName peer() const = 0;
 };

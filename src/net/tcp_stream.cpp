@@ -88,6 +88,22 @@ void TcpStream::close() noexcept {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &on_close);
 }
 
+void TcpStream::reset() noexcept {
+    if (closing_) return;
+    // uv_tcp_close_reset refuses a handle whose write side is shutting down: then a plain
+    // close has to do.
+    if (!shutting_down_ && uv_tcp_close_reset(&tcp_, &on_close) == 0) {
+        closing_ = true;
+        reading_ = false;
+        return;
+    }
+    close();
+}
+
+std::size_t TcpStream::write_pending() const noexcept {
+    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
+}
+
 PeerName TcpStream::peer() const {
     PeerName peer;
     sockaddr_storage ss{};

@@ -32,6 +32,8 @@ public:
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
+    void reset() noexcept override;
+    std::size_t write_pending() const noexcept override;
     PeerName peer() const override;
 
     /// Tries to write at once without queueing (for a canned reply before closing).

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const std::size_t n = std::min(step, size - pos);
             s.deliver(std::string_view(reinterpret_cast<const char*>(data) + pos, n));
             pos += n;
-        } else if (!w.parked && !s.write_pending) {
+        } else if (!w.parked && !s.write_in_flight) {
             break;  // nothing can make it read again
         }
         if (w.parked && ((pos & 1) != 0 || !s.reading)) {

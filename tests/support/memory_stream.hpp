@@ -13,7 +13,7 @@ public:
     /// Bytes written by the connection, in order.
     std::string written;
     bool reading = false;
-    bool write_pending = false;
+    bool write_in_flight = false;
     bool shut_down = false;
     bool closed = false;
     int writes = 0;
@@ -26,7 +26,7 @@ public:
     void read_stop() noexcept override { reading = false; }
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
         for (unsigned i = 0; i < nbufs; ++i) written.append(bufs[i].base, bufs[i].len);
-        write_pending = true;
+        write_in_flight = true;
         ++writes;
         return 0;
     }
@@ -34,10 +34,13 @@ public:
     void close() noexcept override {
         if (closed) return;
         closed = true;
-        write_pending = false;  // like TcpStream: a cancelled write is not reported
+        write_in_flight = false;  // like TcpStream: a cancelled write is not reported
         events_->on_stream_closed();
     }
     net::PeerName peer() const override { return {"127.0.0.1", 40000}; }
+    std::size_t write_pending() const noexcept override { return pending_bytes; }
+    /// What write_pending() reports (the test plays the kernel).
+    std::size_t pending_bytes = 0;
 
     /// Delivers client bytes, as a read would. Returns false if the stream is closed.
     bool deliver(std::string_view bytes) {
@@ -51,8 +54,8 @@ public:
     }
     /// Completes the write in flight, if any. Returns whether there was one.
     bool complete_write(int status = 0) {
-        if (!write_pending || closed) return false;
-        write_pending = false;
+        if (!write_in_flight || closed) return false;
+        write_in_flight = false;
         events_->on_stream_written(status);
         return true;
     }

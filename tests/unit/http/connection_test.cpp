@@ -207,8 +207,49 @@ TEST_CASE("a client that stops reading is disconnected after the write timeout")
     h.handler = echo_path;
     MemoryStream& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    REQUIRE(s.write_pending);
+    REQUIRE(s.write_in_flight);
     while (!s.closed) h.run_once();  // never completes the write
+    h.finish();
+}
+
+TEST_CASE("a slow reader that keeps taking bytes is not cut by the write timeout") {
+    ConnectionHarness h;
+    h.config.timeouts.write = std::chrono::milliseconds(10);
+    h.config.timeouts.keep_alive = std::chrono::milliseconds(10);
+    h.handler = [](Context& ctx) { ctx.send(200, std::string(100000, 'x')); };
+    MemoryStream& s = h.open();
+    s.pending_bytes = 100000;  // the kernel has taken nothing yet
+    s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(s.write_in_flight);
+    for (int i = 0; i < 5; ++i) {
+        s.pending_bytes -= 1000;  // the peer reads a little between two timer checks
+        h.run_once();
+        CHECK_FALSE(s.closed);
+    }
+    s.complete_write();  // all out: now the keep-alive clock runs, from here
+    s.pending_bytes = 0;
+    CHECK_FALSE(s.closed);
+    while (!s.closed) h.run_once();
+    h.finish();
+}
+
+TEST_CASE("a large last response is not cut by the linger time while it is being written") {
+    ConnectionHarness h;
+    h.config.timeouts.linger = std::chrono::milliseconds(5);
+    h.config.timeouts.write = std::chrono::milliseconds(10);
+    h.handler = [](Context& ctx) { ctx.send(200, std::string(100000, 'x')); };
+    MemoryStream& s = h.open();
+    s.pending_bytes = 100000;
+    s.deliver("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    for (int i = 0; i < 4; ++i) {
+        s.pending_bytes -= 1000;
+        h.run_once();
+        CHECK_FALSE(s.closed);
+        CHECK_FALSE(s.shut_down);
+    }
+    s.complete_write();
+    CHECK(s.shut_down);  // FIN once everything is out; the linger clock starts now
+    while (!s.closed) h.run_once();
     h.finish();
 }
 

@@ -69,6 +69,9 @@ Outcome parse(const std::string& input, std::size_t step = 0, Limits limits = {}
     return out;
 }
 
+const std::string kChunkedHead =
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+
 }  // namespace
 
 TEST_SUITE("http/parser") {
@@ -106,6 +109,17 @@ TEST_CASE("a request fed one byte at a time parses the same") {
     CHECK(o.targets[0] == "/upload?a=1");
     CHECK(o.bodies[0] == "hello");
     CHECK(o.targets[1] == "/next");
+}
+
+TEST_CASE("well-formed trailers pass, split anywhere") {
+    const std::string in = kChunkedHead + "3\r\nabc\r\n0\r\nA: 1\r\nB:\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{4}}) {
+        CAPTURE(step);
+        const Outcome o = parse(in, step);
+        REQUIRE(o.targets.size() == 2);
+        CHECK(o.bodies[0] == "abc");
+        CHECK(o.targets[1] == "/n");
+    }
 }
 
 TEST_CASE("a chunked body is de-chunked, extensions and trailers skipped") {
@@ -180,14 +194,21 @@ TEST_CASE("limits and malformed requests map to their status") {
         {"space before colon", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400},
         {"CR alone in value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},
         {"space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"bare LF ending trailers", kChunkedHead + "0\r\n\n", 400},
+        {"bare LF after a trailer", kChunkedHead + "0\r\nX: a\r\n\n", 400},
+        {"obs-fold in a trailer", kChunkedHead + "0\r\nX: a\r\n b\r\n\r\n", 400},
+        {"empty trailer name", kChunkedHead + "0\r\n: a\r\n\r\n", 400},
     };
     for (const Row& row : rows) {
         const std::string name = row.name;
         CAPTURE(name);
-        const Outcome o = parse(row.input, 0, small);
-        CHECK(o.kind == ParseResult::Kind::error);
-        CHECK(o.status == row.status);
-        CHECK(o.targets.empty());
+        for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+            CAPTURE(step);
+            const Outcome o = parse(row.input, step, small);
+            CHECK(o.kind == ParseResult::Kind::error);
+            CHECK(o.status == row.status);
+            CHECK(o.targets.empty());
+        }
     }
 }
 

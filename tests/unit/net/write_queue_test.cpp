@@ -49,6 +49,7 @@ public:
     void shutdown() noexcept override {}
     void close() noexcept override {}
     PeerName peer() const override { return {}; }
+    std::size_t write_pending() const noexcept override { return 0; }
 };
 
 constexpr std::size_t kHigh = 64 * 1024;
