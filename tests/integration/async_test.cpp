@@ -1,4 +1,5 @@
 // Deferred answers from other threads and on the loop, cancellation, dropped refs, handler errors.
+#include "async_fixtures.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -31,50 +32,6 @@ vstream::ServerConfig async_config(unsigned threads = 1) {
     config.timeouts.shutdown_grace = std::chrono::milliseconds(500);
     return config;
 }
-
-// Threads started by a handler, joined by the test.
-class Threads {
-public:
-    ~Threads() { join(); }
-    template <class F>
-    void spawn(F&& fn) {
-        std::lock_guard lock(mutex_);
-        threads_.emplace_back(std::forward<F>(fn));
-    }
-    void join() {
-        std::vector<std::thread> all;
-        {
-            std::lock_guard lock(mutex_);
-            all.swap(threads_);
-        }
-        for (std::thread& t : all) t.join();
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::thread> threads_;
-};
-
-// A ContextRef handed from the loop thread to the test thread.
-class RefSlot {
-public:
-    void put(ContextRef ref) {
-        std::lock_guard lock(mutex_);
-        ref_ = std::move(ref);
-    }
-    bool filled() {
-        std::lock_guard lock(mutex_);
-        return static_cast<bool>(ref_);
-    }
-    ContextRef take() {
-        std::lock_guard lock(mutex_);
-        return std::move(ref_);
-    }
-
-private:
-    std::mutex mutex_;
-    ContextRef ref_;
-};
 
 // A fixed pool of worker threads that run queued jobs.
 class Pool {

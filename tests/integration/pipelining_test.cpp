@@ -1,4 +1,5 @@
 // Pipelined requests are answered strictly in order, however they arrive and are answered.
+#include "async_fixtures.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -25,29 +26,6 @@ void path_handler(Context& ctx) {
     ctx.set_header("X-Path", ctx.path());
     ctx.text(200, vstream::Body::copy(ctx.path()));
 }
-
-// Threads started by a handler, joined by the test.
-class Threads {
-public:
-    ~Threads() { join(); }
-    template <class F>
-    void spawn(F&& fn) {
-        std::lock_guard lock(mutex_);
-        threads_.emplace_back(std::forward<F>(fn));
-    }
-    void join() {
-        std::vector<std::thread> all;
-        {
-            std::lock_guard lock(mutex_);
-            all.swap(threads_);
-        }
-        for (std::thread& t : all) t.join();
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::thread> threads_;
-};
 
 // The paths the handler saw, in call order.
 class Log {

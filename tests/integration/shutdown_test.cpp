@@ -1,4 +1,5 @@
 // Server lifecycle: graceful stop with work in flight, grace period, idempotence, port conflicts.
+#include "async_fixtures.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -53,27 +54,6 @@ bool can_connect(std::uint16_t port) {
         return false;
     }
 }
-
-// A ContextRef handed from the loop thread to the test thread.
-class RefSlot {
-public:
-    void put(ContextRef ref) {
-        std::lock_guard lock(mutex_);
-        ref_ = std::move(ref);
-    }
-    bool filled() {
-        std::lock_guard lock(mutex_);
-        return static_cast<bool>(ref_);
-    }
-    ContextRef take() {
-        std::lock_guard lock(mutex_);
-        return std::move(ref_);
-    }
-
-private:
-    std::mutex mutex_;
-    ContextRef ref_;
-};
 
 vstream::ServerConfig shutdown_config(std::chrono::milliseconds grace) {
     auto config = test_config();
