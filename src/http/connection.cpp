@@ -261,8 +261,11 @@ void Connection::finish_response() {
     phase_ = Phase::idle;
     idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
     if (out_.above_high_water()) {
-        reading_paused_ = true;  // stop taking requests until the client reads
-        stream_->read_stop();
+        flush();  // the socket may take it all now
+        if (out_.above_high_water()) {
+            reading_paused_ = true;  // stop taking requests until the client reads
+            stream_->read_stop();
+        }
     }
 }
 
@@ -302,16 +305,21 @@ void Connection::send_error(int status, std::string_view reason) {
 // ---- writing ----
 
 void Connection::flush() {
-    if (closed_) return;
-    const bool starting = !out_.writing();
+    if (closed_ || out_.writing()) return;  // the write in flight's completion flushes the rest
+    if (out_.idle()) return;
     if (out_.flush() != 0) {
         abort();
         return;
     }
-    if (starting && out_.writing()) {
-        last_write_progress_ = now();
+    last_write_progress_ = now();
+    if (out_.writing()) {
         last_write_pending_ = stream_->write_pending();
+        return;
     }
+    // All of it went out at once: what on_stream_written does for a completed write, except
+    // resuming reads, which only a write still in flight can have paused.
+    if (phase_ == Phase::idle) idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
+    if (phase_ == Phase::closing) maybe_shutdown_write();
 }
 
 void Connection::on_stream_written(int status) {

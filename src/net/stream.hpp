@@ -46,6 +46,10 @@ public:
     /// Writes the buffers, gathered; on_stream_written follows. The memory must stay valid
     /// until then. Returns 0, or a libuv error (then no callback follows).
     virtual int write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
+    /// Writes what it can of the buffers now, without queueing. Returns the bytes written
+    /// (possibly fewer than given), UV_EAGAIN when nothing could be written now, or another
+    /// libuv error. Must not be called while a write() is in flight.
+    virtual int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
     /// Sends FIN once queued writes are done (half-close).
     virtual void shutdown() noexcept = 0;
     /// Closes now, dropping anything unwritten; on_stream_closed follows. Idempotent.

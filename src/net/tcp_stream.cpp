@@ -62,9 +62,9 @@ int TcpStream::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     return uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs, &on_write);
 }
 
-int TcpStream::try_write(const char* data, std::size_t len) noexcept {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-    return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+int TcpStream::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+    if (closing_) return UV_ECANCELED;
+    return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs);
 }
 
 void TcpStream::on_shutdown(uv_shutdown_t*, int) {}

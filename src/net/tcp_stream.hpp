@@ -36,8 +36,7 @@ public:
     std::size_t write_pending() const noexcept override;
     PeerName peer() const override;
 
-    /// Tries to write at once without queueing (for a canned reply before closing).
-    int try_write(const char* data, std::size_t len) noexcept;
+    int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
 
 private:
     static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);

@@ -45,15 +45,33 @@ int WriteQueue::flush() noexcept {
             iov_.push_back(uv_buf_init(const_cast<char*>(base + off), static_cast<unsigned>(len)));
         }
     }
-    const int rc = stream_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
-    if (rc != 0) {
-        // Nothing was queued: the batch is dropped (the caller closes the connection).
-        queued_ -= inflight_.bytes;
+    const int sent = stream_.try_write(iov_.data(), static_cast<unsigned>(iov_.size()));
+    if (sent < 0 && sent != UV_EAGAIN) return drop_inflight(sent);
+    std::size_t done = sent > 0 ? static_cast<std::size_t>(sent) : 0;
+    if (done == inflight_.bytes) {
+        queued_ -= done;
+        written_ += done;
         release(inflight_);
-        return rc;
+        return 0;
     }
+    // Skip what went out at once; queue the rest.
+    inflight_sent_ = done;
+    std::size_t first = 0;
+    while (done >= iov_[first].len) done -= iov_[first++].len;
+    iov_[first].base += done;
+    iov_[first].len -= static_cast<unsigned>(done);
+    const int rc = stream_.write(iov_.data() + first, static_cast<unsigned>(iov_.size() - first));
+    if (rc != 0) return drop_inflight(rc);
     writing_ = true;
     return 0;
+}
+
+int WriteQueue::drop_inflight(int status) noexcept {
+    // Nothing more will be written of it: the caller closes the connection.
+    queued_ -= inflight_.bytes;
+    inflight_sent_ = 0;
+    release(inflight_);
+    return status;
 }
 
 void WriteQueue::release(Batch& batch) noexcept {
@@ -67,7 +85,8 @@ void WriteQueue::release(Batch& batch) noexcept {
 int WriteQueue::on_written(int status) noexcept {
     writing_ = false;
     queued_ -= inflight_.bytes;
-    if (status == 0) written_ += inflight_.bytes;
+    written_ += status == 0 ? inflight_.bytes : inflight_sent_;
+    inflight_sent_ = 0;
     release(inflight_);
     if (status != 0) return status;
     return flush();
@@ -77,6 +96,7 @@ void WriteQueue::clear() noexcept {
     release(inflight_);
     release(pending_);
     queued_ = 0;
+    inflight_sent_ = 0;
     writing_ = false;
 }
 

@@ -32,7 +32,10 @@ public:
     /// Appends `body`, by reference when large or borrowed. Returns false when the queue is
     /// now above the high-water mark (the producer should pause until drained()).
     bool append(Body body);
-    /// Starts writing what is queued unless a write is in flight. Returns 0 or a libuv error.
+    /// Starts writing what is queued unless a write is in flight: first at once (most
+    /// responses fit the socket buffer, and a write done at once needs no request, no
+    /// callback and no epoll change), the rest through the stream's write(). Afterwards
+    /// writing() tells whether a write is in flight. Returns 0 or a libuv error.
     int flush() noexcept;
     /// Feeds the stream's write completion back. Returns the status; on success the next
     /// batch (if any) is started.
@@ -66,12 +69,14 @@ private:
     };
 
     void release(Batch& batch) noexcept;
+    int drop_inflight(int status) noexcept;
 
     Stream& stream_;
     std::size_t high_water_;
     std::size_t low_water_;
     Batch pending_;
     Batch inflight_;
+    std::size_t inflight_sent_ = 0;  // bytes of inflight_ written at once by try_write
     std::vector<uv_buf_t> iov_;
     std::size_t queued_ = 0;
     std::uint64_t written_ = 0;

@@ -3,13 +3,34 @@
 #include <vstream/error.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace vstream::router {
 
 struct RadixTree::Node {
+    // What a lookup reads, packed at the front (about one cache line), copied from the
+    // owning members below by refresh() after every insertion.
+    struct Hot {
+        const char* prefix = nullptr;
+        std::uint32_t prefix_len = 0;
+        std::int32_t route = -1;
+        const Node* param = nullptr;
+        const Node* catch_all = nullptr;
+        const char* indices = nullptr;
+        std::uint32_t children = 0;
+        std::uint32_t name_len = 0;
+        const std::unique_ptr<Node>* statics = nullptr;
+        const char* name = nullptr;
+        const std::array<std::uint8_t, 256>* table = nullptr;
+    } hot;
+
     std::string prefix;   // static bytes matched by this node (empty for param nodes)
     std::string indices;  // first byte of each static child, in the same order
     std::vector<std::unique_ptr<Node>> statics;
+    // For nodes with many children: first byte -> child index + 1 (0: none), so a lookup
+    // is one load instead of a scan. Built once children reach kTableFrom.
+    std::unique_ptr<std::array<std::uint8_t, 256>> table;
     std::unique_ptr<Node> param;      // ":name" child
     std::unique_ptr<Node> catch_all;  // "*name" child
     std::string name;                 // parameter name, for param and catch-all nodes
@@ -115,6 +136,7 @@ void RadixTree::insert(std::string_view pattern, int id) {
                     child->prefix = std::string(text);
                     node->indices.push_back(text.front());
                     node->statics.push_back(std::move(child));
+                    index_children(*node);
                     node = node->statics.back().get();
                     break;
                 }
@@ -155,17 +177,25 @@ void RadixTree::insert(std::string_view pattern, int id) {
     }
     node->route = id;
     node->pattern = std::string(pattern);
+    refresh(*root_);  // insertions may have moved strings and vectors: re-point the hot copies
 }
 
 namespace {
 
 // Small, inlined scans: the strings compared here are a few bytes long, where a call into
 // libc's memcmp/memchr costs more than the work (the lookup budget is tens of nanoseconds).
-inline bool has_prefix(std::string_view path, const std::string& prefix) noexcept {
-    const std::size_t n = prefix.size();
-    if (path.size() < n) return false;
-    const char* a = path.data();
-    const char* b = prefix.data();
+inline bool has_prefix_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    // Eight bytes at a time (memcpy compiles to one unaligned load), then the tail.
+    while (n >= 8) {
+        std::uint64_t x;
+        std::uint64_t y;
+        std::memcpy(&x, a, 8);
+        std::memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         if (a[i] != b[i]) return false;
     }
@@ -178,11 +208,53 @@ inline std::size_t segment_end(std::string_view path) noexcept {
     return i;
 }
 
-inline std::size_t child_index(const std::string& indices, char c) noexcept {
-    for (std::size_t i = 0; i < indices.size(); ++i) {
-        if (indices[i] == c) return i;
+constexpr std::size_t kTableFrom = 6;
+
+}  // namespace
+
+std::size_t RadixTree::child_index(const Node& n, char c) noexcept {
+    const Node::Hot& h = n.hot;
+    if (h.table != nullptr) {
+        const std::uint8_t slot = (*h.table)[static_cast<unsigned char>(c)];
+        return slot == 0 ? std::string::npos : slot - 1u;
+    }
+    for (std::uint32_t i = 0; i < h.children; ++i) {
+        if (h.indices[i] == c) return i;
     }
     return std::string::npos;
+}
+
+void RadixTree::refresh(Node& n) noexcept {
+    Node::Hot& h = n.hot;
+    h.prefix = n.prefix.data();
+    h.prefix_len = static_cast<std::uint32_t>(n.prefix.size());
+    h.route = n.route;
+    h.param = n.param.get();
+    h.catch_all = n.catch_all.get();
+    h.indices = n.indices.data();
+    h.children = static_cast<std::uint32_t>(n.statics.size());
+    h.statics = n.statics.data();
+    h.name = n.name.data();
+    h.name_len = static_cast<std::uint32_t>(n.name.size());
+    h.table = n.table.get();
+    for (auto& c : n.statics) refresh(*c);
+    if (n.param) refresh(*n.param);
+    if (n.catch_all) refresh(*n.catch_all);
+}
+
+void RadixTree::index_children(Node& n) {
+    if (n.indices.size() < kTableFrom) return;
+    if (!n.table) n.table = std::make_unique<std::array<std::uint8_t, 256>>();
+    n.table->fill(0);
+    for (std::size_t i = 0; i < n.indices.size(); ++i) {
+        (*n.table)[static_cast<unsigned char>(n.indices[i])] = static_cast<std::uint8_t>(i + 1);
+    }
+}
+
+namespace {
+
+inline bool has_prefix(std::string_view path, const char* prefix, std::uint32_t len) noexcept {
+    return path.size() >= len && has_prefix_bytes(path.data(), prefix, len);
 }
 
 }  // namespace
@@ -191,57 +263,61 @@ bool RadixTree::match(const Node& start, std::string_view path, ParamList& param
                       int& route) noexcept {
     const Node* n = &start;
     for (;;) {
+        const Node::Hot& h = n->hot;
         if (path.empty()) {
-            if (n->route >= 0) {
-                route = n->route;
+            if (h.route >= 0) {
+                route = h.route;
                 return true;
             }
-            if (n->catch_all && n->catch_all->route >= 0) {
-                params.items[params.size++] = {n->catch_all->name, path};
-                route = n->catch_all->route;
+            if (h.catch_all != nullptr && h.catch_all->hot.route >= 0) {
+                const Node::Hot& c = h.catch_all->hot;
+                params.items[params.size++] = {{c.name, c.name_len}, path};
+                route = c.route;
                 return true;
             }
             return false;
         }
         // Static first.
         const Node* child = nullptr;
-        if (const std::size_t idx = child_index(n->indices, path.front()); idx != std::string::npos) {
-            child = n->statics[idx].get();
-            if (!has_prefix(path, child->prefix)) child = nullptr;
+        if (const std::size_t idx = child_index(*n, path.front()); idx != std::string::npos) {
+            child = h.statics[idx].get();
+            if (!has_prefix(path, child->hot.prefix, child->hot.prefix_len)) child = nullptr;
         }
-        if (!n->param && !n->catch_all) {
+        if (h.param == nullptr && h.catch_all == nullptr) {
             // Nothing to fall back to at this level: descend without recursing.
             if (child == nullptr) return false;
-            path.remove_prefix(child->prefix.size());
+            path.remove_prefix(child->hot.prefix_len);
             n = child;
             continue;
         }
         if (child != nullptr) {
             const std::size_t saved = params.size;
-            if (match(*child, path.substr(child->prefix.size()), params, route)) return true;
+            if (match(*child, path.substr(child->hot.prefix_len), params, route)) return true;
             params.size = saved;  // drop what the failed branch captured
         }
         // Then one whole segment as a parameter.
-        if (n->param) {
+        if (h.param != nullptr) {
             const std::size_t end = segment_end(path);
             if (end > 0) {
+                const Node::Hot& p = h.param->hot;
                 const std::size_t saved = params.size;
-                params.items[params.size++] = {n->param->name, path.substr(0, end)};
-                if (child == nullptr && !n->catch_all) {
+                params.items[params.size++] = {{p.name, p.name_len}, path.substr(0, end)};
+                if (child == nullptr && h.catch_all == nullptr) {
                     // The only way on: continue in the parameter's subtree without recursing
                     // (on failure the caller restores the parameter count).
                     path.remove_prefix(end);
-                    n = n->param.get();
+                    n = h.param;
                     continue;
                 }
-                if (match(*n->param, path.substr(end), params, route)) return true;
+                if (match(*h.param, path.substr(end), params, route)) return true;
                 params.size = saved;
             }
         }
         // Then the rest of the path.
-        if (n->catch_all && n->catch_all->route >= 0) {
-            params.items[params.size++] = {n->catch_all->name, path};
-            route = n->catch_all->route;
+        if (h.catch_all != nullptr && h.catch_all->hot.route >= 0) {
+            const Node::Hot& c = h.catch_all->hot;
+            params.items[params.size++] = {{c.name, c.name_len}, path};
+            route = c.route;
             return true;
         }
         return false;

@@ -55,6 +55,9 @@ public:
 private:
     struct Node;
     static bool match(const Node& n, std::string_view path, ParamList& params, int& route) noexcept;
+    static std::size_t child_index(const Node& n, char c) noexcept;
+    static void index_children(Node& n);
+    static void refresh(Node& n) noexcept;
     std::unique_ptr<Node> root_;
 };
 

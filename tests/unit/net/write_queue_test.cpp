@@ -50,6 +50,20 @@ public:
     void close() noexcept override {}
     PeerName peer() const override { return {}; }
     std::size_t write_pending() const noexcept override { return 0; }
+    // Bytes try_write accepts at once (the socket buffer's room); 0 means none (UV_EAGAIN).
+    std::size_t accept_at_once = 0;
+    std::string sent_at_once;
+    int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
+        if (accept_at_once == 0) return UV_EAGAIN;
+        std::size_t n = 0;
+        for (unsigned i = 0; i < nbufs && n < accept_at_once; ++i) {
+            const std::size_t take = std::min<std::size_t>(bufs[i].len, accept_at_once - n);
+            sent_at_once.append(bufs[i].base, take);
+            n += take;
+        }
+        accept_at_once -= n;
+        return static_cast<int>(n);
+    }
 };
 
 constexpr std::size_t kHigh = 64 * 1024;
@@ -354,6 +368,45 @@ TEST_CASE("bytes_written counts every successful write") {
         CHECK(q.bytes_written() == expected);
     }
     CHECK(q.idle());
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("net/write_queue") {
+
+TEST_CASE("what the socket takes at once needs no write request and leaves the queue idle") {
+    FakeStream s;
+    s.accept_at_once = 1 << 20;
+    WriteQueue q(s, kHigh, kLow);
+    bool released = false;
+    static const std::string big(10000, 'b');
+    q.append_copy("head;");
+    q.append(vstream::Body::borrow(big, [&] { released = true; }));
+    REQUIRE(q.flush() == 0);
+    CHECK_FALSE(q.writing());
+    CHECK(q.idle());
+    CHECK(s.writes.empty());
+    CHECK(released);
+    CHECK(s.sent_at_once == "head;" + big);
+    CHECK(q.bytes_written() == 5 + big.size());
+}
+
+TEST_CASE("a partial write at once queues exactly the rest") {
+    FakeStream s;
+    s.accept_at_once = 7;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("0123");
+    static const std::string tail(6000, 't');
+    q.append(vstream::Body::borrow(tail, std::shared_ptr<const void>()));
+    REQUIRE(q.flush() == 0);
+    CHECK(q.writing());
+    REQUIRE(s.writes.size() == 1);
+    CHECK(s.sent_at_once + s.writes[0].bytes == "0123" + tail);
+    CHECK(s.sent_at_once == "0123ttt");
+    CHECK(q.queued() == 4 + tail.size());
+    CHECK(q.on_written(0) == 0);
+    CHECK(q.idle());
+    CHECK(q.bytes_written() == 4 + tail.size());
 }
 
 }  // TEST_SUITE
