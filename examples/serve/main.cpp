@@ -1,8 +1,10 @@
-// vstream-serve: a small server over libvstream. At this stage it answers GET /ping with
-// {"message":"pong"} (the hello server the README's demo command starts and the benchmark
-// drives); every other path is 404.
+// vstream-serve: a small server over libvstream. Serves a directory (--root) at "/" through
+// the mmap file cache, with Range and conditional requests, plus GET /ping answering
+// {"message":"pong"}. It is what the README's demo command starts, and what the benchmarks
+// drive against nginx.
 #include <vstream/vstream.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -14,18 +16,31 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: vstream-serve [options]\n"
+    "usage: vstream-serve [--root DIR] [options]\n"
     "\n"
-    "Serves GET /ping with {\"message\":\"pong\"} over HTTP/1.1.\n"
+    "Serves the files below DIR at / (Range, conditional requests, zero-copy from an mmap\n"
+    "cache) and GET /ping with {\"message\":\"pong\"} over HTTP/1.1.\n"
     "\n"
     "options:\n"
-    "  --host ADDR       numeric IPv4/IPv6 address to listen on; repeat for several\n"
-    "                    (default 127.0.0.1)\n"
-    "  --port N          TCP port, 0 for an ephemeral one (default 8080)\n"
-    "  --threads N       loop threads, 0 = one per core (default 0)\n"
-    "  --max-conns N     open connections before new ones get 503 (default 10000)\n"
-    "  --quiet           do not print the listening line\n"
-    "  -h, --help        show this help\n";
+    "  --root DIR             directory to serve at / (default: none, only /ping)\n"
+    "  --host ADDR            numeric IPv4/IPv6 address to listen on; repeat for several\n"
+    "                         (default 127.0.0.1)\n"
+    "  --port N               TCP port, 0 for an ephemeral one (default 8080)\n"
+    "  --threads N            loop threads, 0 = one per core (default 0)\n"
+    "  --max-conns N          open connections before new ones get 503 (default 10000)\n"
+    "  --cache-mb N           file cache: MiB mapped at most (default 256)\n"
+    "  --cache-entries N      file cache: files cached at most (default 1024)\n"
+    "  --window-mb N          files above 4x this are mapped in windows of N MiB (default 2)\n"
+    "  --revalidate-ms N      re-stat a cached file after N ms (default 1000)\n"
+    "  --index NAME           file served for a directory, \"\" for none (default index.html)\n"
+    "  --listing              list directories that have no index file (default off)\n"
+    "  --dotfiles             serve names starting with '.' (default off: 404)\n"
+    "  --limit-rate BYTES     pace each response to BYTES/s, 0 = unlimited (default 0)\n"
+    "  --limit-rate-after BYTES  send BYTES at full speed before pacing (default 0)\n"
+    "  --max-ranges N         ranges per request before the whole file is sent (default 16)\n"
+    "  --access-log           log each request as a JSON line on stderr (default off)\n"
+    "  --quiet                do not print the listening line\n"
+    "  -h, --help             show this help\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr, "vstream-serve: %s\n\n%s", message.c_str(), kUsage);
@@ -47,8 +62,11 @@ unsigned long parse_number(std::string_view flag, const char* text, unsigned lon
 
 int main(int argc, char** argv) {
     vstream::ServerConfig config;
+    vstream::StaticOptions statics;
+    std::string root;
     bool hosts_given = false;
     bool quiet = false;
+    bool access_log = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         auto value = [&]() -> const char* {
@@ -68,6 +86,32 @@ int main(int argc, char** argv) {
             config.threads = static_cast<unsigned>(parse_number(arg, value(), 1024));
         } else if (arg == "--max-conns") {
             config.limits.max_connections = parse_number(arg, value(), 10'000'000);
+        } else if (arg == "--root") {
+            root = value();
+            if (root.empty()) usage_error("--root needs a directory");
+        } else if (arg == "--cache-mb") {
+            config.file_cache.max_mapped_bytes = parse_number(arg, value(), 1u << 20) << 20;
+        } else if (arg == "--cache-entries") {
+            config.file_cache.max_entries = parse_number(arg, value(), 10'000'000);
+        } else if (arg == "--window-mb") {
+            config.file_cache.window_size = parse_number(arg, value(), 1024) << 20;
+            config.file_cache.window_threshold = 4 * config.file_cache.window_size;
+        } else if (arg == "--revalidate-ms") {
+            config.file_cache.revalidate = std::chrono::milliseconds(parse_number(arg, value(), 86'400'000));
+        } else if (arg == "--index") {
+            statics.index = value();
+        } else if (arg == "--listing") {
+            statics.listing = true;
+        } else if (arg == "--dotfiles") {
+            statics.dotfiles = true;
+        } else if (arg == "--limit-rate") {
+            statics.limit_rate = parse_number(arg, value(), ~0ul >> 12);
+        } else if (arg == "--limit-rate-after") {
+            statics.limit_rate_after = parse_number(arg, value(), ~0ul >> 12);
+        } else if (arg == "--max-ranges") {
+            config.limits.max_ranges = parse_number(arg, value(), 64);
+        } else if (arg == "--access-log") {
+            access_log = true;
         } else if (arg == "--quiet") {
             quiet = true;
         } else {
@@ -85,14 +129,17 @@ int main(int argc, char** argv) {
 
     try {
         vstream::Server server(config);
+        if (access_log) server.use(vstream::middleware::access_log());
         server.get("/ping", [](vstream::Context& ctx) { ctx.json(200, R"({"message":"pong"})"); });
+        if (!root.empty()) server.serve_static("/", root, statics);
         server.start();
         if (!quiet) {
             for (const std::string& a : config.addresses) {
                 const bool v6 = a.find(':') != std::string::npos;
-                std::printf("vstream-serve %s listening on http://%s%s%s:%u/ping (%u threads)\n",
+                std::printf("vstream-serve %s listening on http://%s%s%s:%u/ (%s, %u threads)\n",
                             VSTREAM_VERSION_STRING, v6 ? "[" : "", a.c_str(), v6 ? "]" : "",
-                            server.port(), config.effective_threads());
+                            server.port(), root.empty() ? "GET /ping only" : root.c_str(),
+                            config.effective_threads());
             }
             std::fflush(stdout);
         }

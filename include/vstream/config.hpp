@@ -2,6 +2,7 @@
 // Implemented by src/server/config.cpp.
 #pragma once
 
+#include <vstream/files.hpp>
 #include <vstream/router.hpp>
 
 #include <chrono>
@@ -34,6 +35,10 @@ struct Limits {
     std::size_t write_high_water = 1024 * 1024;
     /// Queued bytes below which a paused producer is told to resume. Default 256 KiB.
     std::size_t write_low_water = 256 * 1024;
+    /// Ranges in one Range header. A request with more is answered 200 with the whole file,
+    /// as is one whose ranges add up to more than the file (so 10,000 tiny or overlapping
+    /// ranges cannot multiply the work); see docs/files.md. At most 64. Default 16.
+    std::size_t max_ranges = 16;
 };
 
 /// Timeouts. A zero duration is invalid (every timeout exists to bound a resource).
@@ -78,6 +83,8 @@ struct ServerConfig {
     Timeouts timeouts;
     /// How requests that match no route are answered.
     RouterOptions router;
+    /// The mmap file cache behind send_file and serve_static.
+    FileCacheConfig file_cache;
 
     /// Throws vstream::Error(errc::invalid_argument) naming the first invalid field.
     void validate() const;

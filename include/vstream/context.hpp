@@ -4,6 +4,7 @@
 #pragma once
 
 #include <vstream/body.hpp>
+#include <vstream/files.hpp>
 #include <vstream/headers.hpp>
 #include <vstream/json.hpp>
 
@@ -111,6 +112,14 @@ public:
     void json(int code, Body json);
     /// Sends `text` with Content-Type text/plain; charset=utf-8.
     void text(int code, Body text);
+    /// Sends the file at `path` (absolute, or relative to the working directory) from the
+    /// server's mmap file cache, zero-copy, with conditional requests and Range as RFC 9110
+    /// has them: 200, 206 (multipart/byteranges for several ranges), 304, 412 or 416, with
+    /// ETag, Last-Modified and Accept-Ranges (see FileOptions, e.g. to send only part of a
+    /// file). 404 when there is no such file (or it is a directory), 403 when it may not be
+    /// read. The path is the handler's choice and is not checked against any root: never
+    /// pass a client's path unchecked (serve_static does that). Once per request, like send().
+    void send_file(std::string_view path, const FileOptions& options = {});
     /// True once send() has been called.
     bool responded() const noexcept;
     /// Bytes of the response body as sent (0 for HEAD, 204, 304). Valid once the response

@@ -2,6 +2,7 @@
 // src/router/route_group.cpp over src/router/router.cpp.
 #pragma once
 
+#include <vstream/files.hpp>
 #include <vstream/middleware.hpp>
 
 #include <functional>
@@ -51,6 +52,17 @@ public:
     RouteGroup& options(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
     /// The same handler for GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.
     RouteGroup& any(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
+
+    /// Serves the files below directory `root` at `prefix` ("/media": /media/a.mp4 is
+    /// root/a.mp4; "/" serves the whole tree), for GET and HEAD, through the server's mmap
+    /// file cache, with Range and conditional requests (see StaticOptions and FileOptions).
+    /// No request can reach outside root: "..", encoded slashes and NUL are refused, and
+    /// files are opened confined to root by the kernel, symlinks included (unless allowed).
+    /// Dotfiles give 404 unless allowed. A directory redirects to its '/' form, then serves
+    /// its index file, a listing if enabled, or 404. Registers prefix + "/*path".
+    /// Throws Error(invalid_argument) if root is not a readable directory.
+    RouteGroup& serve_static(std::string_view prefix, const std::string& root,
+                             StaticOptions options = {}, std::vector<Middleware> mw = {});
 
     /// A nested group at `prefix` below this one ("/api" then "/v1" is "/api/v1"). The
     /// reference stays valid as long as the Server.

@@ -67,6 +67,8 @@ public:
     bool running() const noexcept;
     /// A snapshot of the counters. Any thread.
     ServerStats stats() const noexcept;
+    /// A snapshot of the file cache's counters (see FileCacheConfig). Any thread.
+    FileCacheStats file_cache_stats() const;
     /// The configuration in effect.
     const ServerConfig& config() const noexcept;
 

@@ -1,6 +1,7 @@
 #include "http/connection.hpp"
 
 #include "core/date_cache.hpp"
+#include "files/mmap_cache.hpp"
 #include "http/status.hpp"
 
 #include <charconv>
@@ -65,9 +66,9 @@ void Connection::on_stream_read(const char* data, std::size_t len) {
 void Connection::read(const char* data, std::size_t len) {
     if (phase_ == Phase::closing) return;  // draining after the last response
     if (phase_ == Phase::body) last_body_read_ = now();
-    if (phase_ == Phase::handling || reading_paused_ || !pending_in_.empty()) {
+    if (busy() || reading_paused_ || !pending_in_.empty()) {
         pending_in_.append(data, len);
-        if (phase_ == Phase::handling || reading_paused_) {
+        if (busy() || reading_paused_) {
             // Hold what is pipelined behind the current request, within bounds.
             const Limits& l = env_.config->limits;
             if (pending_in_.size() >= l.max_request_line + l.max_header_bytes + 64 * 1024) {
@@ -113,9 +114,7 @@ void Connection::process(const char* data, std::size_t len) {
 }
 
 void Connection::resume() {
-    if (closed_ || phase_ == Phase::closing || phase_ == Phase::handling || reading_paused_) {
-        return;
-    }
+    if (closed_ || phase_ == Phase::closing || busy() || reading_paused_) return;
     if (!pending_in_.empty()) {
         std::string buf;
         buf.swap(pending_in_);
@@ -130,7 +129,7 @@ void Connection::resume() {
         close_gracefully();
         return;
     }
-    if (phase_ != Phase::handling && !reading_paused_ && !peer_done_) stream_->read_start();
+    if (!busy() && !reading_paused_ && !peer_done_) stream_->read_start();
     flush();
     update_timer();
 }
@@ -141,7 +140,11 @@ Request& Connection::on_request_begin() {
         exchange_->release();
         exchange_ = nullptr;
     }
-    if (exchange_ == nullptr) exchange_ = new Exchange(env_.handoff, peer_.address, peer_.port);
+    if (exchange_ == nullptr) {
+        exchange_ = new Exchange(env_.handoff, peer_.address, peer_.port);
+        exchange_->file_cache = env_.files;
+        exchange_->max_ranges = env_.config->limits.max_ranges;
+    }
     exchange_->begin(this);
     return exchange_->request;
 }
@@ -233,9 +236,10 @@ void Connection::finish_response() {
     head_.append("Date: ").append(env_.date->now()).append("\r\n");
     head_.append(x.header_block);
     const bool has_body = status_allows_body(status);
+    const std::uint64_t body_length = x.source ? x.source->length() : x.body.size();
     if (has_body) {
         head_.append("Content-Length: ");
-        append_number(head_, x.body.size());
+        append_number(head_, body_length);
         head_.append("\r\n");
     }
     if (!keep) {
@@ -245,16 +249,29 @@ void Connection::finish_response() {
     }
     head_.append("\r\n");
     out_.append_copy(head_);
-    x.response_size = has_body && !req.is_head ? x.body.size() : 0;
-    if (has_body && !req.is_head) {
+    const bool send_body = has_body && !req.is_head;
+    x.response_size = send_body ? static_cast<std::size_t>(body_length) : 0;
+    env_.requests->fetch_add(1, std::memory_order_relaxed);
+    if (send_body && x.source) {
+        // The rest comes as the client reads; the next request waits for it.
+        source_ = std::move(x.source);
+        keep_after_source_ = keep;
+        phase_ = Phase::sending;
+        drive();
+        return;
+    }
+    x.source.reset();
+    if (send_body) {
         out_.append(std::move(x.body));
     } else {
         x.body.reset();
     }
-    env_.requests->fetch_add(1, std::memory_order_relaxed);
-    drop_exchange(false);
+    end_response(keep);
+}
 
-    if (!keep) {
+void Connection::end_response(bool keep) {
+    drop_exchange(false);
+    if (!keep || env_.stopping) {
         close_gracefully();
         return;
     }
@@ -265,6 +282,39 @@ void Connection::finish_response() {
         if (out_.above_high_water()) {
             reading_paused_ = true;  // stop taking requests until the client reads
             stream_->read_stop();
+        }
+    }
+}
+
+void Connection::drive() {
+    pace_due_ = 0;
+    const std::size_t low = env_.config->limits.write_low_water;
+    for (int round = 0; source_ && !closed_; ++round) {
+        if (round == 16) {
+            // A client that reads as fast as we write: let the loop's other connections have
+            // a turn, and carry on in the next iteration.
+            pace_due_ = now();
+            return;
+        }
+        Pull p;
+        while (source_ && out_.queued() <= low) {
+            p = source_->pull(out_, now());
+            if (p.kind == Pull::Kind::fail) {
+                close_handles();  // cut short: the client sees fewer bytes than announced
+                return;
+            }
+            if (p.kind == Pull::Kind::done) {
+                source_.reset();
+                end_response(keep_after_source_);
+            }
+            if (p.kind != Pull::Kind::more) break;
+        }
+        if (closed_) return;
+        flush();
+        if (!source_ || closed_ || out_.writing()) return;
+        if (p.kind == Pull::Kind::wait) {
+            pace_due_ = p.wait_until;
+            return;
         }
     }
 }
@@ -307,8 +357,8 @@ void Connection::send_error(int status, std::string_view reason) {
 void Connection::flush() {
     if (closed_ || out_.writing()) return;  // the write in flight's completion flushes the rest
     if (out_.idle()) return;
-    if (out_.flush() != 0) {
-        abort();
+    if (const int rc = out_.flush(); rc != 0) {
+        on_write_error(rc);
         return;
     }
     last_write_progress_ = now();
@@ -322,9 +372,16 @@ void Connection::flush() {
     if (phase_ == Phase::closing) maybe_shutdown_write();
 }
 
+void Connection::on_write_error(int status) noexcept {
+    // A fault while the kernel copied from a mapping: a file shrank under its response. The
+    // cache stats every file again before serving it, so the broken entry goes at once.
+    if (status == UV_EFAULT && env_.files) env_.files->recheck_all();
+    abort();
+}
+
 void Connection::on_stream_written(int status) {
-    if (out_.on_written(status) != 0) {
-        abort();
+    if (const int rc = out_.on_written(status); rc != 0) {
+        on_write_error(rc);
         return;
     }
     last_write_progress_ = now();
@@ -334,9 +391,16 @@ void Connection::on_stream_written(int status) {
     }
     if (phase_ == Phase::closing) {
         maybe_shutdown_write();
-    } else if (reading_paused_ && out_.below_low_water()) {
-        reading_paused_ = false;
-        resume();
+    } else {
+        const bool was_sending = phase_ == Phase::sending;
+        if (was_sending && out_.below_low_water()) drive();
+        if (closed_) return;
+        if (reading_paused_ && out_.below_low_water()) {
+            reading_paused_ = false;
+            resume();
+        } else if (was_sending && phase_ == Phase::idle) {
+            resume();  // requests pipelined behind the one just sent
+        }
     }
     if (!closed_) update_timer();
 }
@@ -379,6 +443,8 @@ void Connection::on_stream_end(int status) {
         case Phase::closing:
             maybe_shutdown_write();
             break;
+        case Phase::sending:
+            break;  // a half-close after the request: the response still goes out
         case Phase::handling:
             // Nothing more pipelined: the client is gone, as Go and nginx see it; cancel the
             // request (the holder is told). With requests pipelined behind, it was a
@@ -414,6 +480,7 @@ void Connection::abort() noexcept { close_handles(); }
 void Connection::close_handles(bool reset) noexcept {
     if (closed_) return;
     closed_ = true;
+    source_.reset();
     if (exchange_ != nullptr) {
         // Unanswered (handling) means cancelled: tell any holder, drop any late answer.
         exchange_->detach(phase_ == Phase::handling);
@@ -457,6 +524,9 @@ void Connection::update_timer() {
             if (write_shut_) due = std::min(due, linger_deadline_);
             break;
         case Phase::handling: break;  // the handler's business; no read deadline
+        case Phase::sending:
+            if (pace_due_ != 0) due = std::min(due, pace_due_);
+            break;
     }
     if (due == kNever) {
         if (timer_due_ != 0) {
@@ -516,6 +586,12 @@ void Connection::on_timeout() {
             break;
         case Phase::closing:
             if (write_shut_ && n >= linger_deadline_) close_handles();
+            break;
+        case Phase::sending:
+            if (pace_due_ != 0 && n >= pace_due_) {
+                drive();
+                if (!closed_ && phase_ == Phase::idle) resume();
+            }
             break;
         case Phase::handling:
             break;

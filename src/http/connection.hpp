@@ -19,6 +19,9 @@ namespace vstream::core {
 class DateCache;
 class LoopHandoff;
 }  // namespace vstream::core
+namespace vstream::files {
+class MmapCache;
+}
 
 namespace vstream::http {
 
@@ -42,6 +45,7 @@ struct ConnectionEnv {
     core::DateCache* date = nullptr;
     std::shared_ptr<core::LoopHandoff> handoff;
     ConnectionHost* host = nullptr;
+    std::shared_ptr<files::MmapCache> files;  // the server's file cache
     std::atomic<std::uint64_t>* requests = nullptr;  // responses sent, for ServerStats
     bool stopping = false;                            // the server is shutting down
 };
@@ -76,6 +80,7 @@ private:
         head,      // reading a request head (header timeout, from its first byte)
         body,      // reading a request body (body stall timeout)
         handling,  // the handler has the request
+        sending,   // the head is queued; a body source produces the rest as the client reads
         closing,   // last response queued; flushing, then FIN and drain (linger)
     };
 
@@ -96,6 +101,9 @@ private:
     void resume();
     void dispatch();
     void finish_response();
+    void end_response(bool keep);
+    void drive();
+    void on_write_error(int status) noexcept;
     void send_error(int status, std::string_view reason);
     void close_gracefully();
     void flush();
@@ -106,12 +114,16 @@ private:
     void close_handles(bool reset = false) noexcept;
     static void on_timer(uv_timer_t* t);
     std::uint64_t now() const noexcept { return uv_now(env_.loop); }
+    bool busy() const noexcept { return phase_ == Phase::handling || phase_ == Phase::sending; }
 
     ConnectionEnv& env_;
     std::unique_ptr<net::Stream> stream_;
     net::WriteQueue out_;
     RequestParser parser_;
     Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
+    std::unique_ptr<BodySource> source_;  // the body being produced (Phase::sending)
+    bool keep_after_source_ = false;      // keep-alive once source_ is done
+    std::uint64_t pace_due_ = 0;          // when source_ asked to be pulled again; 0 = not
     net::PeerName peer_;
     std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
     std::string head_;        // response head being formatted

@@ -41,6 +41,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     status = 200;
     header_block.clear();
     body.reset();
+    source.reset();
     close_requested = false;
     server_set = false;
     answered = false;
@@ -111,6 +112,7 @@ void Exchange::run_on_loop(std::function<void()> fn) {
 void Exchange::set_internal_error() {
     status = 500;
     header_block.clear();
+    source.reset();
     set_header_line("Content-Type", "text/plain; charset=utf-8", true);
     body = Body("500 Internal Server Error\n");
 }
@@ -160,6 +162,7 @@ void Exchange::holder_dropped() noexcept {
     // Every holder let go without answering: answer for them rather than hang the client.
     status = 500;
     header_block.clear();
+    source.reset();
     set_header_line("Content-Type", "text/plain; charset=utf-8", true);
     body = Body("500 Internal Server Error: the request was dropped unanswered\n");
     answered = true;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/body_source.hpp"
 #include "http/query.hpp"
 #include "http/request.hpp"
 #include "router/radix_tree.hpp"
@@ -17,6 +18,9 @@
 
 namespace vstream::core {
 class LoopHandoff;
+}
+namespace vstream::files {
+class MmapCache;
 }
 
 namespace vstream::http {
@@ -72,6 +76,7 @@ public:
     int status = 200;
     std::string header_block;  // "Name: value\r\n" lines set by the handler
     Body body;
+    std::unique_ptr<BodySource> source;  // instead of body: produced as the connection drains
     bool close_requested = false;  // the handler set "Connection: close"
     bool server_set = false;       // the handler set its own Server header
     // Set (release) by whichever thread answers, once the response fields are filled in; the
@@ -95,6 +100,10 @@ public:
     std::string request_id;
     std::string traceparent;
     std::unique_ptr<JsonDocument, JsonDocumentDeleter> json;  // made on first json_body()
+
+    // The server's file cache and Range limit, for send_file (set once by the connection).
+    std::shared_ptr<files::MmapCache> file_cache;
+    std::size_t max_ranges = 16;
 
     /// Runs `fn` on the loop thread (now, if called there), while the connection still holds
     /// this exchange; an exception from it answers 500. Any thread.

@@ -108,15 +108,18 @@ UriStatus percent_decode(std::string_view in, std::string& out, bool plus_is_spa
     return UriStatus::ok;
 }
 
-void percent_encode_path(std::string_view path, std::string& out) {
+namespace {
+
+// Escapes every byte but ASCII letters, digits and those in `keep`.
+void percent_encode(std::string_view text, const char* keep, std::string& out) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     out.clear();
-    out.reserve(path.size());
-    for (const char ch : path) {
+    out.reserve(text.size());
+    for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9') || (c != 0 && std::strchr("-._~!$&'()*+,;=:@/%", c));
-        if (keep) {
+        const bool kept = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || (c != 0 && std::strchr(keep, c));
+        if (kept) {
             out.push_back(ch);
         } else {
             out.push_back('%');
@@ -124,6 +127,16 @@ void percent_encode_path(std::string_view path, std::string& out) {
             out.push_back(kHex[c & 15]);
         }
     }
+}
+
+}  // namespace
+
+void percent_encode_path(std::string_view path, std::string& out) {
+    percent_encode(path, "-._~!$&'()*+,;=:@/%", out);
+}
+
+void percent_encode_segment(std::string_view name, std::string& out) {
+    percent_encode(name, "-._~!$&'()*+,;=:@", out);  // RFC 3986 pchar, '%' included
 }
 
 }  // namespace vstream::http

@@ -35,4 +35,8 @@ UriStatus percent_decode(std::string_view in, std::string& out, bool plus_is_spa
 /// pchar and '/' are escaped; existing escapes (%2F, %25) are kept as they are.
 void percent_encode_path(std::string_view path, std::string& out);
 
+/// Percent-encodes one path segment (a file name) into `out`: everything outside RFC 3986
+/// pchar is escaped, '/' and '%' included.
+void percent_encode_segment(std::string_view name, std::string& out);
+
 }  // namespace vstream::http

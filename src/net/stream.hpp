@@ -50,6 +50,17 @@ public:
     /// (possibly fewer than given), UV_EAGAIN when nothing could be written now, or another
     /// libuv error. Must not be called while a write() is in flight.
     virtual int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
+    /// Sends up to `length` bytes of file `fd` from `offset` now, the kernel copying nothing
+    /// through user space (sendfile). Returns the bytes sent, UV_EAGAIN when none could be,
+    /// UV_EFAULT when the file ended early (it shrank), another libuv error, or UV_ENOSYS when
+    /// the stream cannot (a TLS stream must read the bytes to encrypt them): then write them.
+    /// Must not be called while a write() is in flight.
+    virtual int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
+        (void)fd;
+        (void)offset;
+        (void)length;
+        return UV_ENOSYS;
+    }
     /// Sends FIN once queued writes are done (half-close).
     virtual void shutdown() noexcept = 0;
     /// Closes now, dropping anything unwritten; on_stream_closed follows. Idempotent.

@@ -2,7 +2,10 @@
 
 #include <vstream/error.hpp>
 
+#include <cerrno>
+
 #include <netinet/in.h>
+#include <sys/sendfile.h>
 
 namespace vstream::net {
 
@@ -65,6 +68,21 @@ int TcpStream::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
 int TcpStream::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (closing_) return UV_ECANCELED;
     return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs);
+}
+
+int TcpStream::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
+    if (closing_) return UV_ECANCELED;
+    uv_os_fd_t sock = -1;
+    if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock); rc != 0) return rc;
+    auto off = static_cast<off_t>(offset);
+    ssize_t n;
+    do {
+        n = ::sendfile(sock, fd, &off, length);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? UV_EAGAIN : -errno;
+    if (n == 0 && length > 0) return UV_EFAULT;  // end of file before the promised bytes
+    // sendfile sends at most 0x7ffff000 bytes at once, which fits an int.
+    return static_cast<int>(n);
 }
 
 void TcpStream::on_shutdown(uv_shutdown_t*, int) {}

@@ -32,44 +32,129 @@ bool WriteQueue::append(Body body) {
     return !above_high_water();
 }
 
+bool WriteQueue::append_file(Body mapped, int fd, std::uint64_t offset) {
+    const std::size_t n = mapped.size();
+    if (n == 0) return !above_high_water();
+    pending_.segments.push_back(Segment{std::move(mapped), 0, n, false, fd, offset});
+    pending_.bytes += n;
+    queued_ += n;
+    return !above_high_water();
+}
+
+void WriteQueue::add_iov(const Segment& s, std::size_t from) {
+    const char* base = s.data(inflight_.staging);
+    // uv_buf_t lengths are unsigned int: split anything larger than 1 GiB.
+    constexpr std::size_t kMaxIov = std::size_t{1} << 30;
+    for (std::size_t off = from; off < s.length; off += kMaxIov) {
+        const std::size_t len = std::min(kMaxIov, s.length - off);
+        iov_.push_back(uv_buf_init(const_cast<char*>(base + off), static_cast<unsigned>(len)));
+    }
+}
+
+bool WriteQueue::sends_file(const Segment& s, std::size_t from) const noexcept {
+    return send_files_ && s.fd >= 0 && s.length - from >= kSendFileMin;
+}
+
 int WriteQueue::flush() noexcept {
-    if (writing_ || pending_.segments.empty()) return 0;
-    std::swap(pending_, inflight_);
-    iov_.clear();
-    for (const Segment& s : inflight_.segments) {
-        const char* base = s.staged ? inflight_.staging.data() + s.offset : s.body.view().data();
-        // uv_buf_t lengths are unsigned int: split anything larger than 1 GiB.
-        constexpr std::size_t kMaxIov = std::size_t{1} << 30;
-        for (std::size_t off = 0; off < s.length; off += kMaxIov) {
-            const std::size_t len = std::min(kMaxIov, s.length - off);
-            iov_.push_back(uv_buf_init(const_cast<char*>(base + off), static_cast<unsigned>(len)));
+    if (writing_) return 0;  // its completion carries on
+    if (inflight_.segments.empty()) {
+        if (pending_.segments.empty()) return 0;
+        std::swap(pending_, inflight_);
+        seg_ = 0;
+        from_ = 0;
+        inflight_sent_ = 0;
+    }
+    return advance();
+}
+
+int WriteQueue::advance() noexcept {
+    const std::vector<Segment>& segs = inflight_.segments;
+    // Write at once what the socket takes: runs of segments gathered in one call, long file
+    // segments by sendfile.
+    while (seg_ < segs.size()) {
+        const Segment& s = segs[seg_];
+        std::size_t sent = 0;
+        std::size_t tried = 0;
+        if (sends_file(s, from_)) {
+            tried = s.length - from_;
+            const int rc = stream_.try_send_file(s.fd, s.file_offset + from_, tried);
+            if (rc == UV_ENOSYS) {
+                send_files_ = false;  // the stream cannot (TLS): write from the mapping
+                continue;
+            }
+            if (rc < 0 && rc != UV_EAGAIN) return drop_inflight(rc);
+            sent = rc > 0 ? static_cast<std::size_t>(rc) : 0;
+        } else {
+            // A run up to the next long file segment.
+            iov_.clear();
+            std::size_t end = seg_;
+            do {
+                add_iov(segs[end], end == seg_ ? from_ : 0);
+                tried += segs[end].length - (end == seg_ ? from_ : 0);
+                ++end;
+            } while (end < segs.size() && !sends_file(segs[end], 0));
+            const int rc = stream_.try_write(iov_.data(), static_cast<unsigned>(iov_.size()));
+            if (rc < 0 && rc != UV_EAGAIN) return drop_inflight(rc);
+            sent = rc > 0 ? static_cast<std::size_t>(rc) : 0;
         }
+        skip(sent);
+        if (sent < tried) break;  // the socket is full
     }
-    const int sent = stream_.try_write(iov_.data(), static_cast<unsigned>(iov_.size()));
-    if (sent < 0 && sent != UV_EAGAIN) return drop_inflight(sent);
-    std::size_t done = sent > 0 ? static_cast<std::size_t>(sent) : 0;
-    if (done == inflight_.bytes) {
-        queued_ -= done;
-        written_ += done;
+    if (seg_ == segs.size()) {
+        queued_ -= inflight_.bytes;
+        written_ += inflight_.bytes;
         release(inflight_);
-        return 0;
+        return pending_.segments.empty() ? 0 : flush();
     }
-    // Skip what went out at once; queue the rest.
-    inflight_sent_ = done;
-    std::size_t first = 0;
-    while (done >= iov_[first].len) done -= iov_[first++].len;
-    iov_[first].base += done;
-    iov_[first].len -= static_cast<unsigned>(done);
-    const int rc = stream_.write(iov_.data() + first, static_cast<unsigned>(iov_.size() - first));
+    // The socket is full: libuv writes the rest when it can, from the mappings, and reports
+    // completion. Before a long file segment only a little goes that way, as a probe: its
+    // completion says the socket has room again, and sendfile takes over.
+    iov_.clear();
+    std::size_t probe = 0;
+    for (std::size_t i = seg_; i < segs.size(); ++i) {
+        const std::size_t from = i == seg_ ? from_ : 0;
+        if (sends_file(segs[i], from)) {
+            if (i == seg_) {
+                const Segment& s = segs[i];
+                const std::size_t n = std::min(kProbe, s.length - from);
+                iov_.push_back(uv_buf_init(const_cast<char*>(s.data(inflight_.staging) + from),
+                                           static_cast<unsigned>(n)));
+                probe += n;
+            }
+            break;
+        }
+        add_iov(segs[i], from);
+        probe += segs[i].length - from;
+    }
+    const int rc = stream_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
     if (rc != 0) return drop_inflight(rc);
     writing_ = true;
+    writing_bytes_ = probe;
     return 0;
+}
+
+void WriteQueue::skip(std::size_t n) noexcept {
+    inflight_sent_ += n;
+    const std::vector<Segment>& segs = inflight_.segments;
+    while (n > 0) {
+        const std::size_t left = segs[seg_].length - from_;
+        if (n < left) {
+            from_ += n;
+            return;
+        }
+        n -= left;
+        ++seg_;
+        from_ = 0;
+    }
+    while (seg_ < segs.size() && segs[seg_].length == 0) ++seg_;
 }
 
 int WriteQueue::drop_inflight(int status) noexcept {
     // Nothing more will be written of it: the caller closes the connection.
     queued_ -= inflight_.bytes;
+    written_ += inflight_sent_;
     inflight_sent_ = 0;
+    writing_ = false;
     release(inflight_);
     return status;
 }
@@ -84,12 +169,10 @@ void WriteQueue::release(Batch& batch) noexcept {
 
 int WriteQueue::on_written(int status) noexcept {
     writing_ = false;
-    queued_ -= inflight_.bytes;
-    written_ += status == 0 ? inflight_.bytes : inflight_sent_;
-    inflight_sent_ = 0;
-    release(inflight_);
-    if (status != 0) return status;
-    return flush();
+    if (status != 0) return drop_inflight(status);
+    skip(writing_bytes_);
+    writing_bytes_ = 0;
+    return advance();
 }
 
 void WriteQueue::clear() noexcept {
@@ -97,6 +180,9 @@ void WriteQueue::clear() noexcept {
     release(pending_);
     queued_ = 0;
     inflight_sent_ = 0;
+    writing_bytes_ = 0;
+    seg_ = 0;
+    from_ = 0;
     writing_ = false;
 }
 

@@ -21,6 +21,9 @@ public:
     /// Bodies at or below this size are copied into the staging buffer; larger owned bodies
     /// are moved, borrowed ones referenced.
     static constexpr std::size_t kCopyThreshold = 4096;
+    /// File segments at least this long go out with sendfile where the stream can (plain
+    /// TCP): below it one gathered write of head and mapped bytes is cheaper than two calls.
+    static constexpr std::size_t kSendFileMin = 128 * 1024;
 
     WriteQueue(Stream& stream, std::size_t high_water, std::size_t low_water) noexcept
         : stream_(stream), high_water_(high_water), low_water_(low_water) {}
@@ -32,13 +35,18 @@ public:
     /// Appends `body`, by reference when large or borrowed. Returns false when the queue is
     /// now above the high-water mark (the producer should pause until drained()).
     bool append(Body body);
+    /// Appends file bytes: `mapped` borrows them from a mapping of file `fd` at `offset`. The
+    /// kernel sends them from the file (sendfile) when the stream allows and they are long
+    /// enough, else from the mapping; either way nothing is copied in user space. `mapped`'s
+    /// keeper must keep `fd` open too. Same return as append().
+    bool append_file(Body mapped, int fd, std::uint64_t offset);
     /// Starts writing what is queued unless a write is in flight: first at once (most
     /// responses fit the socket buffer, and a write done at once needs no request, no
     /// callback and no epoll change), the rest through the stream's write(). Afterwards
     /// writing() tells whether a write is in flight. Returns 0 or a libuv error.
     int flush() noexcept;
-    /// Feeds the stream's write completion back. Returns the status; on success the next
-    /// batch (if any) is started.
+    /// Feeds the stream's write completion back. Returns the status; on success writing goes
+    /// on with what is left (the rest of the batch, then the next one).
     int on_written(int status) noexcept;
     /// Drops everything queued or in flight, releasing the bodies. Only once the stream is
     /// closed (a write in flight still points into those buffers until then).
@@ -61,6 +69,11 @@ private:
         std::size_t offset = 0;  // into the staging buffer, for staged bytes
         std::size_t length = 0;
         bool staged = false;
+        int fd = -1;                  // file segments: body maps file fd at file_offset
+        std::uint64_t file_offset = 0;
+        const char* data(const std::string& staging) const noexcept {
+            return staged ? staging.data() + offset : body.view().data();
+        }
     };
     struct Batch {
         std::string staging;
@@ -69,6 +82,10 @@ private:
     };
 
     void release(Batch& batch) noexcept;
+    void add_iov(const Segment& s, std::size_t from);
+    bool sends_file(const Segment& s, std::size_t from) const noexcept;
+    int advance() noexcept;            // writes inflight_ from (seg_, from_)
+    void skip(std::size_t n) noexcept; // moves (seg_, from_) past n written bytes
     int drop_inflight(int status) noexcept;
 
     Stream& stream_;
@@ -76,7 +93,14 @@ private:
     std::size_t low_water_;
     Batch pending_;
     Batch inflight_;
-    std::size_t inflight_sent_ = 0;  // bytes of inflight_ written at once by try_write
+    // Bytes written before a probe: what a long file segment sends through libuv while the
+    // socket is full, so that sendfile resumes when it has room.
+    static constexpr std::size_t kProbe = 16 * 1024;
+    std::size_t inflight_sent_ = 0;  // bytes of inflight_ written so far
+    std::size_t seg_ = 0;            // inflight_ written up to segment seg_, byte from_
+    std::size_t from_ = 0;
+    std::size_t writing_bytes_ = 0;  // bytes of the write in flight
+    bool send_files_ = true;         // until the stream says it cannot
     std::vector<uv_buf_t> iov_;
     std::size_t queued_ = 0;
     std::uint64_t written_ = 0;

@@ -1,5 +1,6 @@
 #include <vstream/router.hpp>
 
+#include "files/static_handler.hpp"
 #include "router/router.hpp"
 
 #include <vstream/error.hpp>
@@ -53,6 +54,15 @@ RouteGroup& RouteGroup::any(std::string_view p, Handler h, std::vector<Middlewar
         handle(m, p, h, mw);
     }
     return *this;
+}
+
+RouteGroup& RouteGroup::serve_static(std::string_view prefix, const std::string& root,
+                                     StaticOptions options, std::vector<Middleware> mw) {
+    auto handler = std::make_shared<const files::StaticHandler>(root, std::move(options));
+    std::string pattern(prefix);
+    if (!pattern.empty() && pattern.back() == '/') pattern.pop_back();
+    pattern += "/*path";
+    return get(pattern, [handler](Context& ctx) { (*handler)(ctx); }, std::move(mw));
 }
 
 RouteGroup& RouteGroup::group(std::string_view prefix) {

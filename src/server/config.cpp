@@ -33,6 +33,14 @@ void ServerConfig::validate() const {
     require(limits.write_low_water <= limits.write_high_water, "limits.write_low_water",
             "must not exceed write_high_water");
     require(limits.write_high_water >= 1, "limits.write_high_water", "must be at least 1");
+    require(limits.max_ranges >= 1 && limits.max_ranges <= 64, "limits.max_ranges",
+            "must be from 1 to 64");
+    require(file_cache.max_mapped_bytes >= 1, "file_cache.max_mapped_bytes", "must be at least 1");
+    require(file_cache.max_entries >= 1, "file_cache.max_entries", "must be at least 1");
+    require(file_cache.window_size >= 4096 && file_cache.window_size <= (std::size_t{1} << 30),
+            "file_cache.window_size", "must be from 4 KiB to 1 GiB");
+    require(file_cache.revalidate.count() >= 0, "file_cache.revalidate", "must not be negative");
+    require(file_cache.idle.count() > 0, "file_cache.idle", "must be positive");
     using ms = Timeouts::ms;
     for (const auto& [value, name] : {std::pair{timeouts.header, "timeouts.header"},
                                       std::pair{timeouts.keep_alive, "timeouts.keep_alive"},

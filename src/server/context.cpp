@@ -1,9 +1,13 @@
 #include <vstream/context.hpp>
 
+#include "files/file_response.hpp"
+#include "files/local_file_source.hpp"
 #include "http/exchange.hpp"
+#include "http/mime_types.hpp"
 
 #include <vstream/error.hpp>
 
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -181,6 +185,25 @@ void Context::text(int code, Body text) {
     if (responded()) return;
     set_header("Content-Type", "text/plain; charset=utf-8");
     send(code, std::move(text));
+}
+
+void Context::send_file(std::string_view path, const FileOptions& options) {
+    Exchange& x = Exchange::of(*this);
+    if (x.answered) return;
+    // Immutable, so safe to share between servers and threads.
+    static const files::LocalFileSource anywhere;
+    static const http::MimeTypes mime;
+    files::FileRef file;
+    const int rc = x.file_cache ? x.file_cache->open(anywhere, path, file) : -EIO;
+    if (rc != 0) {
+        files::respond_open_error(x, rc);
+    } else {
+        files::respond_with_file(
+            x, file, options.content_type.empty() ? mime.lookup(path) : options.content_type,
+            options);
+    }
+    x.answered = true;
+    x.answer_from_handler();
 }
 
 bool Context::responded() const noexcept { return Exchange::of(*this).answered; }

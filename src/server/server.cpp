@@ -50,6 +50,7 @@ struct Server::Impl {
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
     config.validate();
     impl_->config = std::move(config);
+    impl_->shared.files = std::make_shared<files::MmapCache>(impl_->config.file_cache);
     impl_->router = std::make_unique<router::Router>(impl_->config.router);
     bind(impl_->router.get(), 0);
 }
@@ -160,6 +161,8 @@ ServerStats Server::stats() const noexcept {
     st.connections_open = impl_->shared.open.load(std::memory_order_relaxed);
     return st;
 }
+
+FileCacheStats Server::file_cache_stats() const { return impl_->shared.files->stats(); }
 
 const ServerConfig& Server::config() const noexcept { return impl_->config; }
 

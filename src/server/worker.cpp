@@ -35,6 +35,16 @@ Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounter
         env_.handoff = handoff_;
         env_.host = this;
         env_.requests = &requests_;
+        env_.files = shared_.files;
+        if (env_.files) {
+            tick_timer_ = new uv_timer_t;
+            uv_timer_init(&loop_, tick_timer_);
+            tick_timer_->data = this;
+            uv_timer_start(
+                tick_timer_,
+                [](uv_timer_t* t) { static_cast<Worker*>(t->data)->env_.files->expire(); }, 1000,
+                1000);
+        }
         for (net::ListenSocket& s : sockets) {
             auto* tcp = new uv_tcp_t;
             uv_tcp_init(&loop_, tcp);
@@ -69,6 +79,10 @@ void Worker::close_all_handles() {
     if (grace_timer_ != nullptr) {
         core::close_and_delete(grace_timer_);
         grace_timer_ = nullptr;
+    }
+    if (tick_timer_ != nullptr) {
+        core::close_and_delete(tick_timer_);
+        tick_timer_ = nullptr;
     }
     if (handoff_) handoff_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
@@ -168,6 +182,10 @@ void Worker::begin_shutdown() {
     env_.stopping = true;
     for (uv_tcp_t* l : listeners_) core::close_and_delete(l);
     listeners_.clear();
+    if (tick_timer_ != nullptr) {
+        core::close_and_delete(tick_timer_);
+        tick_timer_ = nullptr;
+    }
 
     grace_timer_ = new uv_timer_t;
     uv_timer_init(&loop_, grace_timer_);

@@ -2,6 +2,7 @@
 
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
+#include "files/mmap_cache.hpp"
 #include "http/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tcp_stream.hpp"
@@ -22,6 +23,7 @@ namespace vstream::server {
 /// Counters shared by every worker of a server.
 struct SharedCounters {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
+    std::shared_ptr<files::MmapCache> files;  // the file cache, shared by every loop
 };
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
@@ -68,6 +70,7 @@ private:
     http::ConnectionEnv env_;
     std::vector<uv_tcp_t*> listeners_;
     uv_timer_t* grace_timer_ = nullptr;
+    uv_timer_t* tick_timer_ = nullptr;  // housekeeping once a second (file cache expiry)
     http::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;
     std::atomic<std::uint64_t> accepted_{0};

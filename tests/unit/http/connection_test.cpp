@@ -2,6 +2,10 @@
 // errors and closing, timeouts, and deferred answers.
 #include "connection_harness.hpp"
 
+#include "http/body_source.hpp"
+#include "http/exchange.hpp"
+#include "net/write_queue.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -21,6 +25,45 @@ std::size_t count(const std::string& hay, const std::string& needle) {
 }
 
 void echo_path(Context& ctx) { ctx.text(200, Body::copy(ctx.path())); }
+
+// A body of `chunks` pieces of `size` bytes ('a', 'b', ...), one piece per pull; it can pace
+// itself (every other pull waits `pause_ms`) or fail after some pieces.
+class ChunkSource final : public vstream::http::BodySource {
+public:
+    ChunkSource(int chunks, std::size_t size, int* pulls) : chunks_(chunks), size_(size), pulls_(pulls) {}
+    int fail_after = -1;
+    std::uint64_t pause_ms = 0;
+
+    std::uint64_t length() const noexcept override { return std::uint64_t(chunks_) * size_; }
+    vstream::http::Pull pull(vstream::net::WriteQueue& out, std::uint64_t now) noexcept override {
+        using Kind = vstream::http::Pull::Kind;
+        ++*pulls_;
+        if (sent_ == fail_after) return {Kind::fail};
+        if (sent_ == chunks_) return {Kind::done};
+        if (pause_ms != 0 && (*pulls_ % 2) == 1) return {Kind::wait, now + pause_ms};
+        out.append(Body(std::string(size_, static_cast<char>('a' + sent_))));
+        ++sent_;
+        return {Kind::more};
+    }
+
+private:
+    int chunks_;
+    std::size_t size_;
+    int* pulls_;
+    int sent_ = 0;
+};
+
+vstream::Handler source_handler(int chunks, std::size_t size, int* pulls, int fail_after = -1,
+                                std::uint64_t pause_ms = 0) {
+    return [=](Context& ctx) {
+        if (ctx.path() != "/big") return echo_path(ctx);
+        auto src = std::make_unique<ChunkSource>(chunks, size, pulls);
+        src->fail_after = fail_after;
+        src->pause_ms = pause_ms;
+        vstream::http::Exchange::of(ctx).source = std::move(src);
+        ctx.send();
+    };
+}
 
 }  // namespace
 
@@ -250,6 +293,79 @@ TEST_CASE("a large last response is not cut by the linger time while it is being
     s.complete_write();
     CHECK(s.shut_down);  // FIN once everything is out; the linger clock starts now
     while (!s.closed) h.run_once();
+    h.finish();
+}
+
+TEST_CASE("a body source is pulled as the client drains, and the pipelined request waits for it") {
+    ConnectionHarness h;
+    int pulls = 0;
+    h.handler = source_handler(4, 300 * 1024, &pulls);  // each piece is above the low-water mark
+    MemoryStream& s = h.open();
+    s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(s.written.find("Content-Length: 1228800\r\n") != std::string::npos);
+    CHECK(pulls == 1);  // one piece queued: no more until it drains
+    CHECK(s.written.find("/after") == std::string::npos);
+    int rounds = 0;
+    while (s.write_in_flight && rounds++ < 20) s.complete_write();
+    CHECK(count(s.written, std::string(300 * 1024, 'd')) == 1);
+    const std::size_t last = s.written.find(std::string(300 * 1024, 'd'));
+    const std::size_t after = s.written.find("\r\n\r\n/after");
+    REQUIRE(after != std::string::npos);
+    CHECK(after > last);  // strictly in order, after the last byte of the source
+    CHECK(h.requests == 2);
+    h.finish();
+}
+
+TEST_CASE("a body source that fails cuts the response short and closes the connection") {
+    ConnectionHarness h;
+    int pulls = 0;
+    h.handler = source_handler(4, 300 * 1024, &pulls, 2);
+    MemoryStream& s = h.open();
+    s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (s.write_in_flight && !s.closed) s.complete_write();
+    CHECK(s.closed);
+    CHECK(s.written.find(std::string(1000, 'c')) == std::string::npos);
+    h.finish();
+}
+
+TEST_CASE("a paced body source is pulled again when the time it asked for comes") {
+    ConnectionHarness h;
+    int pulls = 0;
+    h.handler = source_handler(3, 100, &pulls, -1, 2);
+    MemoryStream& s = h.open();
+    s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 50 && h.requests == 1 && s.written.find("ccc") == std::string::npos; ++i) {
+        if (s.write_in_flight) s.complete_write();
+        h.run_once();  // the pacing timer
+    }
+    CHECK(s.written.find(std::string(100, 'c')) != std::string::npos);
+    CHECK_FALSE(s.closed);
+    h.finish();
+}
+
+TEST_CASE("HEAD with a body source announces its length and never pulls it") {
+    ConnectionHarness h;
+    int pulls = 0;
+    h.handler = source_handler(2, 1000, &pulls);
+    MemoryStream& s = h.open();
+    s.deliver("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(s.written.find("Content-Length: 2000\r\n") != std::string::npos);
+    CHECK(pulls == 0);
+    CHECK(s.written.find("/next") != std::string::npos);
+    h.finish();
+}
+
+TEST_CASE("a connection closed while a body source is sending drops the source") {
+    ConnectionHarness h;
+    int pulls = 0;
+    h.handler = source_handler(4, 300 * 1024, &pulls);
+    MemoryStream& s = h.open();
+    s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(s.write_in_flight);
+    s.deliver_eof();  // a half-close: the response still goes out
+    CHECK_FALSE(s.closed);
+    s.complete_write(UV_ECONNRESET);  // then the peer is gone
+    CHECK(s.closed);
     h.finish();
 }
 

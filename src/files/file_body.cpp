@@ -1,0 +1,128 @@
+#include "files/file_body.hpp"
+
+#include "net/write_queue.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include <unistd.h>
+
+namespace vstream::files {
+
+namespace {
+
+// The most a fallback read copies at once: small, since it is the bounded-memory path.
+constexpr std::uint64_t kReadChunk = 64 * 1024;
+
+}  // namespace
+
+FileBody::FileBody(MmapCache& cache, FileRef file, std::vector<Piece> pieces, Pacing pacing,
+                   bool sequential)
+    : cache_(cache),
+      file_(std::move(file)),
+      pieces_(std::move(pieces)),
+      pacing_(pacing),
+      sequential_(sequential) {
+    for (const Piece& p : pieces_) length_ += p.text.size() + p.length;
+}
+
+std::uint64_t FileBody::allowance(std::uint64_t now) const noexcept {
+    if (pacing_.rate == 0) return UINT64_MAX;
+    // nginx's rule: burst plus rate times the time since the response began.
+    const std::uint64_t elapsed = now - started_;
+    const std::uint64_t allowed = pacing_.burst + pacing_.rate * elapsed / 1000;
+    return allowed > sent_ ? allowed - sent_ : 0;
+}
+
+http::Pull FileBody::pull(net::WriteQueue& out, std::uint64_t now) noexcept {
+    if (!started_set_) {
+        started_ = now;
+        started_set_ = true;
+    }
+    try {
+        std::uint64_t budget = allowance(now);
+        bool appended = false;
+        while (piece_ < pieces_.size()) {
+            Piece& p = pieces_[piece_];
+            if (!text_sent_) {
+                // Heads are a few dozen bytes: never worth pacing on their own.
+                sent_ += p.text.size();
+                budget -= std::min(budget, static_cast<std::uint64_t>(p.text.size()));
+                out.append(Body(std::move(p.text)));
+                text_sent_ = true;
+                appended = true;
+            }
+            if (piece_done_ == p.length) {
+                ++piece_;
+                text_sent_ = false;
+                piece_done_ = 0;
+                continue;
+            }
+            if (budget == 0) break;
+            std::uint64_t n = std::min(budget, p.length - piece_done_);
+            if (!append_file_bytes(out, p.first + piece_done_, n)) {
+                return {http::Pull::Kind::fail};
+            }
+            piece_done_ += n;
+            sent_ += n;
+            // One file segment per pull: the connection pulls again while it is below its
+            // low-water mark, so windows are mapped only as fast as the client reads.
+            return {http::Pull::Kind::more};
+        }
+        if (piece_ == pieces_.size()) return {http::Pull::Kind::done};
+        if (appended) return {http::Pull::Kind::more};
+        // Paced out: come back when a useful amount is allowed again (a tenth of a second's
+        // worth, or what is left).
+        const std::uint64_t left = length_ - sent_;
+        const std::uint64_t want = std::min(left, std::max<std::uint64_t>(pacing_.rate / 10, 1));
+        const std::uint64_t allowed_now = sent_ + allowance(now);
+        const std::uint64_t need = sent_ + want - std::min(allowed_now, sent_ + want);
+        const std::uint64_t wait_ms = (need * 1000 + pacing_.rate - 1) / pacing_.rate;
+        return {http::Pull::Kind::wait, now + std::max<std::uint64_t>(wait_ms, 1)};
+    } catch (...) {
+        return {http::Pull::Kind::fail};  // out of memory: cut this response short
+    }
+}
+
+bool FileBody::append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::uint64_t& n) {
+    const CachedFile& f = *file_;
+    if (pos + n > f.size()) return false;  // never past the size the entry was made with
+    if (f.data() != nullptr) {
+        const std::shared_ptr<const void> keeper = file_;
+        out.append_file(Body::borrow({f.data() + pos, static_cast<std::size_t>(n)}, keeper),
+                        f.fd(), pos);
+        return true;
+    }
+    if (WindowRef w = cache_.window(file_, pos, sequential_)) {
+        const std::uint64_t in_window = pos - w->offset();
+        n = std::min<std::uint64_t>(n, w->length() - in_window);
+        const char* data = w->data() + in_window;
+        // The window's keeper holds the file, and so its descriptor, too.
+        out.append_file(Body::borrow({data, static_cast<std::size_t>(n)},
+                                     std::shared_ptr<const void>(std::move(w))),
+                        f.fd(), pos);
+        return true;
+    }
+    // Every mapping the budget allows is in use: copy a small piece instead.
+    n = std::min(n, kReadChunk);
+    std::string buf(static_cast<std::size_t>(n), '\0');
+    std::size_t got = 0;
+    while (got < buf.size()) {
+        const ssize_t r = ::pread(f.fd(), buf.data() + got, buf.size() - got,
+                                  static_cast<off_t>(pos + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            // An error, or the file shrank: the response is cut short, and the cache checks
+            // its files again before serving them (as after a fault on a mapping).
+            cache_.recheck_all();
+            return false;
+        }
+        got += static_cast<std::size_t>(r);
+    }
+    copied_ += n;
+    out.append(Body(std::move(buf)));
+    return true;
+}
+
+}  // namespace vstream::files

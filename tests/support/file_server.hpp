@@ -1,0 +1,83 @@
+// Fixtures for the file-serving tests: a real Server whose routes the test registers before
+// it starts (serve_static needs routes, TestServer takes only a fallback handler), request
+// helpers, and a byte comparison that does not print megabytes when it fails.
+#pragma once
+
+#include "raw_client.hpp"
+#include "test_server.hpp"
+
+#include <vstream/vstream.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vstream::test {
+
+/// A real vstream::Server on an ephemeral loopback port: `setup` registers its routes
+/// (serve_static, get, handle, ...) before it starts; stopped and joined on destruction.
+class RoutedServer {
+public:
+    explicit RoutedServer(const std::function<void(Server&)>& setup,
+                          ServerConfig config = test_config())
+        : server_(std::make_unique<Server>(std::move(config))) {
+        setup(*server_);
+        server_->start();
+    }
+    ~RoutedServer() { server_->stop(); }
+    RoutedServer(const RoutedServer&) = delete;
+    RoutedServer& operator=(const RoutedServer&) = delete;
+
+    Server& server() { return *server_; }
+    std::uint16_t port() const { return server_->port(); }
+
+private:
+    std::unique_ptr<Server> server_;
+};
+
+/// A request without body: "METHOD target HTTP/1.1", Host, then `headers` (zero or more
+/// complete lines, each ending in CRLF).
+inline std::string http_request(std::string_view method, std::string_view target,
+                                std::string_view headers = {}) {
+    std::string r;
+    r.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: test\r\n");
+    r.append(headers).append("\r\n");
+    return r;
+}
+
+/// Sends one request on a fresh connection and reads its response (a HEAD's without body).
+inline std::optional<Response> fetch(std::uint16_t port, std::string_view method,
+                                     std::string_view target, std::string_view headers = {}) {
+    RawClient c(port);
+    if (!c.send(http_request(method, target, headers))) return std::nullopt;
+    return c.read_response(method == "HEAD");
+}
+
+/// GET on a fresh connection.
+inline std::optional<Response> get(std::uint16_t port, std::string_view target,
+                                   std::string_view headers = {}) {
+    return fetch(port, "GET", target, headers);
+}
+
+/// Whether `got` is exactly `want`. On a difference it reports the sizes and the first
+/// differing offset instead of both strings (which may be megabytes of random bytes).
+inline bool byte_exact(std::string_view got, std::string_view want) {
+    if (got == want) return true;
+    const std::size_t n = std::min(got.size(), want.size());
+    const std::size_t at = static_cast<std::size_t>(
+        std::mismatch(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(n), want.begin())
+            .first -
+        got.begin());
+    MESSAGE("got " << got.size() << " bytes, want " << want.size()
+                   << "; first difference at offset " << at);
+    return false;
+}
+
+}  // namespace vstream::test

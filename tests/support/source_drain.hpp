@@ -1,0 +1,72 @@
+// Drives an http::BodySource as a connection would: each pull appends to a net::WriteQueue
+// over a MemoryStream, and every write is completed at once, so the test sees the exact bytes
+// that would go out. Time is the test's: `now` is passed in, never read from a clock.
+#pragma once
+
+#include "http/body_source.hpp"
+#include "memory_stream.hpp"
+#include "net/write_queue.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace vstream::test {
+
+class SourceDrain final : private net::StreamEvents {
+public:
+    explicit SourceDrain(std::size_t high_water = 1 << 20, std::size_t low_water = 1 << 18)
+        : queue_(stream_, high_water, low_water) {
+        stream_.set_events(this);
+    }
+    SourceDrain(const SourceDrain&) = delete;
+    SourceDrain& operator=(const SourceDrain&) = delete;
+
+    /// One pull at loop time `now`, then everything queued is written. last_pull_bytes()
+    /// tells how many bytes it produced.
+    http::Pull pull(http::BodySource& source, std::uint64_t now) {
+        const std::size_t before = stream_.written.size();
+        const http::Pull p = source.pull(queue_, now);
+        flush();
+        last_pull_bytes_ = stream_.written.size() - before;
+        ++pulls_;
+        return p;
+    }
+
+    /// Pulls until the source is done or fails, moving `now` to each wait's wait_until.
+    /// Returns the last pull; gives up (returning it, kind `more` or `wait`) after
+    /// `max_pulls`.
+    http::Pull run(http::BodySource& source, std::uint64_t& now, int max_pulls = 1000000) {
+        http::Pull p;
+        for (int i = 0; i < max_pulls; ++i) {
+            p = pull(source, now);
+            if (p.kind == http::Pull::Kind::done || p.kind == http::Pull::Kind::fail) return p;
+            if (p.kind == http::Pull::Kind::wait) now = p.wait_until;
+        }
+        return p;
+    }
+
+    /// Every byte written so far, in order.
+    const std::string& written() const noexcept { return stream_.written; }
+    std::size_t last_pull_bytes() const noexcept { return last_pull_bytes_; }
+    int pulls() const noexcept { return pulls_; }
+    net::WriteQueue& queue() noexcept { return queue_; }
+
+private:
+    void flush() {
+        queue_.flush();
+        while (stream_.complete_write()) {
+        }
+    }
+    void on_stream_read(const char*, std::size_t) override {}
+    void on_stream_end(int) override {}
+    void on_stream_written(int status) override { queue_.on_written(status); }
+    void on_stream_closed() override {}
+
+    MemoryStream stream_;
+    net::WriteQueue queue_;
+    std::size_t last_pull_bytes_ = 0;
+    int pulls_ = 0;
+};
+
+}  // namespace vstream::test
