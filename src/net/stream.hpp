@@ -50,6 +50,11 @@ public:
     /// (possibly fewer than given), UV_EAGAIN when nothing could be written now, or another
     /// libuv error. Must not be called while a write() is in flight.
     virtual int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
+    /// Like try_write, telling the transport more follows at once (MSG_MORE), so a response
+    /// head is not sent alone ahead of a body that try_send_file sends next.
+    virtual int try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+        return try_write(bufs, nbufs);
+    }
     /// Sends up to `length` bytes of file `fd` from `offset` now, the kernel copying nothing
     /// through user space (sendfile). Returns the bytes sent, UV_EAGAIN when none could be,
     /// UV_EFAULT when the file ended early (it shrank), another libuv error, or UV_ENOSYS when

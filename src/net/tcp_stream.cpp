@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 namespace vstream::net {
 
@@ -68,6 +69,22 @@ int TcpStream::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
 int TcpStream::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (closing_) return UV_ECANCELED;
     return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs);
+}
+
+int TcpStream::try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+    if (closing_) return UV_ECANCELED;
+    uv_os_fd_t sock = -1;
+    if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock); rc != 0) return rc;
+    msghdr msg{};
+    // uv_buf_t is laid out as struct iovec on Unix (libuv guarantees it).
+    msg.msg_iov = reinterpret_cast<iovec*>(const_cast<uv_buf_t*>(bufs));
+    msg.msg_iovlen = nbufs;
+    ssize_t n;
+    do {
+        n = ::sendmsg(sock, &msg, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? UV_EAGAIN : -errno;
+    return static_cast<int>(n);
 }
 
 int TcpStream::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {

@@ -93,7 +93,10 @@ int WriteQueue::advance() noexcept {
                 tried += segs[end].length - (end == seg_ ? from_ : 0);
                 ++end;
             } while (end < segs.size() && !sends_file(segs[end], 0));
-            const int rc = stream_.try_write(iov_.data(), static_cast<unsigned>(iov_.size()));
+            // Before a file segment, the head goes with MSG_MORE: one full segment, not two.
+            const auto n = static_cast<unsigned>(iov_.size());
+            const int rc = end < segs.size() ? stream_.try_write_more(iov_.data(), n)
+                                             : stream_.try_write(iov_.data(), n);
             if (rc < 0 && rc != UV_EAGAIN) return drop_inflight(rc);
             sent = rc > 0 ? static_cast<std::size_t>(rc) : 0;
         }

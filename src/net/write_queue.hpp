@@ -95,7 +95,7 @@ private:
     Batch inflight_;
     // Bytes written before a probe: what a long file segment sends through libuv while the
     // socket is full, so that sendfile resumes when it has room.
-    static constexpr std::size_t kProbe = 16 * 1024;
+    static constexpr std::size_t kProbe = 64 * 1024;
     std::size_t inflight_sent_ = 0;  // bytes of inflight_ written so far
     std::size_t seg_ = 0;            // inflight_ written up to segment seg_, byte from_
     std::size_t from_ = 0;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -63,6 +64,45 @@ public:
         }
         accept_at_once -= n;
         return static_cast<int>(n);
+    }
+    int more_calls = 0;  // try_write_more calls
+    int try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
+        ++more_calls;
+        return try_write(bufs, nbufs);
+    }
+    // sendfile: off unless a budget is set; reads what the kernel would send into sent_at_once.
+    bool can_send_file = false;
+    std::size_t file_at_once = 0;
+    int send_file_calls = 0;
+    int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override {
+        if (!can_send_file) return UV_ENOSYS;
+        ++send_file_calls;
+        const std::size_t n = std::min(length, file_at_once);
+        if (n == 0) return UV_EAGAIN;
+        std::string buf(n, '\0');
+        if (::pread(fd, buf.data(), n, static_cast<off_t>(offset)) != static_cast<ssize_t>(n)) {
+            return UV_EFAULT;
+        }
+        sent_at_once += buf;
+        file_at_once -= n;
+        return static_cast<int>(n);
+    }
+};
+
+// A file whose bytes are also held in memory (standing in for its mapping).
+struct TempFile {
+    std::string bytes;
+    int fd = -1;
+    explicit TempFile(std::size_t n) : bytes(n, '\0') {
+        for (std::size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>('a' + i % 23);
+        char path[] = "/tmp/vstream-wq-XXXXXX";
+        fd = ::mkstemp(path);
+        ::unlink(path);
+        REQUIRE(::write(fd, bytes.data(), n) == static_cast<ssize_t>(n));
+    }
+    ~TempFile() { ::close(fd); }
+    Body mapped(std::size_t from, std::size_t n) const {
+        return Body::borrow(std::string_view(bytes).substr(from, n), std::shared_ptr<const void>());
     }
 };
 
@@ -407,6 +447,76 @@ TEST_CASE("a partial write at once queues exactly the rest") {
     CHECK(q.on_written(0) == 0);
     CHECK(q.idle());
     CHECK(q.bytes_written() == 4 + tail.size());
+}
+
+TEST_CASE("a long file segment goes by sendfile, the head before it with MSG_MORE") {
+    FakeStream s;
+    s.can_send_file = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 1 << 20;
+    TempFile f(300 * 1024);
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("HEAD\r\n\r\n");
+    q.append_file(f.mapped(0, f.bytes.size()), f.fd, 0);
+    REQUIRE(q.flush() == 0);
+    CHECK(q.idle());
+    CHECK(s.writes.empty());
+    CHECK(s.more_calls == 1);
+    CHECK(s.send_file_calls == 1);
+    CHECK(s.sent_at_once == "HEAD\r\n\r\n" + f.bytes);
+    CHECK(q.bytes_written() == 8 + f.bytes.size());
+}
+
+TEST_CASE("when the socket fills during sendfile, a probe from the mapping waits for room") {
+    FakeStream s;
+    s.can_send_file = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 100 * 1024;
+    TempFile f(400 * 1024);
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("H");
+    q.append_file(f.mapped(1000, 300 * 1024), f.fd, 1000);
+    q.append_copy("T");
+    REQUIRE(q.flush() == 0);
+    REQUIRE(q.writing());
+    REQUIRE(s.writes.size() == 1);
+    // Only a little goes through libuv: its completion means the socket has room again.
+    CHECK(s.writes[0].bytes.size() < 100 * 1024);
+    CHECK(s.writes[0].bytes == f.bytes.substr(1000 + 100 * 1024, s.writes[0].bytes.size()));
+    const std::string before = s.sent_at_once + s.writes[0].bytes;
+    s.sent_at_once.clear();
+    s.file_at_once = 1 << 20;
+    REQUIRE(q.on_written(0) == 0);
+    CHECK(q.idle());
+    CHECK(before + s.sent_at_once == "H" + f.bytes.substr(1000, 300 * 1024) + "T");
+}
+
+TEST_CASE("a stream that cannot sendfile gets file segments written from the mapping") {
+    FakeStream s;
+    s.accept_at_once = 1 << 20;
+    TempFile f(200 * 1024);
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("H");
+    q.append_file(f.mapped(0, f.bytes.size()), f.fd, 0);
+    REQUIRE(q.flush() == 0);
+    CHECK(q.idle());
+    CHECK(s.send_file_calls == 0);
+    CHECK(s.sent_at_once == "H" + f.bytes);
+}
+
+TEST_CASE("a short file segment leaves with the head in one gathered write") {
+    FakeStream s;
+    s.can_send_file = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 1 << 20;
+    TempFile f(8 * 1024);
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy("H");
+    q.append_file(f.mapped(0, f.bytes.size()), f.fd, 0);
+    REQUIRE(q.flush() == 0);
+    CHECK(s.send_file_calls == 0);
+    CHECK(s.more_calls == 0);
+    CHECK(s.sent_at_once == "H" + f.bytes);
 }
 
 }  // TEST_SUITE
