@@ -7,6 +7,7 @@
 #include <vstream/files.hpp>
 #include <vstream/headers.hpp>
 #include <vstream/json.hpp>
+#include <vstream/stream.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -120,6 +121,14 @@ public:
     /// read. The path is the handler's choice and is not checked against any root: never
     /// pass a client's path unchecked (serve_static does that). Once per request, like send().
     void send_file(std::string_view path, const FileOptions& options = {});
+    /// Starts a streamed response with `status`, for a body whose length is not known in
+    /// advance (live data): chunked to HTTP/1.1 clients, close-delimited to HTTP/1.0 ones.
+    /// The head goes out once the handler returns (or at once for a deferred context); the
+    /// body follows as the returned writer is fed, from any thread, after the handler
+    /// returned too (see StreamWriter). Counts as the answer: later send() calls are ignored.
+    /// For HEAD the headers go out and the writer is closed. Returns a detached writer if the
+    /// request was already answered.
+    StreamWriter stream(int status = 200);
     /// True once send() has been called.
     bool responded() const noexcept;
     /// Bytes of the response body as sent (0 for HEAD, 204, 304). Valid once the response

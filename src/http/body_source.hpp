@@ -13,6 +13,7 @@ struct Pull {
     enum class Kind {
         more,  // appended something; pull again once the queue drains
         wait,  // nothing now: pull again at `wait_until` (pacing)
+        idle,  // nothing now: the source wakes the connection itself (on_source_ready)
         done,  // everything is queued
         fail,  // cannot produce the promised bytes: cut the response short, close
     };
@@ -27,7 +28,9 @@ struct Pull {
 class BodySource {
 public:
     virtual ~BodySource() = default;
-    /// The exact number of bytes the source produces (the Content-Length).
+    /// A length() of a body whose end is not known in advance (sent chunked).
+    static constexpr std::uint64_t kUnknownLength = UINT64_MAX;
+    /// The exact number of bytes the source produces (the Content-Length), or kUnknownLength.
     virtual std::uint64_t length() const noexcept = 0;
     /// Appends the next bytes to `out`. `now` is the loop time in ms.
     virtual Pull pull(net::WriteQueue& out, std::uint64_t now) noexcept = 0;

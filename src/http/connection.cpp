@@ -144,6 +144,7 @@ Request& Connection::on_request_begin() {
         exchange_ = new Exchange(env_.handoff, peer_.address, peer_.port);
         exchange_->file_cache = env_.files;
         exchange_->max_ranges = env_.config->limits.max_ranges;
+        exchange_->write_high_water = env_.config->limits.write_high_water;
     }
     exchange_->begin(this);
     return exchange_->request;
@@ -194,6 +195,14 @@ void Connection::dispatch() {
     finish_response();
 }
 
+void Connection::on_source_ready(Exchange& x) {
+    if (&x != exchange_ || phase_ != Phase::sending || !source_ || closed_) return;
+    if (out_.queued() > env_.config->limits.write_low_water) return;  // drain pulls it
+    drive();
+    if (!closed_ && phase_ == Phase::idle) resume();
+    if (!closed_) update_timer();
+}
+
 void Connection::answer_internal_error(Exchange& x) {
     // A handler that threw after deferring has broken its contract; its answer is this one.
     if (x.deferred) answered_in_dispatch_ = true;
@@ -220,9 +229,15 @@ void Connection::on_exchange_answered(Exchange& x) {
 void Connection::finish_response() {
     Exchange& x = *exchange_;
     const Request& req = x.request;
-    const bool keep = req.keep_alive && !x.close_requested && !env_.stopping;
     int status = x.status;
     if (status < 200 || status > 999) status = 500;  // 1xx belong to the engine
+    const bool has_body = status_allows_body(status);
+    // A body of unknown length: chunked to HTTP/1.1; to HTTP/1.0 it ends with the connection
+    // (RFC 9112 §6.3).
+    const bool unknown_length =
+        has_body && x.source && x.source->length() == BodySource::kUnknownLength;
+    const bool keep = req.keep_alive && !x.close_requested && !env_.stopping &&
+                      !(unknown_length && req.http_minor == 0);
 
     head_.clear();
     head_.append("HTTP/1.1 ");
@@ -235,9 +250,10 @@ void Connection::finish_response() {
     }
     head_.append("Date: ").append(env_.date->now()).append("\r\n");
     head_.append(x.header_block);
-    const bool has_body = status_allows_body(status);
     const std::uint64_t body_length = x.source ? x.source->length() : x.body.size();
-    if (has_body) {
+    if (unknown_length) {
+        if (req.http_minor >= 1) head_.append("Transfer-Encoding: chunked\r\n");
+    } else if (has_body) {
         head_.append("Content-Length: ");
         append_number(head_, body_length);
         head_.append("\r\n");
@@ -250,7 +266,7 @@ void Connection::finish_response() {
     head_.append("\r\n");
     out_.append_copy(head_);
     const bool send_body = has_body && !req.is_head;
-    x.response_size = send_body ? static_cast<std::size_t>(body_length) : 0;
+    x.response_size = send_body && !unknown_length ? static_cast<std::size_t>(body_length) : 0;
     env_.requests->fetch_add(1, std::memory_order_relaxed);
     if (send_body && x.source) {
         // The rest comes as the client reads; the next request waits for it.
@@ -307,11 +323,12 @@ void Connection::drive() {
                 source_.reset();
                 end_response(keep_after_source_);
             }
-            if (p.kind != Pull::Kind::more) break;
+            if (p.kind != Pull::Kind::more) break;  // wait, idle (woken later), done
         }
         if (closed_) return;
         flush();
         if (!source_ || closed_ || out_.writing()) return;
+        if (p.kind == Pull::Kind::idle) return;  // the source wakes us (on_source_ready)
         if (p.kind == Pull::Kind::wait) {
             pace_due_ = p.wait_until;
             return;

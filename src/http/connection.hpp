@@ -94,6 +94,7 @@ private:
     int on_request_head(Request& request) override;
     // ExchangeOwner
     void on_exchange_answered(Exchange& x) override;
+    void on_source_ready(Exchange& x) override;
 
     void read(const char* data, std::size_t len);
     void process(const char* data, std::size_t len);

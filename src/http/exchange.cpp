@@ -70,6 +70,7 @@ void Exchange::release() noexcept {
 
 void Exchange::detach(bool cancelled) noexcept {
     owner_ = nullptr;
+    source.reset();  // unsent: a stream's producer is told (it holds a reference on us)
     if (cancelled) {
         std::function<void()> fn;
         {
@@ -106,6 +107,16 @@ void Exchange::run_on_loop(std::function<void()> fn) {
         guarded();
     } else {
         handoff_->post(std::move(guarded));
+    }
+}
+
+void Exchange::source_ready() {
+    try {
+        run_on_loop([this] {
+            if (owner_ != nullptr) owner_->on_source_ready(*this);
+        });
+    } catch (...) {
+        // Out of memory posting: the stream stalls until the next write or its timeout.
     }
 }
 
@@ -146,13 +157,21 @@ void Exchange::answer_from_handler() noexcept {
 
 void Exchange::deliver() noexcept {
     if (handoff_->on_loop_thread()) {
-        if (owner_ != nullptr) owner_->on_exchange_answered(*this);
+        if (owner_ != nullptr) {
+            owner_->on_exchange_answered(*this);
+        } else {
+            source.reset();  // no connection will take it: close it (a stream's on_close runs)
+        }
         return;
     }
     // From another thread: carry the completion to the loop. If the loop is gone (server
     // stopped), the task is dropped and the exchange was already cancelled.
     handoff_->post([x = ExchangePtr(this)]() {
-        if (x->owner_ != nullptr) x->owner_->on_exchange_answered(*x.operator->());
+        if (x->owner_ != nullptr) {
+            x->owner_->on_exchange_answered(*x.operator->());
+        } else {
+            x->source.reset();  // the connection went meanwhile: close it, on the loop thread
+        }
     });
 }
 

@@ -39,6 +39,8 @@ class ExchangeOwner {
 public:
     /// A deferred exchange was answered. Thread: the owner's loop thread.
     virtual void on_exchange_answered(Exchange& x) = 0;
+    /// The exchange's idle body source has bytes again. Thread: the owner's loop thread.
+    virtual void on_source_ready(Exchange& x) { (void)x; }
 
 protected:
     ~ExchangeOwner() = default;
@@ -104,12 +106,15 @@ public:
     // The server's file cache and Range limit, for send_file (set once by the connection).
     std::shared_ptr<files::MmapCache> file_cache;
     std::size_t max_ranges = 16;
+    std::size_t write_high_water = 0;  // for stream(); 0 = the default Limits
 
     /// Runs `fn` on the loop thread (now, if called there), while the connection still holds
     /// this exchange; an exception from it answers 500. Any thread.
     void run_on_loop(std::function<void()> fn);
     /// Whether the caller is on this exchange's loop thread.
     bool on_loop_thread() const noexcept;
+    /// Tells the owner, on its loop thread, that the body source has bytes again. Any thread.
+    void source_ready();
     /// Answers 500 unless answered; for exceptions that escape handler code.
     void fail_internal() noexcept;
     /// Fills in a 500 answer that reveals nothing (does not deliver it).

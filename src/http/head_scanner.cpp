@@ -1,21 +1,12 @@
 #include "http/head_scanner.hpp"
 
+#include "http/token.hpp"
+
 namespace vstream::http {
 
 namespace {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char ch) noexcept {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
-        default: return false;
-    }
-}
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // middleware::request_id: the request id (read or made) and the W3C Trace Context of this hop.
 #include <vstream/middleware.hpp>
 
+#include "http/token.hpp"
+
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
@@ -17,6 +19,8 @@
 namespace vstream::middleware {
 
 namespace {
+
+using http::is_token;
 
 constexpr std::size_t kMaxIdLength = 128;
 constexpr std::size_t kTraceIdDigits = 32;
@@ -87,18 +91,6 @@ bool lower_hex(std::string_view s) noexcept {
 
 bool all_zero(std::string_view s) noexcept {
     return s.find_first_not_of('0') == std::string_view::npos;
-}
-
-// RFC 9110 §5.6.2: a field name is a token.
-bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool alnum =
-            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && (c == 0 || std::strchr("!#$%&'*+-.^_`|~", c) == nullptr)) return false;
-    }
-    return true;
 }
 
 // What this hop keeps of a valid incoming traceparent.

@@ -4,7 +4,10 @@
 #include "files/local_file_source.hpp"
 #include "http/exchange.hpp"
 #include "http/mime_types.hpp"
+#include "http/stream_source.hpp"
+#include "http/token.hpp"
 
+#include <vstream/config.hpp>
 #include <vstream/error.hpp>
 
 #include <cerrno>
@@ -16,16 +19,7 @@ namespace vstream {
 namespace {
 
 using http::Exchange;
-
-bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!alnum && (c == 0 || std::strchr("!#$%&'*+-.^_`|~", c) == nullptr)) return false;
-    }
-    return true;
-}
+using http::is_token;
 
 void check_field(std::string_view name, std::string_view value) {
     if (!is_token(name)) {
@@ -204,6 +198,24 @@ void Context::send_file(std::string_view path, const FileOptions& options) {
     }
     x.answered = true;
     x.answer_from_handler();
+}
+
+StreamWriter Context::stream(int code) {
+    Exchange& x = Exchange::of(*this);
+    if (x.answered) return {};
+    const std::size_t high =
+        x.write_high_water != 0 ? x.write_high_water : Limits{}.write_high_water;
+    auto state = std::make_shared<http::StreamState>(x, x.request.http_minor >= 1, high);
+    if (x.cancelled()) {
+        state->close_unsent();  // the client is gone: a closed writer, nothing to send
+        return StreamWriter(std::move(state));
+    }
+    x.status = code;
+    x.body.reset();
+    x.source = std::make_unique<http::StreamSource>(state);
+    x.answered = true;
+    x.answer_from_handler();
+    return StreamWriter(std::move(state));
 }
 
 bool Context::responded() const noexcept { return Exchange::of(*this).answered; }

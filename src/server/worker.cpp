@@ -4,6 +4,8 @@
 
 #include <vstream/error.hpp>
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -96,6 +98,14 @@ void Worker::run_in_thread() {
     std::promise<void> bound;
     std::future<void> ready = bound.get_future();
     thread_ = std::thread([this, &bound] {
+        // A write to a peer that has gone raises SIGPIPE in the writing thread, which would
+        // kill the host process: libuv's writev and sendfile have no MSG_NOSIGNAL. Blocked in
+        // the loop threads only, it stays pending there and the write reports EPIPE; the host's
+        // own signal handling is left alone.
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
         handoff_->bind_to_current_thread();
         bound.set_value();
         uv_run(&loop_, UV_RUN_DEFAULT);

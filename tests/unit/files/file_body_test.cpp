@@ -39,6 +39,7 @@ const char* name_of(Pull::Kind k) {
     switch (k) {
         case Pull::Kind::more: return "more";
         case Pull::Kind::wait: return "wait";
+        case Pull::Kind::idle: return "idle";
         case Pull::Kind::done: return "done";
         case Pull::Kind::fail: return "fail";
     }

@@ -1,0 +1,66 @@
+// Streaming responses of unknown length (live data): StreamWriter. Implemented by
+// src/server/stream.cpp over src/http/stream_source.cpp.
+#pragma once
+
+#include <vstream/body.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vstream {
+
+namespace http {
+class StreamState;
+}
+
+/// Writes a response body piece by piece, as it is produced: chunked (Transfer-Encoding:
+/// chunked) to an HTTP/1.1 client, close-delimited to an HTTP/1.0 one. Made by
+/// Context::stream(). A cheap, copyable handle; every method may be called from any thread
+/// (one producer at a time), and works after the handler returned.
+///
+/// Flow control: write() returns false once the bytes waiting to be sent pass
+/// Limits::write_high_water; the producer should then stop and wait for on_drain, which runs
+/// when they fall below write_low_water. Writing on regardless is not refused, but costs
+/// memory. A client that disconnects (or a server that stops) closes the writer: on_close
+/// runs, closed() turns true, and later writes are dropped (return false).
+class StreamWriter {
+public:
+    /// A writer attached to nothing: writes are dropped.
+    StreamWriter() noexcept = default;
+
+    /// Queues `bytes` as one chunk. Owned bytes are moved, borrowed ones referenced until sent
+    /// (never copied); bytes refused (after end(), or once closed) are released at once, on
+    /// the calling thread. An empty body is ignored (it would end the stream). Returns true
+    /// while the client keeps up; false above the high-water mark, after end(), or once
+    /// closed.
+    bool write(Body bytes);
+    /// Ends the body: the last chunk, with `trailers` (HTTP/1.1 only; dropped for HTTP/1.0,
+    /// whose body ends with the connection). Later calls are ignored. Throws
+    /// Error(invalid_argument) for a trailer name that is not a token or a value with CR, LF
+    /// or NUL (and then does not end the stream).
+    void end(std::vector<std::pair<std::string, std::string>> trailers = {});
+    /// Runs `fn` on the loop thread each time the queue drains below the low-water mark after a
+    /// write() returned false. Replaces any earlier callback.
+    void on_drain(std::function<void()> fn);
+    /// Runs `fn` once when the stream is closed before end() was sent (client gone, server
+    /// stopping, a HEAD request that takes no body): on the loop thread, or at once on the
+    /// calling thread if already closed. Replaces any earlier callback.
+    void on_close(std::function<void()> fn);
+    /// True once end() was called, or the stream was closed (the client is gone, ...): it
+    /// takes no more bytes.
+    bool closed() const noexcept;
+    /// Bytes queued and not yet handed to the connection.
+    std::size_t queued() const noexcept;
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+
+private:
+    friend class Context;
+    explicit StreamWriter(std::shared_ptr<http::StreamState> state) noexcept
+        : state_(std::move(state)) {}
+    std::shared_ptr<http::StreamState> state_;
+};
+
+}  // namespace vstream

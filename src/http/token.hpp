@@ -1,0 +1,33 @@
+#pragma once
+
+#include <string_view>
+
+namespace vstream::http {
+
+/// RFC 9110 §5.6.2 tchar: the characters of a token (field names, methods, parameters).
+constexpr bool is_tchar(char ch) noexcept {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    switch (c) {
+        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+        case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+        default: return false;
+    }
+}
+
+/// A non-empty run of tchar.
+constexpr bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (const char c : s) {
+        if (!is_tchar(c)) return false;
+    }
+    return true;
+}
+
+/// RFC 9110 §5.5: a byte allowed in a field value (VCHAR, obs-text, SP, HTAB).
+constexpr bool is_field_value_char(char ch) noexcept {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+}  // namespace vstream::http

@@ -1,0 +1,619 @@
+// Streamed responses of unknown length over real sockets: a producer thread feeding a
+// StreamWriter, read back chunked by a raw client and by curl, close-delimited by an HTTP/1.0
+// client; flow control against a slow reader, a client that leaves, a server that stops, and
+// two streams at once.
+#include "async_fixtures.hpp"
+#include "raw_client.hpp"
+#include "test_server.hpp"
+
+#include "http/chunked_decoder.hpp"
+
+#include <vstream/stream.hpp>
+
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace vstream::test;
+using vstream::Body;
+using vstream::Context;
+using vstream::StreamWriter;
+using vstream::http::ChunkedDecoder;
+using namespace std::chrono_literals;
+
+// Every test bounds shutdown, so a stream left open by a failing test ends quickly.
+vstream::ServerConfig stream_config() {
+    auto config = test_config();
+    config.timeouts.shutdown_grace = std::chrono::milliseconds(500);
+    return config;
+}
+
+std::string request(std::string_view path, std::string_view version = "HTTP/1.1") {
+    return "GET " + std::string(path) + " " + std::string(version) + "\r\nHost: t\r\n\r\n";
+}
+
+// FNV-1a, 64 bits, in hex: the checksum the producer sends as a trailer.
+std::string checksum(std::string_view bytes) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (const char c : bytes) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+    }
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+    return out;
+}
+
+// What a producer sends: `count` chunks of random bytes, 1 B to 64 KiB (both ends included).
+struct Payload {
+    std::vector<std::string> chunks;
+    std::string all;
+    std::string sum;
+};
+
+Payload make_payload(std::uint32_t seed, int count) {
+    Payload p;
+    std::mt19937 rng(seed);
+    for (int i = 0; i < count; ++i) {
+        std::size_t size = 1 + rng() % (64 * 1024);
+        if (i == 0) size = 1;
+        if (i == 1) size = 64 * 1024;
+        std::string chunk(size, '\0');
+        for (char& c : chunk) c = static_cast<char>(rng() & 0xff);
+        p.all += chunk;
+        p.chunks.push_back(std::move(chunk));
+    }
+    p.sum = checksum(p.all);
+    return p;
+}
+
+// The producer's view of a stream: what on_drain and on_close reported. Shared with the
+// writer's callbacks, which run on the loop thread and may outlive the test's locals.
+struct Flow {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool drained = false;
+    bool closed = false;
+    std::atomic<int> drains{0};
+    std::atomic<int> closes{0};
+    std::atomic<int> refusals{0};            // write() returned false
+    std::atomic<std::size_t> max_queued{0};  // StreamWriter::queued() right after a write
+    std::atomic<bool> done{false};           // the producer returned
+};
+
+std::shared_ptr<Flow> watch(StreamWriter& w) {
+    auto flow = std::make_shared<Flow>();
+    w.on_drain([flow] {
+        {
+            std::lock_guard lock(flow->mutex);
+            flow->drained = true;
+        }
+        ++flow->drains;
+        flow->changed.notify_all();
+    });
+    w.on_close([flow] {
+        {
+            std::lock_guard lock(flow->mutex);
+            flow->closed = true;
+        }
+        ++flow->closes;
+        flow->changed.notify_all();
+    });
+    return flow;
+}
+
+// Writes `bytes` as a well-behaved producer: when write() asks to pause, waits for on_drain
+// (or on_close). Returns false once the stream is closed (or a drain never comes).
+bool produce(StreamWriter& w, Flow& flow, Body bytes) {
+    {
+        std::lock_guard lock(flow.mutex);
+        flow.drained = false;
+    }
+    const bool below = w.write(std::move(bytes));
+    const std::size_t q = w.queued();
+    std::size_t seen = flow.max_queued.load();
+    while (q > seen && !flow.max_queued.compare_exchange_weak(seen, q)) {
+    }
+    if (below) return true;
+    if (w.closed()) return false;
+    ++flow.refusals;
+    std::unique_lock lock(flow.mutex);
+    return flow.changed.wait_for(lock, 10s, [&] { return flow.drained || flow.closed; }) &&
+           !flow.closed;
+}
+
+// Responses read from a RawClient's socket (only its fd: its own buffer is not used): the head,
+// then a chunked body decoded by the strict decoder. A reader per response; the bytes past one
+// response's end start the next reader.
+class ChunkedReader {
+public:
+    explicit ChunkedReader(RawClient& c, std::string pending = {})
+        : c_(c), pending_(std::move(pending)) {}
+
+    /// Reads the response head; the bytes after it start the body.
+    bool read_head() {
+        std::size_t end;
+        while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+            if (!receive(pending_, 10s)) return false;
+        }
+        const std::string text = pending_.substr(0, end + 2);
+        const std::string rest = pending_.substr(end + 4);
+        pending_.clear();
+        if (text.rfind("HTTP/1.1 ", 0) != 0) return false;
+        head.status = std::atoi(text.c_str() + 9);
+        for (std::size_t pos = text.find("\r\n") + 2; pos < text.size();) {
+            const std::size_t eol = text.find("\r\n", pos);
+            const std::string line = text.substr(pos, eol - pos);
+            const std::size_t colon = line.find(':');
+            if (colon != std::string::npos) {
+                std::string name = line.substr(0, colon);
+                for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                const std::size_t v = line.find_first_not_of(' ', colon + 1);
+                head.headers.emplace(name, v == std::string::npos ? "" : line.substr(v));
+            }
+            pos = eol + 2;
+        }
+        feed(rest);
+        return true;
+    }
+    /// Waits up to `timeout` for bytes and decodes them. False on close, timeout or a decoding
+    /// error.
+    bool step(std::chrono::milliseconds timeout = 10s) {
+        std::string bytes;
+        if (!receive(bytes, timeout)) return false;
+        feed(bytes);
+        return error.empty();
+    }
+    /// Reads to the end of the body.
+    bool read_to_end() {
+        while (!done()) {
+            if (!step()) return false;
+        }
+        return true;
+    }
+    bool done() const noexcept { return decoder.finished(); }
+
+    Response head;  // status and headers (names lower-cased); the body is in `data`
+    ChunkedDecoder decoder;
+    std::string data;
+    std::string after;  // bytes past the end of the body
+    std::string error;
+
+private:
+    bool receive(std::string& into, std::chrono::milliseconds timeout) {
+        pollfd p{c_.fd(), POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+        char buf[65536];
+        const ssize_t n = ::recv(c_.fd(), buf, sizeof buf, 0);
+        if (n <= 0) return false;
+        into.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+    void feed(std::string_view bytes) {
+        if (done()) {
+            after.append(bytes);
+            return;
+        }
+        const auto r = decoder.feed(bytes, [&](std::string_view piece) { data.append(piece); });
+        if (r.status == ChunkedDecoder::Status::error) error = decoder.error();
+        if (r.status == ChunkedDecoder::Status::done) after.append(bytes.substr(r.consumed));
+    }
+
+    RawClient& c_;
+    std::string pending_;
+};
+
+// Whether `got` is exactly `want`, reporting sizes and the first difference instead of
+// printing megabytes of random bytes.
+bool same_bytes(std::string_view got, std::string_view want) {
+    if (got == want) return true;
+    const std::size_t n = std::min(got.size(), want.size());
+    std::size_t at = 0;
+    while (at < n && got[at] == want[at]) ++at;
+    MESSAGE("got " << got.size() << " bytes, want " << want.size()
+                   << "; first difference at offset " << at);
+    return false;
+}
+
+// curl, as in curl_test.cpp: run a command and capture its output; skip if curl is missing.
+struct Run {
+    int exit_code = -1;
+    std::string out;
+};
+
+Run run(const std::string& command) {
+    Run r;
+    FILE* p = ::popen(command.c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+bool have_curl() { return std::system("curl --version >/dev/null 2>&1") == 0; }
+
+std::string curl(std::uint16_t port, const std::string& args, const std::string& path) {
+    return "curl -sS --noproxy '*' --max-time 30 " + args + " 'http://127.0.0.1:" +
+           std::to_string(port) + path + "'";
+}
+
+// A handler that streams `payload` from a new thread per request: chunks alternately borrowed
+// (counted in `released` when let go) and owned, then end() with the checksum trailer.
+// Declare it before the server that calls it: its threads are joined when it goes, after the
+// server has stopped (which closes any stream still open).
+class PayloadStreams {
+public:
+    explicit PayloadStreams(const Payload& payload) : payload_(payload) {}
+
+    void operator()(Context& ctx) {
+        ctx.set_header("Content-Type", "application/octet-stream");
+        StreamWriter w = ctx.stream();
+        auto flow = watch(w);
+        {
+            std::lock_guard lock(mutex_);
+            flows_.push_back(flow);
+        }
+        threads_.spawn([this, w, flow]() mutable {
+            for (std::size_t i = 0; i < payload_.chunks.size(); ++i) {
+                const std::string& chunk = payload_.chunks[i];
+                Body b = i % 2 == 0 ? Body::borrow(chunk, [this] { ++released; })
+                                    : Body::copy(chunk);
+                if (!produce(w, *flow, std::move(b))) {
+                    flow->done = true;
+                    return;
+                }
+            }
+            w.end({{"X-Checksum", payload_.sum}});
+            flow->done = true;
+        });
+    }
+    /// The flow of the `i`th stream, or null.
+    std::shared_ptr<Flow> flow(std::size_t i) {
+        std::lock_guard lock(mutex_);
+        return i < flows_.size() ? flows_[i] : nullptr;
+    }
+    /// Borrowed chunks per stream.
+    int borrowed() const { return static_cast<int>((payload_.chunks.size() + 1) / 2); }
+    void join() { threads_.join(); }
+
+    std::atomic<int> released{0};
+
+private:
+    const Payload& payload_;
+    std::mutex mutex_;
+    std::vector<std::shared_ptr<Flow>> flows_;
+    Threads threads_;  // last: joined before the rest goes
+};
+
+// An endless producer of 1 KiB chunks, for as long as the stream is open.
+void endless(Threads& threads, StreamWriter w, std::shared_ptr<Flow> flow) {
+    threads.spawn([w, flow]() mutable {
+        std::uint64_t n = 0;
+        while (produce(w, *flow, Body(std::string(1024, static_cast<char>('a' + n++ % 26))))) {
+        }
+        flow->done = true;
+    });
+}
+
+// How a client leaves a stream it is reading.
+enum class Leave {
+    reset,                   // SO_LINGER 0, then close: a reset at once
+    half_close_then_close,   // FIN, then close with unread bytes
+};
+
+// A client reads the start of an endless stream, then leaves: on_close runs, the producer
+// stops, and the connection is gone.
+void disconnect_mid_stream(Leave how) {
+    std::mutex mutex;
+    std::shared_ptr<Flow> flow;
+    Threads threads;
+    TestServer server(
+        [&](Context& ctx) {
+            StreamWriter w = ctx.stream();
+            auto f = watch(w);
+            {
+                std::lock_guard lock(mutex);
+                flow = f;
+            }
+            endless(threads, w, f);
+        },
+        stream_config());
+    {
+        RawClient c(server.port());
+        REQUIRE(c.send(request("/endless")));
+        ChunkedReader r(c);
+        REQUIRE(r.read_head());
+        while (r.data.size() < 64 * 1024) REQUIRE(r.step());
+        if (how == Leave::reset) {
+            const linger now{1, 0};
+            REQUIRE(::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &now, sizeof now) == 0);
+        } else {
+            c.shutdown_write();
+        }
+    }  // closed, with unread bytes in its buffer
+    std::shared_ptr<Flow> f;
+    {
+        std::lock_guard lock(mutex);
+        f = flow;
+    }
+    REQUIRE(f);
+    CHECK(wait_until([&] { return f->closes == 1; }));
+    CHECK(wait_until([&] { return f->done.load(); }));
+    CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
+    threads.join();
+    CHECK(f->closes == 1);
+}
+
+}  // namespace
+
+TEST_SUITE("integration/streaming") {
+
+TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client decodes "
+          "exactly those bytes and the checksum trailer") {
+    const Payload payload = make_payload(1, 200);
+    PayloadStreams streams(payload);
+    TestServer server(std::ref(streams), stream_config());
+    RawClient c(server.port());
+    REQUIRE(c.send(request("/live")));
+    ChunkedReader r(c);
+    REQUIRE(r.read_head());
+    CHECK(r.head.status == 200);
+    CHECK(r.head.header("transfer-encoding") == "chunked");
+    CHECK(r.head.header("content-type") == "application/octet-stream");
+    CHECK_FALSE(r.head.has_header("content-length"));
+    CHECK_FALSE(r.head.has_header("connection"));
+    CHECK(r.read_to_end());
+    CHECK(r.error.empty());
+    CHECK(same_bytes(r.data, payload.all));
+    REQUIRE(r.decoder.trailers().size() == 1);
+    CHECK(r.decoder.trailers()[0].first == "X-Checksum");
+    CHECK(r.decoder.trailers()[0].second == payload.sum);
+    CHECK(r.after.empty());
+
+    // The connection stays open for the next request, streamed the same way.
+    REQUIRE(c.send(request("/live")));
+    ChunkedReader again(c, r.after);
+    REQUIRE(again.read_head());
+    CHECK(again.read_to_end());
+    CHECK(same_bytes(again.data, payload.all));
+
+    for (std::size_t i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        REQUIRE(streams.flow(i));
+        CHECK(wait_until([&] { return streams.flow(i)->done.load(); }));
+        CHECK(streams.flow(i)->closes == 0);
+    }
+    // Every borrowed chunk is released once it has been written.
+    CHECK(wait_until([&] { return streams.released == 2 * streams.borrowed(); }));
+}
+
+TEST_CASE("curl receives the streamed bytes, raw (chunked with the trailer) and decoded") {
+    if (!have_curl()) {
+        MESSAGE("skipped: curl is not installed");
+        return;
+    }
+    const Payload payload = make_payload(2, 200);
+    PayloadStreams streams(payload);
+    TestServer server(std::ref(streams), stream_config());
+
+    const Run plain = run(curl(server.port(), "", "/live"));
+    REQUIRE(plain.exit_code == 0);
+    CHECK(same_bytes(plain.out, payload.all));
+
+    const Run raw = run(curl(server.port(), "--raw", "/live"));
+    REQUIRE(raw.exit_code == 0);
+    ChunkedDecoder d;
+    std::string data;
+    const auto res = d.feed(raw.out, [&](std::string_view piece) { data.append(piece); });
+    CHECK(res.status == ChunkedDecoder::Status::done);
+    CHECK(res.consumed == raw.out.size());
+    CHECK(same_bytes(data, payload.all));
+    REQUIRE(d.trailers().size() == 1);
+    CHECK(d.trailers()[0].first == "X-Checksum");
+    CHECK(d.trailers()[0].second == payload.sum);
+
+    const Run old = run(curl(server.port(), "--http1.0", "/live"));
+    REQUIRE(old.exit_code == 0);
+    CHECK(same_bytes(old.out, payload.all));
+}
+
+TEST_CASE("an HTTP/1.0 client gets a close-delimited body equal to the produced bytes") {
+    const Payload payload = make_payload(3, 200);
+    PayloadStreams streams(payload);
+    TestServer server(std::ref(streams), stream_config());
+    std::optional<Response> r;
+    {
+        RawClient c(server.port());
+        REQUIRE(c.send(request("/live", "HTTP/1.0")));
+        r = c.read_response();  // no Content-Length: reads until the server closes
+    }
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK_FALSE(r->has_header("transfer-encoding"));
+    CHECK_FALSE(r->has_header("content-length"));
+    CHECK(r->header("connection") == "close");
+    CHECK(same_bytes(r->body, payload.all));
+    CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
+    REQUIRE(streams.flow(0));
+    CHECK(wait_until([&] { return streams.flow(0)->done.load(); }));
+    CHECK(streams.flow(0)->closes == 0);
+}
+
+TEST_CASE("a slow client makes write() return false, on_drain resumes the producer as it "
+          "reads, and the queue never passes the high-water mark by more than one chunk") {
+    constexpr std::size_t kHigh = 256 * 1024;
+    constexpr std::size_t kChunk = 16 * 1024;
+    auto config = stream_config();
+    config.limits.write_high_water = kHigh;
+    config.limits.write_low_water = 64 * 1024;
+    std::string produced;  // the producer's until it is joined
+    std::shared_ptr<Flow> flow;
+    std::atomic<bool> handled{false};
+    Threads threads;
+    TestServer server(
+        [&](Context& ctx) {
+            StreamWriter w = ctx.stream();
+            flow = watch(w);
+            threads.spawn([w, f = flow, &produced]() mutable {
+                // Write until the client's buffers are full and write() asks to pause, then
+                // 64 chunks more (1 MiB, four times the high-water mark) at the pace it allows.
+                int after_pause = 0;
+                for (std::uint32_t i = 0; i < 4096 && after_pause < 64; ++i) {
+                    std::string chunk(kChunk, static_cast<char>('A' + i % 26));
+                    const std::string tag = std::to_string(i) + "|";
+                    chunk.replace(0, tag.size(), tag);
+                    produced += chunk;
+                    if (!produce(w, *f, Body(std::move(chunk)))) {
+                        f->done = true;
+                        return;
+                    }
+                    if (f->refusals > 0) ++after_pause;
+                }
+                w.end();
+                f->done = true;
+            });
+            handled = true;
+        },
+        config);
+    RawClient c(server.port());
+    c.set_receive_buffer(64 * 1024);
+    REQUIRE(c.send(request("/slow")));
+    REQUIRE(wait_until([&] { return handled.load(); }));
+    // Nothing is read until the producer has been told to pause.
+    REQUIRE(wait_until([&] { return flow->refusals > 0 || flow->done; }));
+    CHECK(flow->refusals > 0);
+
+    ChunkedReader r(c);
+    REQUIRE(r.read_head());
+    CHECK(r.read_to_end());
+    CHECK(r.error.empty());
+    REQUIRE(wait_until([&] { return flow->done.load(); }));
+    threads.join();
+    CHECK(flow->drains >= 1);
+    CHECK(flow->closes == 0);
+    CHECK(flow->max_queued > kHigh);
+    CHECK(flow->max_queued <= kHigh + kChunk);
+    CHECK(same_bytes(r.data, produced));
+    MESSAGE("refusals " << flow->refusals.load() << ", drains " << flow->drains.load()
+                        << ", bytes " << produced.size() << ", most queued "
+                        << flow->max_queued.load());
+}
+
+TEST_CASE("a client that resets its connection mid-stream runs on_close and stops the "
+          "producer") {
+    disconnect_mid_stream(Leave::reset);
+}
+
+TEST_CASE("a client that closes its connection mid-stream runs on_close and stops the "
+          "producer") {
+    disconnect_mid_stream(Leave::half_close_then_close);
+}
+
+TEST_CASE("stopping the server ends an endless stream within the shutdown grace and runs "
+          "on_close") {
+    std::mutex mutex;
+    std::shared_ptr<Flow> flow;
+    Threads threads;
+    TestServer server(
+        [&](Context& ctx) {
+            StreamWriter w = ctx.stream();
+            auto f = watch(w);
+            {
+                std::lock_guard lock(mutex);
+                flow = f;
+            }
+            endless(threads, w, f);
+        },
+        stream_config());
+    RawClient c(server.port());
+    REQUIRE(c.send(request("/endless")));
+    ChunkedReader r(c);
+    REQUIRE(r.read_head());
+    while (r.data.size() < 64 * 1024) REQUIRE(r.step());
+    std::shared_ptr<Flow> f;
+    {
+        std::lock_guard lock(mutex);
+        f = flow;
+    }
+    REQUIRE(f);
+
+    // The client keeps reading while the server stops.
+    std::thread reader([&] {
+        while (r.step()) {
+        }
+    });
+    const auto start = std::chrono::steady_clock::now();
+    server.server().stop();  // returns once the loop thread has closed every connection
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(f->closes == 1);
+    reader.join();
+    CHECK(r.error.empty());
+    CHECK_FALSE(r.done());  // cut short without a last chunk: the client can tell
+    CHECK(wait_until([&] { return f->done.load(); }));
+    threads.join();
+    MESSAGE("stop() took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms with a 500 ms grace");
+}
+
+TEST_CASE("two concurrent streams on two connections of one loop do not interfere") {
+    const Payload a = make_payload(10, 100);
+    const Payload b = make_payload(11, 100);
+    PayloadStreams streams_a(a);
+    PayloadStreams streams_b(b);
+    TestServer server(
+        [&](Context& ctx) {
+            if (ctx.path() == "/a") {
+                streams_a(ctx);
+            } else {
+                streams_b(ctx);
+            }
+        },
+        stream_config());
+    RawClient ca(server.port());
+    RawClient cb(server.port());
+    REQUIRE(ca.send(request("/a")));
+    REQUIRE(cb.send(request("/b")));
+    ChunkedReader ra(ca);
+    ChunkedReader rb(cb);
+    REQUIRE(ra.read_head());
+    REQUIRE(rb.read_head());
+    // Read the two in turns, so both streams are in flight together.
+    while (!ra.done() || !rb.done()) {
+        if (!ra.done()) REQUIRE(ra.step());
+        if (!rb.done()) REQUIRE(rb.step());
+    }
+    CHECK(same_bytes(ra.data, a.all));
+    CHECK(same_bytes(rb.data, b.all));
+    REQUIRE(ra.decoder.trailers().size() == 1);
+    REQUIRE(rb.decoder.trailers().size() == 1);
+    CHECK(ra.decoder.trailers()[0].second == a.sum);
+    CHECK(rb.decoder.trailers()[0].second == b.sum);
+}
+
+}  // TEST_SUITE
