@@ -6,14 +6,15 @@
 #include <cerrno>
 #include <memory>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace vstream::files {
 
 namespace {
 
-// The most a fallback read copies at once: small, since it is the bounded-memory path.
-constexpr std::uint64_t kReadChunk = 64 * 1024;
+// The most the bounded-memory path (no room for a window) maps or reads at once.
+constexpr std::uint64_t kPieceChunk = 64 * 1024;
 
 }  // namespace
 
@@ -104,8 +105,21 @@ bool FileBody::append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::u
                         f.fd(), pos);
         return true;
     }
-    // Every mapping the budget allows is in use: copy a small piece instead.
-    n = std::min(n, kReadChunk);
+    // Every mapping the budget allows is in use: map just this piece, uncached (as much memory
+    // as a read buffer, without the copy); read it only if even that fails.
+    n = std::min(n, kPieceChunk);
+    struct stat st {};
+    if (::fstat(f.fd(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < pos + n) {
+        cache_.recheck_all();  // the file shrank: cut the response, drop the entry
+        return false;
+    }
+    if (WindowRef piece = cache_.map_piece(file_, pos, static_cast<std::size_t>(n))) {
+        const char* data = piece->data() + (pos - piece->offset());
+        out.append_file(Body::borrow({data, static_cast<std::size_t>(n)},
+                                     std::shared_ptr<const void>(std::move(piece))),
+                        f.fd(), pos);
+        return true;
+    }
     std::string buf(static_cast<std::size_t>(n), '\0');
     std::size_t got = 0;
     while (got < buf.size()) {

@@ -18,9 +18,9 @@ struct Pacing {
 
 /// A response body made of pieces: literal text (multipart heads) or byte ranges of a cached
 /// file. File bytes are sent from the file's mapping or from its windows, by reference
-/// (never copied in user space); only when every mapping the cache allows is in use are they
-/// read into small buffers. Produced as the connection drains, so a 50 GiB file holds one or
-/// two windows at a time.
+/// (never copied in user space); when every mapping the cache allows is in use, 64 KiB pieces
+/// are mapped on their own, uncached. Produced as the connection drains, so a 50 GiB file
+/// holds one or two windows at a time.
 class FileBody final : public http::BodySource {
 public:
     struct Piece {
@@ -37,7 +37,7 @@ public:
     std::uint64_t length() const noexcept override { return length_; }
     http::Pull pull(net::WriteQueue& out, std::uint64_t now) noexcept override;
 
-    /// Bytes read into buffers because no mapping was available (for tests and stats).
+    /// Bytes read into buffers because not even a piece could be mapped (for tests).
     std::uint64_t copied() const noexcept { return copied_; }
 
 private:

@@ -256,6 +256,21 @@ WindowRef MmapCache::window(const FileRef& file, std::uint64_t offset, bool sequ
     return w;
 }
 
+WindowRef MmapCache::map_piece(const FileRef& file, std::uint64_t offset, std::size_t length) {
+    if (!file || file->fd() < 0 || length == 0) return nullptr;
+    const std::uint64_t start = offset / page_size() * page_size();
+    const auto span = static_cast<std::size_t>(offset + length - start);
+    const char* data = map_read_only(file->fd(), span, start, false);
+    if (data == nullptr) return nullptr;
+    advise(data, span, static_cast<std::size_t>(offset - start), length, false);
+    try {
+        return WindowRef(new Window(file, data, start, span));
+    } catch (...) {
+        unmap(data, span);
+        throw;
+    }
+}
+
 bool MmapCache::make_room(std::size_t bytes, std::unique_lock<std::mutex>& lock) {
     (void)lock;  // held by the caller
     if (bytes > config_.max_mapped_bytes) return false;

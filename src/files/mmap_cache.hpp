@@ -101,6 +101,11 @@ public:
     /// budget allows is in use, or mapping failed: read the bytes instead.
     WindowRef window(const FileRef& file, std::uint64_t offset, bool sequential);
 
+    /// Maps [offset, offset + length) of `file` on its own, uncached and outside the budget:
+    /// for when window() has no room. The memory it costs is what a read buffer of the same
+    /// size would, without the copy. nullptr if mapping fails.
+    WindowRef map_piece(const FileRef& file, std::uint64_t offset, std::size_t length);
+
     /// A write from a mapping faulted (a file shrank under it): every entry is stat'ed again
     /// on its next lookup, so the broken one is dropped at once.
     void recheck_all() noexcept { epoch_.fetch_add(1, std::memory_order_relaxed); }

@@ -23,7 +23,7 @@ public:
     static constexpr std::size_t kCopyThreshold = 4096;
     /// File segments at least this long go out with sendfile where the stream can (plain
     /// TCP): below it one gathered write of head and mapped bytes is cheaper than two calls.
-    static constexpr std::size_t kSendFileMin = 128 * 1024;
+    static constexpr std::size_t kSendFileMin = 32 * 1024;
 
     WriteQueue(Stream& stream, std::size_t high_water, std::size_t low_water) noexcept
         : stream_(stream), high_water_(high_water), low_water_(low_water) {}
