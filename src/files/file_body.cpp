@@ -18,6 +18,26 @@ constexpr std::uint64_t kPieceChunk = 64 * 1024;
 
 }  // namespace
 
+// Maps pieces of the file when the write queue needs them in memory.
+class FileBody::PieceMapper final : public net::FileMapper {
+public:
+    PieceMapper(MmapCache& cache, FileRef file) noexcept : cache_(cache), file_(std::move(file)) {}
+    Body map(std::uint64_t offset, std::size_t length) noexcept override {
+        try {
+            WindowRef piece = cache_.map_piece(file_, offset, length);
+            if (!piece) return {};
+            const char* data = piece->data() + (offset - piece->offset());
+            return Body::borrow({data, length}, std::shared_ptr<const void>(std::move(piece)));
+        } catch (...) {
+            return {};
+        }
+    }
+
+private:
+    MmapCache& cache_;
+    FileRef file_;  // keeps the descriptor open for sendfile
+};
+
 FileBody::FileBody(MmapCache& cache, FileRef file, std::vector<Piece> pieces, Pacing pacing,
                    bool sequential)
     : cache_(cache),
@@ -93,6 +113,14 @@ bool FileBody::append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::u
         const std::shared_ptr<const void> keeper = file_;
         out.append_file(Body::borrow({f.data() + pos, static_cast<std::size_t>(n)}, keeper),
                         f.fd(), pos);
+        return true;
+    }
+    if (!sequential_ && n >= net::WriteQueue::kSendFileMin && out.sends_files()) {
+        // A range (a seek): sendfile sends it straight from the file, so no window is mapped
+        // (and unmapped) for it; the mapper maps a piece only if the socket fills up.
+        n = std::min<std::uint64_t>(n, cache_.window_size());
+        if (!mapper_) mapper_ = std::make_shared<PieceMapper>(cache_, file_);
+        out.append_file_unmapped(mapper_, f.fd(), pos, static_cast<std::size_t>(n));
         return true;
     }
     if (WindowRef w = cache_.window(file_, pos, sequential_)) {

@@ -4,6 +4,7 @@
 #include "http/body_source.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ public:
     std::uint64_t copied() const noexcept { return copied_; }
 
 private:
+    class PieceMapper;
     std::uint64_t allowance(std::uint64_t now) const noexcept;
     bool append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::uint64_t& n);
 
@@ -57,6 +59,7 @@ private:
     std::uint64_t started_ = 0;    // loop time of the first pull
     bool started_set_ = false;
     std::uint64_t copied_ = 0;
+    std::shared_ptr<PieceMapper> mapper_;  // for ranges sent unmapped (made on first use)
 };
 
 }  // namespace vstream::files

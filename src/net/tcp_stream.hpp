@@ -37,6 +37,7 @@ public:
     PeerName peer() const override;
 
     int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
+    bool can_send_file() const noexcept override { return true; }
     int try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override;
 

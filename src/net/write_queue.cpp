@@ -41,14 +41,37 @@ bool WriteQueue::append_file(Body mapped, int fd, std::uint64_t offset) {
     return !above_high_water();
 }
 
-void WriteQueue::add_iov(const Segment& s, std::size_t from) {
-    const char* base = s.data(inflight_.staging);
+bool WriteQueue::append_file_unmapped(std::shared_ptr<FileMapper> mapper, int fd,
+                                      std::uint64_t offset, std::size_t length) {
+    if (length == 0) return !above_high_water();
+    Segment s{Body{}, 0, length, false, fd, offset};
+    s.mapper = std::move(mapper);
+    pending_.segments.push_back(std::move(s));
+    pending_.bytes += length;
+    queued_ += length;
+    return !above_high_water();
+}
+
+const char* WriteQueue::Segment::at(const std::string& staging, std::size_t from) noexcept {
+    if (staged) return staging.data() + offset + from;
+    if (mapper && (body.empty() || from < mapped_from)) {
+        body = mapper->map(file_offset + from, length - from);
+        if (body.size() != length - from) return nullptr;
+        mapped_from = from;
+    }
+    return body.view().data() + (from - mapped_from);
+}
+
+bool WriteQueue::add_iov(Segment& s, std::size_t from) {
+    const char* p = s.at(inflight_.staging, from);
+    if (p == nullptr) return false;
     // uv_buf_t lengths are unsigned int: split anything larger than 1 GiB.
     constexpr std::size_t kMaxIov = std::size_t{1} << 30;
     for (std::size_t off = from; off < s.length; off += kMaxIov) {
         const std::size_t len = std::min(kMaxIov, s.length - off);
-        iov_.push_back(uv_buf_init(const_cast<char*>(base + off), static_cast<unsigned>(len)));
+        iov_.push_back(uv_buf_init(const_cast<char*>(p + (off - from)), static_cast<unsigned>(len)));
     }
+    return true;
 }
 
 bool WriteQueue::sends_file(const Segment& s, std::size_t from) const noexcept {
@@ -68,7 +91,7 @@ int WriteQueue::flush() noexcept {
 }
 
 int WriteQueue::advance() noexcept {
-    const std::vector<Segment>& segs = inflight_.segments;
+    std::vector<Segment>& segs = inflight_.segments;
     // Write at once what the socket takes: runs of segments gathered in one call, long file
     // segments by sendfile.
     while (seg_ < segs.size()) {
@@ -89,7 +112,7 @@ int WriteQueue::advance() noexcept {
             iov_.clear();
             std::size_t end = seg_;
             do {
-                add_iov(segs[end], end == seg_ ? from_ : 0);
+                if (!add_iov(segs[end], end == seg_ ? from_ : 0)) return drop_inflight(UV_ENOMEM);
                 tried += segs[end].length - (end == seg_ ? from_ : 0);
                 ++end;
             } while (end < segs.size() && !sends_file(segs[end], 0));
@@ -118,15 +141,16 @@ int WriteQueue::advance() noexcept {
         const std::size_t from = i == seg_ ? from_ : 0;
         if (sends_file(segs[i], from)) {
             if (i == seg_) {
-                const Segment& s = segs[i];
+                Segment& s = segs[i];
                 const std::size_t n = std::min(kProbe, s.length - from);
-                iov_.push_back(uv_buf_init(const_cast<char*>(s.data(inflight_.staging) + from),
-                                           static_cast<unsigned>(n)));
+                const char* p = s.at(inflight_.staging, from);
+                if (p == nullptr) return drop_inflight(UV_ENOMEM);
+                iov_.push_back(uv_buf_init(const_cast<char*>(p), static_cast<unsigned>(n)));
                 probe += n;
             }
             break;
         }
-        add_iov(segs[i], from);
+        if (!add_iov(segs[i], from)) return drop_inflight(UV_ENOMEM);
         probe += segs[i].length - from;
     }
     const int rc = stream_.write(iov_.data(), static_cast<unsigned>(iov_.size()));

@@ -7,9 +7,19 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <memory>
 #include <vector>
 
 namespace vstream::net {
+
+/// Maps file bytes on demand, for file segments queued without a mapping.
+class FileMapper {
+public:
+    virtual ~FileMapper() = default;
+    /// Bytes [offset, offset + length) of the file, borrowed (the Body's keeper holds the
+    /// mapping); an empty Body if they cannot be mapped.
+    virtual Body map(std::uint64_t offset, std::size_t length) noexcept = 0;
+};
 
 /// Queues response bytes for a Stream and writes them gathered, one uv_write at a time:
 /// small pieces are copied into a staging buffer so a head and a small body leave in one
@@ -40,6 +50,13 @@ public:
     /// enough, else from the mapping; either way nothing is copied in user space. `mapped`'s
     /// keeper must keep `fd` open too. Same return as append().
     bool append_file(Body mapped, int fd, std::uint64_t offset);
+    /// Appends `length` bytes of file `fd` from `offset` with no mapping: sendfile sends them,
+    /// and `mapper` (which keeps `fd` open) maps them only if some must be written from memory
+    /// (the socket filled up). For a stream that can_send_file(). Same return as append().
+    bool append_file_unmapped(std::shared_ptr<FileMapper> mapper, int fd, std::uint64_t offset,
+                              std::size_t length);
+    /// Whether the stream sends files itself (append_file_unmapped is worth it).
+    bool sends_files() const noexcept { return send_files_ && stream_.can_send_file(); }
     /// Starts writing what is queued unless a write is in flight: first at once (most
     /// responses fit the socket buffer, and a write done at once needs no request, no
     /// callback and no epoll change), the rest through the stream's write(). Afterwards
@@ -71,9 +88,10 @@ private:
         bool staged = false;
         int fd = -1;                  // file segments: body maps file fd at file_offset
         std::uint64_t file_offset = 0;
-        const char* data(const std::string& staging) const noexcept {
-            return staged ? staging.data() + offset : body.view().data();
-        }
+        std::shared_ptr<FileMapper> mapper = nullptr;  // unmapped file segments: maps on demand
+        std::size_t mapped_from = 0;         // body maps the segment from this byte on
+        // The segment's bytes from `from` on (mapped first if need be); nullptr on failure.
+        const char* at(const std::string& staging, std::size_t from) noexcept;
     };
     struct Batch {
         std::string staging;
@@ -82,7 +100,7 @@ private:
     };
 
     void release(Batch& batch) noexcept;
-    void add_iov(const Segment& s, std::size_t from);
+    bool add_iov(Segment& s, std::size_t from);
     bool sends_file(const Segment& s, std::size_t from) const noexcept;
     int advance() noexcept;            // writes inflight_ from (seg_, from_)
     void skip(std::size_t n) noexcept; // moves (seg_, from_) past n written bytes

@@ -71,11 +71,12 @@ public:
         return try_write(bufs, nbufs);
     }
     // sendfile: off unless a budget is set; reads what the kernel would send into sent_at_once.
-    bool can_send_file = false;
+    bool sendfile_ok = false;
+    bool can_send_file() const noexcept override { return sendfile_ok; }
     std::size_t file_at_once = 0;
     int send_file_calls = 0;
     int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override {
-        if (!can_send_file) return UV_ENOSYS;
+        if (!sendfile_ok) return UV_ENOSYS;
         ++send_file_calls;
         const std::size_t n = std::min(length, file_at_once);
         if (n == 0) return UV_EAGAIN;
@@ -451,7 +452,7 @@ TEST_CASE("a partial write at once queues exactly the rest") {
 
 TEST_CASE("a long file segment goes by sendfile, the head before it with MSG_MORE") {
     FakeStream s;
-    s.can_send_file = true;
+    s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 1 << 20;
     TempFile f(300 * 1024);
@@ -469,7 +470,7 @@ TEST_CASE("a long file segment goes by sendfile, the head before it with MSG_MOR
 
 TEST_CASE("when the socket fills during sendfile, a probe from the mapping waits for room") {
     FakeStream s;
-    s.can_send_file = true;
+    s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 100 * 1024;
     TempFile f(400 * 1024);
@@ -506,7 +507,7 @@ TEST_CASE("a stream that cannot sendfile gets file segments written from the map
 
 TEST_CASE("a short file segment leaves with the head in one gathered write") {
     FakeStream s;
-    s.can_send_file = true;
+    s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 1 << 20;
     TempFile f(8 * 1024);
@@ -517,6 +518,59 @@ TEST_CASE("a short file segment leaves with the head in one gathered write") {
     CHECK(s.send_file_calls == 0);
     CHECK(s.more_calls == 0);
     CHECK(s.sent_at_once == "H" + f.bytes);
+}
+
+namespace {
+
+// Maps from a TempFile's in-memory copy, counting the calls.
+struct CountingMapper final : vstream::net::FileMapper {
+    const TempFile& f;
+    int calls = 0;
+    explicit CountingMapper(const TempFile& file) : f(file) {}
+    Body map(std::uint64_t offset, std::size_t length) noexcept override {
+        ++calls;
+        return f.mapped(static_cast<std::size_t>(offset), length);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("an unmapped file segment sent whole by sendfile is never mapped") {
+    FakeStream s;
+    s.sendfile_ok = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 1 << 20;
+    TempFile f(100 * 1024);
+    auto mapper = std::make_shared<CountingMapper>(f);
+    WriteQueue q(s, kHigh, kLow);
+    REQUIRE(q.sends_files());
+    q.append_copy("H");
+    q.append_file_unmapped(mapper, f.fd, 1000, 64 * 1024);
+    REQUIRE(q.flush() == 0);
+    CHECK(q.idle());
+    CHECK(mapper->calls == 0);
+    CHECK(s.sent_at_once == "H" + f.bytes.substr(1000, 64 * 1024));
+}
+
+TEST_CASE("an unmapped file segment is mapped from where it stopped when the socket fills") {
+    FakeStream s;
+    s.sendfile_ok = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 40 * 1024;
+    TempFile f(300 * 1024);
+    auto mapper = std::make_shared<CountingMapper>(f);
+    WriteQueue q(s, kHigh, kLow);
+    q.append_file_unmapped(mapper, f.fd, 5000, 200 * 1024);
+    REQUIRE(q.flush() == 0);
+    REQUIRE(q.writing());
+    CHECK(mapper->calls == 1);
+    REQUIRE(s.writes.size() == 1);
+    const std::string before = s.sent_at_once + s.writes[0].bytes;
+    s.sent_at_once.clear();
+    s.file_at_once = 1 << 20;
+    REQUIRE(q.on_written(0) == 0);
+    CHECK(q.idle());
+    CHECK(before + s.sent_at_once == f.bytes.substr(5000, 200 * 1024));
 }
 
 }  // TEST_SUITE
