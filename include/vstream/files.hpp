@@ -18,7 +18,7 @@ namespace vstream {
 struct FileCacheConfig {
     /// Bytes mapped at once, whole files and windows together. Unreferenced mappings are
     /// evicted (least recently used first) to stay below it; when every mapping is in use,
-    /// further responses read the file into small buffers instead (so memory stays bounded).
+    /// further responses map 64 KiB pieces on their own, uncached (so memory stays bounded).
     /// Default 256 MiB.
     std::size_t max_mapped_bytes = 256 * 1024 * 1024;
     /// Cached files (each keeps one descriptor open while it is windowed). Default 1024.
