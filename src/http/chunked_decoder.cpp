@@ -6,13 +6,6 @@ namespace vstream::http {
 
 namespace {
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
 
 std::size_t skip_ws(std::string_view s, std::size_t i) noexcept {
@@ -139,12 +132,12 @@ void ChunkedDecoder::finish_size_line() noexcept {
     const std::string_view s = line_;
     std::uint64_t size = 0;
     std::size_t i = 0;
-    for (; i < s.size() && hex_value(s[i]) >= 0; ++i) {
+    for (; i < s.size() && hex_digit_value(s[i]) >= 0; ++i) {
         if (i == 15) {
             fail("chunk size too large");  // 2^60: no body is that long
             return;
         }
-        size = size * 16 + static_cast<std::uint64_t>(hex_value(s[i]));
+        size = size * 16 + static_cast<std::uint64_t>(hex_digit_value(s[i]));
     }
     if (i == 0) return fail("invalid chunk size");
     if (!valid_extensions(s.substr(i))) return fail("invalid chunk extension");

@@ -24,6 +24,14 @@ constexpr bool is_token(std::string_view s) noexcept {
     return true;
 }
 
+/// The value of a hex digit (either case), or -1.
+constexpr int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /// RFC 9110 §5.5: a byte allowed in a field value (VCHAR, obs-text, SP, HTAB).
 constexpr bool is_field_value_char(char ch) noexcept {
     const auto c = static_cast<unsigned char>(ch);

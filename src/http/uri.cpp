@@ -1,23 +1,18 @@
 #include "http/uri.hpp"
 
+#include "http/token.hpp"
+
 #include <cstring>
 
 namespace vstream::http {
 
 namespace {
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // Reads the escape at in[i] == '%'; returns the byte or -1 when malformed.
 int escape_at(std::string_view in, std::size_t i) noexcept {
     if (i + 2 >= in.size()) return -1;
-    const int hi = hex_value(in[i + 1]);
-    const int lo = hex_value(in[i + 2]);
+    const int hi = hex_digit_value(in[i + 1]);
+    const int lo = hex_digit_value(in[i + 2]);
     return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
 }
 

@@ -1,4 +1,5 @@
 // The real curl client: GET, HTTP/1.0, HEAD, a 1 MiB upload, Expect: 100-continue, reuse.
+#include "curl.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -18,33 +19,6 @@ namespace {
 
 using namespace vstream::test;
 using vstream::Context;
-
-struct Run {
-    int exit_code = -1;
-    std::string out;
-};
-
-// Runs a shell command; returns its exit code and standard output.
-Run run(const std::string& command) {
-    Run r;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[65536];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
-
-bool have_curl() { return std::system("curl --version >/dev/null 2>&1") == 0; }
-
-// curl with the options every test wants: quiet but for errors, no proxy from the
-// environment, and a bound on the whole transfer.
-std::string curl(std::uint16_t port, const std::string& args, const std::string& path) {
-    return "curl -sS --noproxy '*' --max-time 20 " + args + " 'http://127.0.0.1:" +
-           std::to_string(port) + path + "'";
-}
 
 // A file in the temporary directory, removed on scope exit.
 class TempFile {

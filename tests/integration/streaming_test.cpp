@@ -3,6 +3,7 @@
 // client; flow control against a slow reader, a client that leaves, a server that stops, and
 // two streams at once.
 #include "async_fixtures.hpp"
+#include "curl.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -237,31 +238,6 @@ bool same_bytes(std::string_view got, std::string_view want) {
     return false;
 }
 
-// curl, as in curl_test.cpp: run a command and capture its output; skip if curl is missing.
-struct Run {
-    int exit_code = -1;
-    std::string out;
-};
-
-Run run(const std::string& command) {
-    Run r;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[65536];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
-
-bool have_curl() { return std::system("curl --version >/dev/null 2>&1") == 0; }
-
-std::string curl(std::uint16_t port, const std::string& args, const std::string& path) {
-    return "curl -sS --noproxy '*' --max-time 30 " + args + " 'http://127.0.0.1:" +
-           std::to_string(port) + path + "'";
-}
-
 // A handler that streams `payload` from a new thread per request: chunks alternately borrowed
 // (counted in `released` when let go) and owned, then end() with the checksum trailer.
 // Declare it before the server that calls it: its threads are joined when it goes, after the
@@ -421,11 +397,11 @@ TEST_CASE("curl receives the streamed bytes, raw (chunked with the trailer) and 
     PayloadStreams streams(payload);
     TestServer server(std::ref(streams), stream_config());
 
-    const Run plain = run(curl(server.port(), "", "/live"));
+    const Run plain = run(curl(server.port(), "", "/live", 30));
     REQUIRE(plain.exit_code == 0);
     CHECK(same_bytes(plain.out, payload.all));
 
-    const Run raw = run(curl(server.port(), "--raw", "/live"));
+    const Run raw = run(curl(server.port(), "--raw", "/live", 30));
     REQUIRE(raw.exit_code == 0);
     ChunkedDecoder d;
     std::string data;
@@ -437,7 +413,7 @@ TEST_CASE("curl receives the streamed bytes, raw (chunked with the trailer) and 
     CHECK(d.trailers()[0].first == "X-Checksum");
     CHECK(d.trailers()[0].second == payload.sum);
 
-    const Run old = run(curl(server.port(), "--http1.0", "/live"));
+    const Run old = run(curl(server.port(), "--http1.0", "/live", 30));
     REQUIRE(old.exit_code == 0);
     CHECK(same_bytes(old.out, payload.all));
 }
