@@ -5,9 +5,11 @@
 #include <vstream/config.hpp>
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
+#include <vstream/files.hpp>
 #include <vstream/headers.hpp>
 #include <vstream/json.hpp>
 #include <vstream/middleware.hpp>
 #include <vstream/router.hpp>
 #include <vstream/server.hpp>
+#include <vstream/stream.hpp>
 #include <vstream/version.hpp>
