@@ -1,6 +1,6 @@
 // vstream-serve: a small server over libvstream. Serves a directory (--root) at "/" through
 // the mmap file cache, with Range and conditional requests, plus GET /ping answering
-// {"message":"pong"}. It is what the README's demo command starts, and what the benchmarks
+// {"message":"pong"}, and, with --upload-dir, uploads streamed to disk. It is what the README's demo command starts, and what the benchmarks
 // drive against nginx.
 #include <vstream/vstream.hpp>
 
@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,12 @@ constexpr const char* kUsage =
     "  --limit-rate BYTES     pace each response to BYTES/s, 0 = unlimited (default 0)\n"
     "  --limit-rate-after BYTES  send BYTES at full speed before pacing (default 0)\n"
     "  --max-ranges N         ranges per request before the whole file is sent (default 16)\n"
+    "  --upload-dir DIR       accept uploads into DIR: POST /upload (multipart/form-data,\n"
+    "                         every file part) and PUT /upload/NAME (the raw body); answers\n"
+    "                         201 with the stored names, sizes and SHA-256 (default off)\n"
+    "  --upload-max-mb N      largest upload body in MiB (default 4096)\n"
+    "  --upload-overwrite     replace existing files (default off: 409)\n"
+    "  --upload-sync          fdatasync each upload before naming it (default off)\n"
     "  --access-log           log each request as a JSON line on stderr (default off)\n"
     "  --quiet                do not print the listening line\n"
     "  -h, --help             show this help\n";
@@ -58,6 +66,23 @@ unsigned long parse_number(std::string_view flag, const char* text, unsigned lon
     return v;
 }
 
+// POST /upload (multipart/form-data) and PUT /upload/:name (raw), streamed to disk.
+void add_upload_routes(vstream::Server& server, const vstream::UploadOptions& uploads) {
+    struct stat st {};
+    if (::stat(uploads.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+        ::access(uploads.dir.c_str(), W_OK) != 0) {
+        throw vstream::Error(vstream::errc::invalid_argument,
+                             "--upload-dir '" + uploads.dir + "' is not a writable directory");
+    }
+    server.handle_stream("POST", "/upload",
+                         [uploads](vstream::Context& ctx) { ctx.receive_upload(uploads); });
+    server.handle_stream("PUT", "/upload/:name", [uploads](vstream::Context& ctx) {
+        vstream::UploadOptions options = uploads;
+        options.name = std::string(ctx.param("name"));
+        ctx.receive_upload(std::move(options));
+    });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +92,7 @@ int main(int argc, char** argv) {
     bool hosts_given = false;
     bool quiet = false;
     bool access_log = false;
+    vstream::UploadOptions uploads;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         auto value = [&]() -> const char* {
@@ -110,6 +136,16 @@ int main(int argc, char** argv) {
             statics.limit_rate_after = parse_number(arg, value(), ~0ul >> 12);
         } else if (arg == "--max-ranges") {
             config.limits.max_ranges = parse_number(arg, value(), 64);
+        } else if (arg == "--upload-dir") {
+            uploads.dir = value();
+            if (uploads.dir.empty()) usage_error("--upload-dir needs a directory");
+        } else if (arg == "--upload-max-mb") {
+            uploads.max_bytes = static_cast<std::uint64_t>(parse_number(arg, value(), 1ul << 30)) << 20;
+            if (uploads.max_bytes == 0) usage_error("--upload-max-mb must be at least 1");
+        } else if (arg == "--upload-overwrite") {
+            uploads.overwrite = true;
+        } else if (arg == "--upload-sync") {
+            uploads.sync = true;
         } else if (arg == "--access-log") {
             access_log = true;
         } else if (arg == "--quiet") {
@@ -132,6 +168,7 @@ int main(int argc, char** argv) {
         if (access_log) server.use(vstream::middleware::access_log());
         server.get("/ping", [](vstream::Context& ctx) { ctx.json(200, R"({"message":"pong"})"); });
         if (!root.empty()) server.serve_static("/", root, statics);
+        if (!uploads.dir.empty()) add_upload_routes(server, uploads);
         server.start();
         if (!quiet) {
             for (const std::string& a : config.addresses) {

@@ -27,6 +27,10 @@ struct Limits {
     /// Request body, in bytes, decided from Content-Length before the body is read (413), and
     /// counted while reading a chunked body. Default 8 MiB.
     std::size_t max_body_bytes = 8 * 1024 * 1024;
+    /// Default largest body of a streaming route (RouteGroup::handle_stream), read with
+    /// Context::read_body() or uploaded to disk; a reader may set its own. Beyond: 413.
+    /// Default 4 GiB.
+    std::uint64_t max_stream_body_bytes = std::uint64_t{4} * 1024 * 1024 * 1024;
     /// Open connections across all loop threads. A connection past it is accepted, answered
     /// 503 and closed at once, so the listen backlog never fills. Default 10000.
     std::size_t max_connections = 10000;
@@ -53,6 +57,9 @@ struct Timeouts {
     ms keep_alive = std::chrono::seconds(75);
     /// Longest pause between two reads of a request body. 408 then close. Default 30 s.
     ms body_read = std::chrono::seconds(30);
+    /// Default time allowed for a whole streamed body (Context::read_body(), uploads), from
+    /// the reader's start; a reader may set its own. 408 then close. Default 1 hour.
+    ms stream_body = std::chrono::hours(1);
     /// Longest time without write progress while bytes are queued (a client that stopped
     /// reading). The connection is closed. Default 60 s (nginx's send_timeout).
     ms write = std::chrono::seconds(60);

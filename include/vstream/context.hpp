@@ -8,6 +8,7 @@
 #include <vstream/headers.hpp>
 #include <vstream/json.hpp>
 #include <vstream/stream.hpp>
+#include <vstream/upload.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -53,8 +54,32 @@ public:
     HeaderMap headers() const noexcept;
     /// The first header named `name` (case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const noexcept;
-    /// The request body (buffered up to Limits::max_body_bytes).
+    /// The request body (buffered up to Limits::max_body_bytes). Empty on a streaming route
+    /// (RouteGroup::handle_stream), whose body is read with read_body() instead.
     std::string_view body() const noexcept;
+    /// Reads the body as it arrives, through `reader` (see BodyReader): on a streaming route
+    /// (RouteGroup::handle_stream) straight off the socket with flow control, never held
+    /// whole; elsewhere the buffered body is handed over at once. "Expect: 100-continue" is
+    /// answered now, so a handler that answers without reading never receives the body.
+    /// Defers the context like defer(): answer from on_end (or later, through a ContextRef).
+    /// Once per request; a second call, or a call after the response, gets on_error(0, ...).
+    /// Any thread (through a ContextRef); the callbacks run on the loop thread.
+    void read_body(BodyReader reader);
+    /// Stores the request body as files in options.dir (see UploadOptions): each file part of a
+    /// multipart/form-data body in its own file (fields kept in memory), or any other body
+    /// whole in one file. Written as the bytes arrive (on a streaming route, never held in
+    /// memory), hashed with SHA-256 on the way, and checked against a Content-Digest or
+    /// Repr-Digest sha-256 the client sent (RFC 9530). Files get their names only when all
+    /// of the body arrived intact; on any failure none is left: 400 (malformed multipart,
+    /// digest mismatch), 408, 409 (name taken), 413, 507 (disk full), answered with
+    /// {"error": "..."}. On success `done` runs on the loop thread with what was stored and
+    /// answers; without `done` the answer is 201 with UploadResult::to_json(). Defers the
+    /// context, like read_body(); once per request.
+    void receive_upload(UploadOptions options,
+                        std::function<void(Context&, UploadResult&)> done = {});
+    /// Resumes reading after BodyReader::on_data returned false. Any thread (through a
+    /// ContextRef); does nothing when not paused.
+    void resume_body();
     /// Parses the body as JSON (simdjson). If it is not valid JSON (an empty body included),
     /// answers 400 with {"error":"invalid JSON body: <reason>"} and returns nullopt, so a
     /// handler can simply return. The values stay valid while this context does.

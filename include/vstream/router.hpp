@@ -50,6 +50,14 @@ public:
     /// DELETE (`delete` is a keyword).
     RouteGroup& del(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
     RouteGroup& options(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
+    /// Registers a streaming route: `handler` (after its middleware) runs as soon as the
+    /// request head has arrived, before the body, which it reads with Context::read_body()
+    /// or Context::receive_upload() (uploads to disk), so a large body is never held in
+    /// memory and a request refused by middleware (401, 429) is never read at all. The
+    /// buffered-body limit (Limits::max_body_bytes) does not apply; the reader's does. A
+    /// response sent before the body was read closes the connection after it.
+    RouteGroup& handle_stream(std::string_view method, std::string_view pattern,
+                              Handler handler, std::vector<Middleware> middleware = {});
     /// The same handler for GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.
     RouteGroup& any(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
 

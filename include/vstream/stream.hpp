@@ -1,12 +1,16 @@
-// Streaming responses of unknown length (live data): StreamWriter. Implemented by
-// src/server/stream.cpp over src/http/stream_source.cpp.
+// Streaming responses of unknown length (live data): StreamWriter; and request bodies read as
+// they arrive: BodyReader. Implemented by src/server/stream.cpp over src/http/stream_source.cpp
+// and src/http/body_stream.cpp.
 #pragma once
 
 #include <vstream/body.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,6 +65,37 @@ private:
     explicit StreamWriter(std::shared_ptr<http::StreamState> state) noexcept
         : state_(std::move(state)) {}
     std::shared_ptr<http::StreamState> state_;
+};
+
+/// Receives a request body piece by piece, as it arrives (Context::read_body). Every callback
+/// runs on the connection's loop thread, never two at once, and may run before read_body()
+/// returns.
+///
+/// Flow control: on_data returns false when the consumer is behind; the engine then stops
+/// reading from the socket (TCP pushes back on the client) until Context::resume_body().
+/// At most one socket read (64 KiB) is held meanwhile.
+///
+/// Exactly one of on_end and on_error runs, once. After on_end the handler answers (if it has
+/// not already); the context stays deferred until it does, and an unanswered context whose
+/// last holder lets go gets a 500, as with defer().
+struct BodyReader {
+    /// The next bytes of the body, valid during the call only. Returns true for more, false to
+    /// pause reading until resume_body(). Never called with an empty view.
+    std::function<bool(std::string_view bytes)> on_data;
+    /// The whole body arrived (for chunked bodies: the trailers too).
+    std::function<void()> on_end;
+    /// The body cannot be read to its end. `status` is what the engine answered the client
+    /// with: 400 (malformed chunked framing, or the client closed early), 408 (stalled for
+    /// Timeouts::body_read, or over `timeout`), 413 (over `max_bytes`); or 0 when no answer
+    /// is possible (the connection is gone, or the response was sent before the body was
+    /// read). The handler's own answer, if any comes later, is dropped. Clean up here.
+    std::function<void(int status, std::string_view reason)> on_error;
+    /// Largest body accepted, in bytes: decided from Content-Length at once, and counted as a
+    /// chunked body arrives; beyond it, 413. 0 means Limits::max_stream_body_bytes.
+    std::uint64_t max_bytes = 0;
+    /// Time allowed for the whole body, from read_body(); beyond it, 408. 0 means
+    /// Timeouts::stream_body. The stall timeout (Timeouts::body_read) applies as well.
+    std::chrono::milliseconds timeout{0};
 };
 
 }  // namespace vstream

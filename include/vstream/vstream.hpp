@@ -12,4 +12,5 @@
 #include <vstream/router.hpp>
 #include <vstream/server.hpp>
 #include <vstream/stream.hpp>
+#include <vstream/upload.hpp>
 #include <vstream/version.hpp>

@@ -6,18 +6,6 @@ namespace vstream::http {
 
 namespace {
 
-bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::size_t skip_ws(std::string_view s, std::size_t i) noexcept {
-    while (i < s.size() && is_ws(s[i])) ++i;
-    return i;
-}
-
-std::size_t skip_token(std::string_view s, std::size_t i) noexcept {
-    while (i < s.size() && is_tchar(s[i])) ++i;
-    return i;
-}
-
 // RFC 9110 §5.6.4 quoted-string starting at s[i] == '"'; returns the index after it, or npos.
 std::size_t skip_quoted(std::string_view s, std::size_t i) noexcept {
     for (++i; i < s.size(); ++i) {
@@ -36,15 +24,15 @@ std::size_t skip_quoted(std::string_view s, std::size_t i) noexcept {
 bool valid_extensions(std::string_view s) noexcept {
     std::size_t i = 0;
     while (true) {
-        i = skip_ws(s, i);
+        i = skip_ows(s, i);
         if (i == s.size()) return true;
         if (s[i] != ';') return false;
-        i = skip_ws(s, i + 1);
+        i = skip_ows(s, i + 1);
         const std::size_t name_end = skip_token(s, i);
         if (name_end == i) return false;
-        i = skip_ws(s, name_end);
+        i = skip_ows(s, name_end);
         if (i < s.size() && s[i] == '=') {
-            i = skip_ws(s, i + 1);
+            i = skip_ows(s, i + 1);
             if (i < s.size() && s[i] == '"') {
                 i = skip_quoted(s, i);
                 if (i == std::string_view::npos) return false;
@@ -164,9 +152,9 @@ void ChunkedDecoder::finish_trailer_line() noexcept {
     if (name_end == 0 || name_end >= s.size() || s[name_end] != ':') {
         return fail("invalid trailer field");
     }
-    std::size_t v = skip_ws(s, name_end + 1);
+    std::size_t v = skip_ows(s, name_end + 1);
     std::size_t e = s.size();
-    while (e > v && is_ws(s[e - 1])) --e;
+    while (e > v && is_ows(s[e - 1])) --e;
     for (std::size_t k = v; k < e; ++k) {
         if (!is_field_value_char(s[k])) return fail("invalid trailer value");
     }

@@ -65,9 +65,19 @@ void Connection::on_stream_read(const char* data, std::size_t len) {
 
 void Connection::read(const char* data, std::size_t len) {
     if (phase_ == Phase::closing) return;  // draining after the last response
-    if (phase_ == Phase::body) last_body_read_ = now();
-    if (busy() || reading_paused_ || !pending_in_.empty()) {
+    if (phase_ == Phase::body || body_streaming_) last_body_read_ = now();
+    const bool feed_body = body_flowing() && pending_in_.empty();
+    if (!feed_body && (busy() || reading_paused_ || !pending_in_.empty())) {
         pending_in_.append(data, len);
+        if (body_streaming_) {
+            // A streamed body's reader is behind: hold this read only, TCP pushes back.
+            if (body_flowing()) {
+                continue_body();
+            } else {
+                stream_->read_stop();
+            }
+            return;
+        }
         if (busy() || reading_paused_) {
             // Hold what is pipelined behind the current request, within bounds.
             const Limits& l = env_.config->limits;
@@ -80,50 +90,219 @@ void Connection::read(const char* data, std::size_t len) {
         return;
     }
     process(data, len);
+    if (body_streaming_) mark_body_read();
     flush();
     update_timer();
 }
 
+void Connection::mark_body_read() {
+    // The stall clock restarts once the reader is done with what it got: time a slow reader
+    // spends (the loop's clock is cached from before it ran) is not the client's stall.
+    uv_update_time(env_.loop);
+    last_body_read_ = now();
+}
+
 void Connection::process(const char* data, std::size_t len) {
-    while (len > 0 && phase_ != Phase::closing && !closed_) {
+    bool once = body_streaming_;  // a resumed body may reach its end without a new byte
+    while ((len > 0 || once) && phase_ != Phase::closing && !closed_) {
+        once = false;
         if (phase_ == Phase::idle) {
             phase_ = Phase::head;  // first byte of the next request: its header clock starts
             head_deadline_ = now() + ms(env_.config->timeouts.header);
         }
+        const bool streaming = body_streaming_;
+        dispatching_ = streaming;  // a streamed body's reader runs inside feed()
         const ParseResult r = parser_.feed(data, len);
+        dispatching_ = false;
         if (r.kind == ParseResult::Kind::error) {
-            send_error(r.status, r.reason);
+            if (streaming) {
+                fail_body(r.status, r.reason);
+            } else {
+                send_error(r.status, r.reason);
+            }
             return;
         }
         if (r.kind == ParseResult::Kind::need_more) {
-            if (parser_.in_body() && phase_ != Phase::body) {
+            if (!streaming && parser_.in_body() && phase_ != Phase::body) {
                 phase_ = Phase::body;
                 last_body_read_ = now();
             }
+            settle();
             return;
         }
         data += r.consumed;
         len -= r.consumed;
-        dispatch();
-        if (phase_ != Phase::idle || reading_paused_) {
-            // The next request waits for this response (order) or for the writes to drain.
+        switch (r.kind) {
+            case ParseResult::Kind::head:
+                // A streaming route: its handler runs now and reads the body itself.
+                body_streaming_ = true;
+                last_body_read_ = now();
+                dispatch();
+                break;
+            case ParseResult::Kind::complete:
+                if (!streaming) {
+                    dispatch();
+                    break;
+                }
+                body_streaming_ = false;
+                dispatching_ = true;
+                try {
+                    exchange_->end_body();
+                } catch (...) {
+                    exchange_->fail_internal();  // on_end threw: 500 unless answered
+                }
+                dispatching_ = false;
+                break;
+            case ParseResult::Kind::paused:
+            case ParseResult::Kind::need_more:
+            case ParseResult::Kind::error:
+                break;
+        }
+        settle();
+        if (closed_) return;
+        if (body_flowing()) continue;
+        if (phase_ != Phase::idle || reading_paused_ || body_streaming_) {
+            // The next request waits for this response (order) or for the writes to drain;
+            // a paused body waits for its reader, and TCP pushes back on the client.
             pending_in_.append(data, len);
+            if (body_streaming_) stream_->read_stop();
             return;
         }
+    }
+}
+
+void Connection::settle() {
+    // What a callback run inside feed() asked for, done now that the parser is out of it.
+    if (closed_) return;
+    if (answered_in_dispatch_) {
+        answered_in_dispatch_ = false;
+        if (phase_ == Phase::handling) finish_response();
+    }
+    if (source_poked_) {
+        source_poked_ = false;
+        if (phase_ == Phase::sending && source_ && !closed_ &&
+            out_.queued() <= env_.config->limits.write_low_water) {
+            drive();
+        }
+    }
+}
+
+bool Connection::body_flowing() const noexcept {
+    return body_streaming_ && exchange_ != nullptr && !exchange_->body_stream.paused();
+}
+
+bool Connection::stream_body(Request&) {
+    if (env_.stream_probe == nullptr || !*env_.stream_probe || exchange_ == nullptr) return false;
+    try {
+        if (!(*env_.stream_probe)(*exchange_)) return false;
+    } catch (...) {
+        return false;  // out of memory routing: buffer it, the router answers later
+    }
+    const auto declared = parser_.declared_length();
+    exchange_->body_stream.expect(declared ? *declared : BodyStream::kUnknownLength);
+    return true;
+}
+
+int Connection::on_request_body(std::string_view bytes) {
+    if (exchange_ == nullptr) return 500;
+    try {
+        switch (exchange_->body_stream.data(bytes)) {
+            case BodyStream::Feed::more: return 0;
+            case BodyStream::Feed::pause: return ParserEvents::kPauseBody;
+            case BodyStream::Feed::too_large: return 413;
+        }
+    } catch (...) {
+        // The reader threw: it broke its contract, and its request fails.
+    }
+    return 500;
+}
+
+void Connection::on_body_wanted(Exchange& x) {
+    if (&x != exchange_ || closed_ || !body_streaming_ || phase_ == Phase::closing) return;
+    if (body_deadline_ == 0) {
+        body_deadline_ = now() + static_cast<std::uint64_t>(x.body_stream.timeout().count());
+    }
+    // RFC 9110 §10.1.1: the client waits for this before sending the body; only a handler
+    // that wants the body asks for it.
+    if (!continue_sent_ && x.request.expect_continue && !x.answered) {
+        continue_sent_ = true;
+        out_.append_copy("HTTP/1.1 100 Continue\r\n\r\n");
+        flush();
+        if (closed_) return;
+    }
+    if (dispatching_) return;  // inside the handler or a reader callback: process() goes on
+    continue_body();
+    if (!closed_) update_timer();
+}
+
+void Connection::on_body_refused(Exchange& x, int status, std::string_view reason) {
+    if (&x != exchange_ || closed_ || !body_streaming_) return;
+    fail_body(status, reason);
+}
+
+void Connection::continue_body() {
+    Exchange& x = *exchange_;
+    int failed = 0;
+    BodyStream::Feed f = BodyStream::Feed::more;
+    const bool was_dispatching = dispatching_;
+    dispatching_ = true;
+    try {
+        f = x.body_stream.deliver_held();
+        if (f == BodyStream::Feed::too_large) failed = 413;
+    } catch (...) {
+        failed = 500;  // the reader threw
+    }
+    dispatching_ = was_dispatching;
+    if (failed != 0) {
+        fail_body(failed, failed == 413 ? "request body too large" : "request body refused");
+        return;
+    }
+    settle();
+    if (closed_ || !body_streaming_ || f == BodyStream::Feed::pause) return;
+    process_pending();
+    if (closed_) return;
+    if (body_streaming_) mark_body_read();  // from the resume, not from the pause
+    if (body_flowing()) {
+        if (!peer_done_) stream_->read_start();
+    } else if (phase_ == Phase::idle) {
+        resume();  // requests pipelined behind the body
+    }
+    flush();
+}
+
+void Connection::fail_body(int status, std::string_view reason) {
+    body_streaming_ = false;
+    const bool unanswered = phase_ == Phase::handling && status != 0;
+    if (exchange_ != nullptr) {
+        // The reader learns what the client gets; an answer it sends from on_error is dropped.
+        const bool was_dispatching = dispatching_;
+        dispatching_ = true;
+        exchange_->fail_body(unanswered ? status : 0, reason);
+        dispatching_ = was_dispatching;
+        answered_in_dispatch_ = false;
+    }
+    if (!unanswered) {
+        close_handles();  // the response is under way: it cannot be replaced
+        return;
+    }
+    drop_exchange(true);  // cancelled: a later answer from the handler is dropped
+    send_error(status, reason);
+}
+
+void Connection::process_pending() {
+    // process() may hold bytes again (in pending_in_), so it works on a swapped-out copy.
+    std::string buf;
+    buf.swap(pending_in_);
+    process(buf.data(), buf.size());
+    if (pending_in_.empty()) {
+        buf.clear();
+        pending_in_.swap(buf);  // keep the capacity
     }
 }
 
 void Connection::resume() {
     if (closed_ || phase_ == Phase::closing || busy() || reading_paused_) return;
-    if (!pending_in_.empty()) {
-        std::string buf;
-        buf.swap(pending_in_);
-        process(buf.data(), buf.size());
-        if (pending_in_.empty()) {
-            buf.clear();
-            pending_in_.swap(buf);  // keep the capacity
-        }
-    }
+    if (!pending_in_.empty()) process_pending();
     if (closed_ || phase_ == Phase::closing) return;
     if (peer_done_ && phase_ == Phase::idle && pending_in_.empty()) {
         close_gracefully();
@@ -145,8 +324,13 @@ Request& Connection::on_request_begin() {
         exchange_->file_cache = env_.files;
         exchange_->max_ranges = env_.config->limits.max_ranges;
         exchange_->write_high_water = env_.config->limits.write_high_water;
+        exchange_->max_stream_body = env_.config->limits.max_stream_body_bytes;
+        exchange_->stream_body_timeout = env_.config->timeouts.stream_body;
     }
     exchange_->begin(this);
+    body_streaming_ = false;
+    continue_sent_ = false;
+    body_deadline_ = 0;
     return exchange_->request;
 }
 
@@ -197,6 +381,10 @@ void Connection::dispatch() {
 
 void Connection::on_source_ready(Exchange& x) {
     if (&x != exchange_ || phase_ != Phase::sending || !source_ || closed_) return;
+    if (dispatching_) {
+        source_poked_ = true;  // from a body reader's callback: settle() drives it
+        return;
+    }
     if (out_.queued() > env_.config->limits.write_low_water) return;  // drain pulls it
     drive();
     if (!closed_ && phase_ == Phase::idle) resume();
@@ -236,8 +424,9 @@ void Connection::finish_response() {
     // (RFC 9112 §6.3).
     const bool unknown_length =
         has_body && x.source && x.source->length() == BodySource::kUnknownLength;
+    // A body not read to its end leaves the framing of the next request unknown.
     const bool keep = req.keep_alive && !x.close_requested && !env_.stopping &&
-                      !(unknown_length && req.http_minor == 0);
+                      !(unknown_length && req.http_minor == 0) && !body_streaming_;
 
     head_.clear();
     head_.append("HTTP/1.1 ");
@@ -427,6 +616,7 @@ void Connection::on_stream_written(int status) {
 void Connection::close_gracefully() {
     if (closed_ || phase_ == Phase::closing) return;
     phase_ = Phase::closing;
+    body_streaming_ = false;  // what is left of a body is drained and dropped
     pending_in_.clear();
     flush();
     if (closed_) return;
@@ -454,6 +644,10 @@ void Connection::on_stream_end(int status) {
     peer_done_ = true;
     if (status != UV_EOF) {
         abort();  // reset or error: nothing more can be delivered
+        return;
+    }
+    if (body_streaming_) {
+        fail_body(400, "connection closed before the request body was complete");
         return;
     }
     switch (phase_) {
@@ -497,6 +691,7 @@ void Connection::abort() noexcept { close_handles(); }
 void Connection::close_handles(bool reset) noexcept {
     if (closed_) return;
     closed_ = true;
+    body_streaming_ = false;
     source_.reset();
     if (exchange_ != nullptr) {
         // Unanswered (handling) means cancelled: tell any holder, drop any late answer.
@@ -540,9 +735,12 @@ void Connection::update_timer() {
         case Phase::closing:
             if (write_shut_) due = std::min(due, linger_deadline_);
             break;
-        case Phase::handling: break;  // the handler's business; no read deadline
+        case Phase::handling:  // the handler's business; only a streamed body has deadlines
+            due = std::min(due, body_due());
+            break;
         case Phase::sending:
             if (pace_due_ != 0) due = std::min(due, pace_due_);
+            due = std::min(due, body_due());
             break;
     }
     if (due == kNever) {
@@ -558,6 +756,14 @@ void Connection::update_timer() {
     const std::uint64_t n = now();
     uv_timer_start(&timer_, &on_timer, due > n ? due - n : 0, 0);
     timer_due_ = due;
+}
+
+std::uint64_t Connection::body_due() const noexcept {
+    if (!body_streaming_) return kNever;
+    std::uint64_t due = body_deadline_ != 0 ? body_deadline_ : kNever;
+    // The stall clock runs only while we read; a reader that paused is the handler's business.
+    if (body_flowing()) due = std::min(due, last_body_read_ + ms(env_.config->timeouts.body_read));
+    return due;
 }
 
 void Connection::on_timer(uv_timer_t* t) {
@@ -582,6 +788,11 @@ void Connection::on_timeout() {
             close_handles(true);
             return;
         }
+    }
+    if (body_streaming_ && n >= body_due()) {
+        const bool stalled = body_flowing() && n >= last_body_read_ + ms(t.body_read);
+        fail_body(408, stalled ? "request body stalled" : "request body not received in time");
+        return;
     }
     switch (phase_) {
         case Phase::idle:

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,9 @@ struct ConnectionEnv {
     ConnectionHost* host = nullptr;
     std::shared_ptr<files::MmapCache> files;  // the server's file cache
     std::atomic<std::uint64_t>* requests = nullptr;  // responses sent, for ServerStats
+    // Whether a request's route streams its body (resolves the route at the head); null:
+    // no route does.
+    const std::function<bool(Exchange&)>* stream_probe = nullptr;
     bool stopping = false;                            // the server is shutting down
 };
 
@@ -91,16 +95,27 @@ private:
     void on_stream_closed() override;
     // ParserEvents
     Request& on_request_begin() override;
+    bool stream_body(Request& request) override;
     int on_request_head(Request& request) override;
+    int on_request_body(std::string_view bytes) override;
     // ExchangeOwner
     void on_exchange_answered(Exchange& x) override;
     void on_source_ready(Exchange& x) override;
+    void on_body_wanted(Exchange& x) override;
+    void on_body_refused(Exchange& x, int status, std::string_view reason) override;
 
     void read(const char* data, std::size_t len);
     void process(const char* data, std::size_t len);
     void answer_internal_error(Exchange& x);
     void resume();
+    void process_pending();
     void dispatch();
+    void settle();
+    void continue_body();
+    void mark_body_read();
+    void fail_body(int status, std::string_view reason);
+    bool body_flowing() const noexcept;
+    std::uint64_t body_due() const noexcept;
     void finish_response();
     void end_response(bool keep);
     void drive();
@@ -140,6 +155,10 @@ private:
     int open_handles_ = 0;
     bool dispatching_ = false;
     bool answered_in_dispatch_ = false;  // a deferred answer came on this thread mid-handler
+    bool source_poked_ = false;          // a stream had bytes while a callback ran
+    bool body_streaming_ = false;  // a dispatched request's body is still being read
+    bool continue_sent_ = false;   // "100 Continue" went out for the current request
+    std::uint64_t body_deadline_ = 0;  // the streamed body's whole-body deadline; 0 = none
     bool reading_paused_ = false;
     bool peer_done_ = false;      // the client half-closed (EOF)
     bool write_shut_ = false;

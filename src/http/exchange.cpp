@@ -56,6 +56,11 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     request_id.clear();
     traceparent.clear();
     deferred = false;
+    body_stream.reset();
+    routed = false;
+    route_id = -1;
+    body_hold_ = false;
+    buffered_end_due_ = false;
     cancelled_.store(false, std::memory_order_relaxed);
     holders_.store(0, std::memory_order_relaxed);
     std::lock_guard lock(cancel_mutex_);
@@ -80,6 +85,10 @@ void Exchange::detach(bool cancelled) noexcept {
         }
         if (fn) fn();
     }
+    // A body still being read is over too; its reader cleans up (after the cancel above, so
+    // the end of its hold does not answer for a request that is gone).
+    fail_body(0, answered ? "the response was sent before the request body was read"
+                          : "the connection closed before the request body was read");
     // The request is over either way: finish hooks (access log, metrics) run once.
     std::vector<std::function<void(Context&)>> hooks;
     hooks.swap(finish_hooks);
@@ -90,6 +99,66 @@ void Exchange::detach(bool cancelled) noexcept {
             // A logging hook must not take the connection down.
         }
     }
+}
+
+void Exchange::start_body(BodyReader reader) {
+    if (owner_ == nullptr || body_hold_ || body_stream.has_reader() || body_stream.finished() ||
+        answered) {
+        if (reader.on_error) reader.on_error(0, "read_body: the body was already read, or the request answered");
+        return;
+    }
+    deferred = true;  // answered from on_end, or later
+    body_hold_ = true;
+    holder_added();
+    const bool fits = body_stream.set_reader(std::move(reader), max_stream_body, stream_body_timeout);
+    if (body_stream.expected()) {
+        if (!fits) {
+            if (owner_ != nullptr) owner_->on_body_refused(*this, 413, "request body too large");
+            return;
+        }
+        if (owner_ != nullptr) owner_->on_body_wanted(*this);
+        return;
+    }
+    // A buffered body (or none): hand it over whole.
+    if (request.body.size() > body_stream.max_bytes()) {
+        text(413, "413 Payload Too Large: request body too large\n");
+        fail_body(413, "request body too large");
+        return;
+    }
+    if (body_stream.data(request.body) == BodyStream::Feed::pause) {
+        buffered_end_due_ = true;  // on_end waits for resume_body()
+        return;
+    }
+    end_body();
+}
+
+void Exchange::resume_body() {
+    if (buffered_end_due_) {
+        buffered_end_due_ = false;
+        end_body();
+        return;
+    }
+    if (body_stream.resume() && owner_ != nullptr) owner_->on_body_wanted(*this);
+}
+
+void Exchange::end_body() {
+    if (!body_hold_) return;
+    try {
+        body_stream.end();
+    } catch (...) {
+        body_hold_ = false;
+        holder_dropped();
+        throw;
+    }
+    body_hold_ = false;
+    holder_dropped();  // unanswered now: 500, as for a dropped ContextRef
+}
+
+void Exchange::fail_body(int status, std::string_view reason) noexcept {
+    body_stream.fail(status, reason);
+    if (!body_hold_) return;
+    body_hold_ = false;
+    holder_dropped();
 }
 
 bool Exchange::on_loop_thread() const noexcept { return handoff_->on_loop_thread(); }

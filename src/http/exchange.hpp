@@ -1,6 +1,7 @@
 #pragma once
 
 #include "http/body_source.hpp"
+#include "http/body_stream.hpp"
 #include "http/query.hpp"
 #include "http/request.hpp"
 #include "router/radix_tree.hpp"
@@ -10,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +43,12 @@ public:
     virtual void on_exchange_answered(Exchange& x) = 0;
     /// The exchange's idle body source has bytes again. Thread: the owner's loop thread.
     virtual void on_source_ready(Exchange& x) { (void)x; }
+    /// The streamed body's reader wants bytes (read_body, resume_body). Loop thread.
+    virtual void on_body_wanted(Exchange& x) { (void)x; }
+    /// The streamed body is refused (413 from its Content-Length): answer `status`, close.
+    virtual void on_body_refused(Exchange& x, int status, std::string_view reason) {
+        (void)x, (void)status, (void)reason;
+    }
 
 protected:
     ~ExchangeOwner() = default;
@@ -107,6 +115,23 @@ public:
     std::shared_ptr<files::MmapCache> file_cache;
     std::size_t max_ranges = 16;
     std::size_t write_high_water = 0;  // for stream(); 0 = the default Limits
+    std::uint64_t max_stream_body = 0;             // Limits::max_stream_body_bytes
+    std::chrono::milliseconds stream_body_timeout{0};  // Timeouts::stream_body
+
+    // A body read as it arrives (read_body). Loop thread.
+    BodyStream body_stream;
+    // Set by the router when it resolved the route at the head (streaming routes).
+    bool routed = false;
+    int route_id = -1;
+
+    /// Starts reading the body into `reader` (Context::read_body, on the loop thread).
+    void start_body(BodyReader reader);
+    /// The reader asked for more (Context::resume_body, on the loop thread).
+    void resume_body();
+    /// The whole body arrived: on_end, then the reader's hold on the context ends.
+    void end_body();
+    /// The body cannot be read to its end: on_error(status, reason), then the hold ends.
+    void fail_body(int status, std::string_view reason) noexcept;
 
     /// Runs `fn` on the loop thread (now, if called there), while the connection still holds
     /// this exchange; an exception from it answers 500. Any thread.
@@ -143,6 +168,8 @@ private:
     char peer_[64] = {};
     std::size_t peer_len_ = 0;
     std::uint16_t peer_port_ = 0;
+    bool body_hold_ = false;         // read_body holds the context until the body is over
+    bool buffered_end_due_ = false;  // a buffered body's reader paused before on_end
 };
 
 }  // namespace vstream::http

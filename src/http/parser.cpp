@@ -43,6 +43,13 @@ bool RequestParser::body_expected() const noexcept {
            ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > 0);
 }
 
+std::optional<std::uint64_t> RequestParser::declared_length() const noexcept {
+    if ((parser_.flags & F_CONTENT_LENGTH) == 0 || (parser_.flags & F_CHUNKED) != 0) {
+        return std::nullopt;
+    }
+    return parser_.content_length;
+}
+
 std::uint64_t RequestParser::body_remaining() const noexcept {
     return (in_body_ && (parser_.flags & F_CONTENT_LENGTH) != 0) ? parser_.content_length : 0;
 }
@@ -79,6 +86,7 @@ int RequestParser::on_message_begin(llhttp_t* p) {
     s.in_field_ = false;
     s.in_request_ = true;
     s.in_body_ = false;
+    s.stream_body_ = false;
     return 0;
 }
 
@@ -153,10 +161,6 @@ int RequestParser::check_head() noexcept {
     if (r.http_minor == 0 && headers.contains("transfer-encoding")) {
         return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     }
-    // 413 from Content-Length, before a byte of the body is read.
-    if ((parser_.flags & F_CONTENT_LENGTH) != 0 && parser_.content_length > limits_.max_body_bytes) {
-        return fail(413, "request body too large");
-    }
     // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
     if (const auto expect = headers.get("expect")) {
         if (!iequals(*expect, "100-continue")) return fail(417, "unsupported expectation");
@@ -178,6 +182,17 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     r.keep_alive = llhttp_should_keep_alive(p) != 0 && p->upgrade == 0;
     s.build_views();
     if (s.check_head() != 0) return -1;
+    if (s.body_expected() && s.events_.stream_body(r)) {
+        // Its handler runs now and reads the body itself, under its own limit.
+        s.stream_body_ = true;
+        s.head_paused_ = true;
+        return HPE_PAUSED;
+    }
+    // 413 from Content-Length, before a byte of the body is read.
+    if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > s.limits_.max_body_bytes) {
+        s.fail(413, "request body too large");
+        return -1;
+    }
     if (const int status = s.events_.on_request_head(r); status != 0) {
         s.fail(status, "request refused");
         return -1;
@@ -187,6 +202,15 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
 
 int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
+    if (s.stream_body_) {
+        const int rc = s.events_.on_request_body(std::string_view(at, len));
+        if (rc == 0) return 0;
+        if (rc == ParserEvents::kPauseBody) {
+            s.body_paused_ = true;
+            return HPE_PAUSED;
+        }
+        return s.fail(rc, rc == 413 ? "request body too large" : "request body refused");
+    }
     std::string& body = s.request_->body;
     // Chunked bodies have no length up front: the limit is enforced as bytes arrive.
     if (body.size() + len > s.limits_.max_body_bytes) return s.fail(413, "request body too large");
@@ -212,6 +236,8 @@ int RequestParser::on_message_complete(llhttp_t* p) {
 }
 
 ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
+    static constexpr char kNothing = 0;
+    if (data == nullptr) data = &kNothing;  // an empty feed, to let a paused body finish
     if (dead_) return {ParseResult::Kind::error, 0, 400, "request after a parse error"};
     // The scanner sees the head's bytes before llhttp does, so a head it refuses is never
     // dispatched. It stops at the end of the head; body bytes are llhttp's alone.
@@ -226,6 +252,14 @@ ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
         if (err != HPE_PAUSED) return error_result(len, err);
         const auto pos = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
         llhttp_resume(&parser_);
+        if (head_paused_) {
+            head_paused_ = false;
+            return {ParseResult::Kind::head, pos, 0, {}};
+        }
+        if (body_paused_) {
+            body_paused_ = false;
+            return {ParseResult::Kind::paused, pos, 0, {}};
+        }
         if (!last_chunk_) return {ParseResult::Kind::complete, pos, 0, {}};
         last_chunk_ = false;
         scanner_.start_trailers();

@@ -6,6 +6,8 @@
 #include <vstream/config.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <llhttp.h>
@@ -17,9 +19,18 @@ class ParserEvents {
 public:
     /// A new request begins; returns the Request to fill (reset by the parser).
     virtual Request& on_request_begin() = 0;
-    /// The head is complete and passed every limit and framing check. Returns 0 to go on, or
-    /// an HTTP status to refuse the request with (e.g. 417).
+    /// The head is complete and passed every framing check, and it has a body: returns true
+    /// to have the request dispatched now and its body streamed (feed() returns `head`, then
+    /// each body span goes to on_request_body), false to buffer the body (up to
+    /// Limits::max_body_bytes) and dispatch the complete request.
+    virtual bool stream_body(Request& request) = 0;
+    /// The head of a buffered request passed every limit and framing check. Returns 0 to go
+    /// on, or an HTTP status to refuse the request with (e.g. 417).
     virtual int on_request_head(Request& request) = 0;
+    /// The next span of a streamed body. Returns 0 to go on, kPauseBody to stop after it
+    /// (feed() returns `paused`), or an HTTP status to fail the request with (413, 500).
+    virtual int on_request_body(std::string_view bytes) = 0;
+    static constexpr int kPauseBody = -1;
 
 protected:
     ~ParserEvents() = default;
@@ -30,6 +41,8 @@ struct ParseResult {
     enum class Kind {
         need_more,  ///< every byte consumed, the request is not complete yet
         complete,   ///< a request is complete; `consumed` bytes were used, the rest is the next
+        head,       ///< a streamed request's head is complete: dispatch it, then feed the rest
+        paused,     ///< on_request_body asked to pause: feed the bytes past `consumed` later
         error,      ///< the request is refused with `status`; the connection must close
     };
     Kind kind = Kind::need_more;
@@ -64,6 +77,8 @@ public:
     bool body_expected() const noexcept;
     /// Bytes of the current request's body still expected (Content-Length bodies), or 0.
     std::uint64_t body_remaining() const noexcept;
+    /// The current request's Content-Length, or nullopt (chunked, or none).
+    std::optional<std::uint64_t> declared_length() const noexcept;
 
 private:
     static int on_message_begin(llhttp_t* p);
@@ -89,6 +104,9 @@ private:
     const Limits limits_;  // a copy: small, and no lifetime to track
     HeadScanner scanner_;
     bool last_chunk_ = false;  // paused at the last chunk: trailers follow
+    bool head_paused_ = false; // paused after a streamed request's head
+    bool body_paused_ = false; // paused after a streamed body span
+    bool stream_body_ = false; // the current request's body is streamed
     Request* request_ = nullptr;
     std::size_t header_bytes_ = 0;
     bool in_field_ = false;   // last header callback was a field name

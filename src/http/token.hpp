@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace vstream::http {
@@ -13,6 +14,21 @@ constexpr bool is_tchar(char ch) noexcept {
         case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
         default: return false;
     }
+}
+
+/// RFC 9110 §5.6.3 whitespace inside fields: SP or HTAB.
+constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+/// The index of the first byte at or after `i` that is not SP or HTAB.
+constexpr std::size_t skip_ows(std::string_view s, std::size_t i) noexcept {
+    while (i < s.size() && is_ows(s[i])) ++i;
+    return i;
+}
+
+/// The index of the first byte at or after `i` that is not a tchar (the end of a token).
+constexpr std::size_t skip_token(std::string_view s, std::size_t i) noexcept {
+    while (i < s.size() && is_tchar(s[i])) ++i;
+    return i;
 }
 
 /// A non-empty run of tchar.

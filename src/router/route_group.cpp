@@ -27,6 +27,13 @@ RouteGroup& RouteGroup::handle(std::string_view method, std::string_view pattern
     return *this;
 }
 
+RouteGroup& RouteGroup::handle_stream(std::string_view method, std::string_view pattern,
+                                      Handler handler, std::vector<Middleware> middleware) {
+    bound(router_).add_route(index_, method, pattern, std::move(handler), std::move(middleware),
+                             true);
+    return *this;
+}
+
 RouteGroup& RouteGroup::get(std::string_view p, Handler h, std::vector<Middleware> mw) {
     return handle("GET", p, std::move(h), std::move(mw));
 }

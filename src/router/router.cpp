@@ -68,6 +68,7 @@ struct Router::Route {
     std::vector<Middleware> middleware;
     Handler handler;
     Chain chain;
+    bool streams_body = false;
 };
 
 Router::Router(const RouterOptions& options) : options_(options) {
@@ -109,7 +110,8 @@ void Router::use(std::size_t group, Middleware middleware) {
 }
 
 void Router::add_route(std::size_t group, std::string_view method, std::string_view pattern,
-                       Handler handler, std::vector<Middleware> middleware) {
+                       Handler handler, std::vector<Middleware> middleware,
+                       bool streams_body) {
     check_open();
     if (!handler) throw Error(errc::invalid_argument, "a route needs a handler");
     if (!pattern.empty() && pattern.front() != '/') {
@@ -131,6 +133,7 @@ void Router::add_route(std::size_t group, std::string_view method, std::string_v
     r->group = group;
     r->middleware = std::move(middleware);
     r->handler = std::move(handler);
+    r->streams_body = streams_body;
 
     auto it = std::find_if(trees_.begin(), trees_.end(),
                            [&](const MethodTree& t) { return t.method == method; });
@@ -144,6 +147,7 @@ void Router::add_route(std::size_t group, std::string_view method, std::string_v
         throw Error(e.errc_code(), std::string(method) + " " + e.what());
     }
     routes_.push_back(std::move(r));
+    if (streams_body) ++streaming_routes_;
 }
 
 void Router::freeze(Handler fallback) {
@@ -195,8 +199,7 @@ std::string Router::allowed_methods(std::string_view path) const {
     return allow;
 }
 
-void Router::dispatch(Context& ctx) const {
-    Exchange& x = Exchange::of(ctx);
+int Router::resolve(Exchange& x) const {
     const std::string_view raw = strip_absolute_form(x.request.path);
     std::string_view path = raw;
     x.route_error = nullptr;
@@ -217,6 +220,18 @@ void Router::dispatch(Context& ctx) const {
             if (const MethodTree* t = tree_for("GET")) id = t->tree.find(path, x.raw_params);
         }
     }
+    return id;
+}
+
+bool Router::streams_body(Exchange& x) const {
+    x.route_id = resolve(x);
+    x.routed = true;
+    return x.route_id >= 0 && routes_[static_cast<std::size_t>(x.route_id)]->streams_body;
+}
+
+void Router::dispatch(Context& ctx) const {
+    Exchange& x = Exchange::of(ctx);
+    const int id = x.routed ? x.route_id : resolve(x);
     if (id < 0) {
         Next(&unmatched_chain_, 0, &ctx)();
         return;

@@ -12,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+namespace vstream::http {
+class Exchange;
+}
+
 namespace vstream::router {
 
 /// A flattened middleware chain ending in a handler: what Next walks.
@@ -36,8 +40,10 @@ public:
     RouteGroup& group(std::size_t index) noexcept;
     const std::string& prefix(std::size_t group) const noexcept;
     void use(std::size_t group, Middleware middleware);
+    /// `streams_body`: the handler runs at the head and reads the body itself (handle_stream).
     void add_route(std::size_t group, std::string_view method, std::string_view pattern,
-                   Handler handler, std::vector<Middleware> middleware);
+                   Handler handler, std::vector<Middleware> middleware,
+                   bool streams_body = false);
     /// Builds the chains. `fallback` answers requests no route matches (null: 404). After
     /// this, registration throws Error(errc::already_running).
     void freeze(Handler fallback);
@@ -47,6 +53,11 @@ public:
     /// Routes one request: normalises the path, finds the route, decodes its parameters and
     /// runs the chain; or answers 400/404/405/OPTIONS/redirect through the global middleware.
     void dispatch(Context& ctx) const;
+    /// Resolves the route of a request whose head has arrived (the exchange keeps the
+    /// result for dispatch()) and tells whether it streams its body. Loop threads.
+    bool streams_body(http::Exchange& x) const;
+    /// Whether any route streams its body.
+    bool has_streaming_routes() const noexcept { return streaming_routes_ > 0; }
 
     /// The methods with a route for `path` (normalised), for an Allow header.
     std::string allowed_methods(std::string_view path) const;
@@ -62,6 +73,7 @@ private:
     void check_open() const;
     const MethodTree* tree_for(std::string_view method) const noexcept;
     void answer_unmatched(Context& ctx, std::string_view path) const;
+    int resolve(http::Exchange& x) const;
 
     RouterOptions options_;
     std::vector<std::unique_ptr<Group>> groups_;  // [0] is the root (the Server)
@@ -71,6 +83,7 @@ private:
     Handler unmatched_;  // answers what no route matched, after the global middleware
     Chain unmatched_chain_;
     bool frozen_ = false;
+    std::size_t streaming_routes_ = 0;
 };
 
 }  // namespace vstream::router

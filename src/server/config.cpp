@@ -29,6 +29,7 @@ void ServerConfig::validate() const {
     require(limits.max_header_count >= 1, "limits.max_header_count", "must be at least 1");
     require(limits.max_header_bytes <= (1u << 30), "limits.max_header_bytes", "must be below 1 GiB");
     require(limits.max_request_line <= (1u << 30), "limits.max_request_line", "must be below 1 GiB");
+    require(limits.max_stream_body_bytes >= 1, "limits.max_stream_body_bytes", "must be at least 1");
     require(limits.max_connections >= 1, "limits.max_connections", "must be at least 1");
     require(limits.write_low_water <= limits.write_high_water, "limits.write_low_water",
             "must not exceed write_high_water");
@@ -45,6 +46,7 @@ void ServerConfig::validate() const {
     for (const auto& [value, name] : {std::pair{timeouts.header, "timeouts.header"},
                                       std::pair{timeouts.keep_alive, "timeouts.keep_alive"},
                                       std::pair{timeouts.body_read, "timeouts.body_read"},
+                                      std::pair{timeouts.stream_body, "timeouts.stream_body"},
                                       std::pair{timeouts.write, "timeouts.write"},
                                       std::pair{timeouts.linger, "timeouts.linger"},
                                       std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"}}) {

@@ -79,6 +79,11 @@ void Server::start() {
     const unsigned threads = cfg.effective_threads();
     if (!s.router->frozen()) s.router->freeze(s.fallback);
     s.handler = [r = s.router.get()](Context& ctx) { r->dispatch(ctx); };
+    if (s.router->has_streaming_routes()) {
+        s.shared.stream_probe = [r = s.router.get()](http::Exchange& x) {
+            return r->streams_body(x);
+        };
+    }
     // Pick the port once (port 0: the first address chooses), then check every address is
     // free on it before any reuse-port socket joins a group.
     std::uint16_t port = cfg.port;

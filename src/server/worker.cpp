@@ -38,6 +38,7 @@ Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounter
         env_.host = this;
         env_.requests = &requests_;
         env_.files = shared_.files;
+        env_.stream_probe = &shared_.stream_probe;
         if (env_.files) {
             tick_timer_ = new uv_timer_t;
             uv_timer_init(&loop_, tick_timer_);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -24,6 +25,8 @@ namespace vstream::server {
 struct SharedCounters {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
     std::shared_ptr<files::MmapCache> files;  // the file cache, shared by every loop
+    // Whether a request's route streams its body (the router's probe); empty: none does.
+    std::function<bool(http::Exchange&)> stream_probe;
 };
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,10 +22,12 @@ struct Collector final : ParserEvents {
     int head_status = 0;  // what on_request_head answers
     int heads = 0;
     Request& on_request_begin() override { return current; }
+    bool stream_body(Request&) override { return false; }
     int on_request_head(Request&) override {
         ++heads;
         return head_status;
     }
+    int on_request_body(std::string_view) override { return 0; }
 };
 
 struct Outcome {
@@ -277,10 +281,12 @@ TEST_CASE("body_expected and expect_continue reflect the head") {
         RequestParser* p = nullptr;
         bool expected = false;
         Request& on_request_begin() override { return r; }
+        bool stream_body(Request&) override { return false; }
         int on_request_head(Request&) override {
             expected = p->body_expected();
             return 0;
         }
+        int on_request_body(std::string_view) override { return 0; }
     } ev;
     RequestParser p(ev, Limits{});
     ev.p = &p;
@@ -291,6 +297,91 @@ TEST_CASE("body_expected and expect_continue reflect the head") {
     CHECK(ev.r.expect_continue);
     CHECK(p.in_body());
     CHECK(p.body_remaining() == 2);
+}
+
+
+TEST_CASE("a streamed body: head first, then spans, pausing where asked") {
+    struct Streamer final : ParserEvents {
+        Request r;
+        std::string body;
+        int heads = 0;
+        bool pause = false;
+        Request& on_request_begin() override { return r; }
+        bool stream_body(Request&) override { return true; }
+        int on_request_head(Request&) override {
+            ++heads;  // only for buffered bodies
+            return 0;
+        }
+        int on_request_body(std::string_view bytes) override {
+            body.append(bytes);
+            return pause ? ParserEvents::kPauseBody : 0;
+        }
+    } ev;
+    Limits limits;
+    limits.max_body_bytes = 4;  // does not apply to a streamed body
+    RequestParser p(ev, limits);
+    const std::string req =
+        "PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789GET / HTTP/1.1\r\n";
+    const std::size_t head_len = req.find("0123");
+    ParseResult r = p.feed(req.data(), req.size());
+    REQUIRE(r.kind == ParseResult::Kind::head);
+    CHECK(r.consumed == head_len);
+    CHECK(ev.heads == 0);
+    CHECK(p.declared_length() == std::optional<std::uint64_t>(10));
+    ev.pause = true;
+    std::size_t pos = r.consumed;
+    r = p.feed(req.data() + pos, 3);
+    REQUIRE(r.kind == ParseResult::Kind::paused);
+    CHECK(r.consumed == 3);
+    CHECK(ev.body == "012");
+    pos += 3;
+    ev.pause = false;
+    r = p.feed(req.data() + pos, req.size() - pos);
+    REQUIRE(r.kind == ParseResult::Kind::complete);
+    CHECK(ev.body == "0123456789");
+    CHECK(pos + r.consumed == req.find("GET"));
+    CHECK(ev.r.body.empty());  // never buffered
+}
+
+TEST_CASE("a paused body reaches its end with an empty feed") {
+    struct Streamer final : ParserEvents {
+        Request r;
+        std::string body;
+        Request& on_request_begin() override { return r; }
+        bool stream_body(Request&) override { return true; }
+        int on_request_head(Request&) override { return 0; }
+        int on_request_body(std::string_view bytes) override {
+            body.append(bytes);
+            return ParserEvents::kPauseBody;
+        }
+    } ev;
+    RequestParser p(ev, Limits{});
+    const std::string req = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok";
+    ParseResult r = p.feed(req.data(), req.size());
+    REQUIRE(r.kind == ParseResult::Kind::head);
+    r = p.feed(req.data() + r.consumed, 2);
+    REQUIRE(r.kind == ParseResult::Kind::paused);
+    CHECK(ev.body == "ok");
+    r = p.feed(nullptr, 0);
+    CHECK(r.kind == ParseResult::Kind::complete);
+}
+
+TEST_CASE("a streamed body refused by its consumer fails with that status") {
+    struct Refuser final : ParserEvents {
+        Request r;
+        Request& on_request_begin() override { return r; }
+        bool stream_body(Request&) override { return true; }
+        int on_request_head(Request&) override { return 0; }
+        int on_request_body(std::string_view) override { return 413; }
+    } ev;
+    RequestParser p(ev, Limits{});
+    const std::string req =
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    ParseResult r = p.feed(req.data(), req.size());
+    REQUIRE(r.kind == ParseResult::Kind::head);
+    r = p.feed(req.data() + r.consumed, req.size() - r.consumed);
+    CHECK(r.kind == ParseResult::Kind::error);
+    CHECK(r.status == 413);
 }
 
 }  // TEST_SUITE
