@@ -697,3 +697,39 @@ md_env() {
 - wrk: ${wrk_version}; nginx: $(nginx_version)
 EOF
 }
+
+# ------------------------------------------------------------ RSS sampling
+# (stream_rss.sh, upload_bench.sh; SAMPLE_INTERVAL is the caller's, in seconds)
+
+# read_rss PID...: one line "VmRSS RssAnon RssFile VmHWM" (KiB, summed over
+# the PIDs); fails once one of them is gone. Pure bash: no process per sample.
+read_rss() {
+    local pid key val _ rss=0 anon=0 file=0 hwm=0
+    for pid in "$@"; do
+        [[ -r /proc/$pid/status ]] || return 1
+        while read -r key val _; do
+            case $key in
+                VmRSS:)   rss=$((rss + val)) ;;
+                RssAnon:) anon=$((anon + val)) ;;
+                RssFile:) file=$((file + val)) ;;
+                VmHWM:)   hwm=$((hwm + val)) ;;
+            esac
+        done <"/proc/$pid/status"
+    done
+    printf '%s\t%s\t%s\t%s\n' "$rss" "$anon" "$file" "$hwm"
+}
+
+# sample_rss OUTFILE PID...: appends a read_rss line every SAMPLE_INTERVAL
+# until killed or until a PID exits. Meant to run in the background.
+sample_rss() {
+    local out=$1
+    shift
+    while read_rss "$@" >>"$out" 2>/dev/null; do
+        sleep "$SAMPLE_INTERVAL"
+    done
+}
+
+kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# column_max FILE COLUMN: largest value of a TSV column.
+column_max() { awk -F'\t' -v c="$2" 'NR == 1 || $c > m { m = $c } END { print m + 0 }' "$1"; }

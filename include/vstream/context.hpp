@@ -62,7 +62,8 @@ public:
     /// whole; elsewhere the buffered body is handed over at once. "Expect: 100-continue" is
     /// answered now, so a handler that answers without reading never receives the body.
     /// Defers the context like defer(): answer from on_end (or later, through a ContextRef).
-    /// Once per request; a second call, or a call after the response, gets on_error(0, ...).
+    /// Once per request; a second call, or a call after the response, gets on_error(0, ...):
+    /// a full-duplex handler (echoing through stream()) calls read_body() first.
     /// Any thread (through a ContextRef); the callbacks run on the loop thread.
     void read_body(BodyReader reader);
     /// Stores the request body as files in options.dir (see UploadOptions): each file part of a

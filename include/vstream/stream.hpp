@@ -86,9 +86,10 @@ struct BodyReader {
     std::function<void()> on_end;
     /// The body cannot be read to its end. `status` is what the engine answered the client
     /// with: 400 (malformed chunked framing, or the client closed early), 408 (stalled for
-    /// Timeouts::body_read, or over `timeout`), 413 (over `max_bytes`); or 0 when no answer
-    /// is possible (the connection is gone, or the response was sent before the body was
-    /// read). The handler's own answer, if any comes later, is dropped. Clean up here.
+    /// Timeouts::body_read, or over `timeout`), 413 (over `max_bytes`), 500 (on_data threw);
+    /// or 0 when no answer is possible (the connection is gone, or the response was sent
+    /// before the body was read). The handler's own answer, if any comes later, is dropped.
+    /// Clean up here.
     std::function<void(int status, std::string_view reason)> on_error;
     /// Largest body accepted, in bytes: decided from Content-Length at once, and counted as a
     /// chunked body arrives; beyond it, 413. 0 means Limits::max_stream_body_bytes.

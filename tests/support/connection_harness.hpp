@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,8 @@ class ConnectionHarness final : public http::ConnectionHost {
 public:
     ServerConfig config;
     Handler handler;
+    /// Which requests stream their body (the router's role); empty: none.
+    std::function<bool(http::Exchange&)> stream_probe;
     std::atomic<std::uint64_t> requests{0};
     int closed = 0;  // connections freed so far
 
@@ -33,6 +36,7 @@ public:
         env_.handoff = handoff_;
         env_.host = this;
         env_.requests = &requests;
+        env_.stream_probe = &stream_probe;
     }
     ~ConnectionHarness() {
         handoff_->close();
