@@ -45,7 +45,7 @@ pinned to CPU $SERVER_CPU, wrk -t1 pinned to CPU $CLIENT_CPU, loopback only).
 
 Options:
   --build-dir DIR      Meson build directory containing examples/vstream-serve
-                       (default: build)
+                       (default: build-release)
   --duration SECONDS   length of each measured wrk run (default: 10)
   --connections N      wrk keep-alive connections (default: 64)
   --runs R             number of vstream/nginx measurement pairs (default: 3)

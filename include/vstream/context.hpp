@@ -73,7 +73,9 @@ public:
     /// Repr-Digest sha-256 the client sent (RFC 9530). Files get their names only when all
     /// of the body arrived intact; on any failure none is left: 400 (malformed multipart,
     /// digest mismatch), 408, 409 (name taken), 413, 507 (disk full), answered with
-    /// {"error": "..."}. On success `done` runs on the loop thread with what was stored and
+    /// {"error": "..."}, except where the engine cuts the body short itself (a stall or
+    /// timeout, a chunked body over the limit, broken chunked framing: see BodyReader),
+    /// answered in plain text like other engine errors. On success `done` runs on the loop thread with what was stored and
     /// answers; without `done` the answer is 201 with UploadResult::to_json(). Defers the
     /// context, like read_body(); once per request.
     void receive_upload(UploadOptions options,

@@ -5,6 +5,8 @@
 #include <vstream/error.hpp>
 
 #include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -38,10 +40,18 @@ UploadReceiver::UploadReceiver(UploadOptions options, std::optional<std::string>
     // A raw body is one file, 0 bytes included.
     // A failure to open it (disk full, ...) is reported by status().
     std::string name = safe_upload_name(options_.name);
+    struct stat st {};
+    if (!name.empty() && !options_.overwrite &&
+        ::fstatat(dir_.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        // Taken already: say so before the body is read (commit() still decides races).
+        fail(409, io_reason(409, -EEXIST, name));
+        return;
+    }
     start_file("", options_.name, std::move(content_type), std::move(name));
 }
 
-UploadReceiver::~UploadReceiver() { abort(); }
+// Files not named yet are removed by their sinks; named ones stay (abort() removes those).
+UploadReceiver::~UploadReceiver() = default;
 
 int UploadReceiver::fail(int status, std::string reason) {
     if (status_ == 0) {
@@ -152,9 +162,13 @@ int UploadReceiver::commit_all() {
         }
         f.info.path = dir_.path() + "/" + f.info.name;
     }
-    for (File& f : files_) result_.files.push_back(std::move(f.info));
-    files_.clear();  // every file is in place; nothing is left to remove
+    // The sinks stay: abort() can still take the files back (a handler that fails after).
+    for (File& f : files_) result_.files.push_back(f.info);
     return 0;
+}
+
+void UploadReceiver::keep() noexcept {
+    if (status_ == 0) files_.clear();  // committed sinks close without removing anything
 }
 
 void UploadReceiver::abort() noexcept {

@@ -37,8 +37,13 @@ public:
     /// (result() says what was stored) or a status: 400 (truncated multipart, digest
     /// mismatch), 409 (a name taken), 507, ... after which nothing is left on disk.
     int finish();
-    /// Removes every file of this request, named or not. Idempotent.
+    /// Removes every file of this request, named or not (also after a successful finish(), for
+    /// a handler that fails afterwards). Idempotent. Destruction removes only unnamed ones.
     void abort() noexcept;
+
+    /// After a successful finish(), the files are final: closes them (abort() can no longer
+    /// take them back).
+    void keep() noexcept;
 
     UploadResult& result() noexcept { return result_; }
     /// 0, or the status of the failure that ended this upload.

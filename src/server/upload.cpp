@@ -4,12 +4,14 @@
 
 #include "core/json_escape.hpp"
 #include "files/upload_receiver.hpp"
+#include "http/exchange.hpp"
 #include "http/content_digest.hpp"
 #include "http/multipart.hpp"
 
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <memory>
@@ -46,7 +48,12 @@ bool expected_digest(Context& ctx, std::optional<crypto::Sha256Digest>& out) {
             json_error(ctx, 400, std::string("malformed ") + std::string(name) + " header");
             return false;
         }
-        if (f.kind == http::DigestField::Kind::sha256 && !out) out = f.sha256;
+        if (f.kind != http::DigestField::Kind::sha256) continue;
+        if (out && *out != f.sha256) {
+            json_error(ctx, 400, "Content-Digest and Repr-Digest disagree");
+            return false;
+        }
+        out = f.sha256;
     }
     return true;
 }
@@ -79,8 +86,16 @@ std::string UploadResult::to_json() const {
         out.push_back('}');
     }
     out.append("],\"fields\":{");
+    bool first = true;
     for (std::size_t i = 0; i < fields.size(); ++i) {
-        if (i > 0) out.push_back(',');
+        // A repeated field keeps its last value: JSON names should be unique (RFC 8259 §4).
+        const bool repeated = std::any_of(fields.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                                          fields.end(), [&](const auto& later) {
+                                              return later.first == fields[i].first;
+                                          });
+        if (repeated) continue;
+        if (!first) out.push_back(',');
+        first = false;
         core::append_json_string(out, fields[i].first);
         out.push_back(':');
         core::append_json_string(out, fields[i].second);
@@ -104,6 +119,17 @@ void Context::receive_upload(UploadOptions options,
     if (!expected_digest(*this, expected)) return;
 
     const std::uint64_t max_bytes = options.max_bytes;
+    // The engine would refuse it too (413 in plain text); an upload client gets its JSON.
+    const std::uint64_t limit =
+        max_bytes != 0 ? max_bytes : http::Exchange::of(*this).max_stream_body;
+    if (const auto length = header("content-length")) {
+        std::uint64_t n = 0;
+        const auto r = std::from_chars(length->data(), length->data() + length->size(), n);
+        if (r.ec == std::errc() && limit != 0 && n > limit) {
+            json_error(*this, 413, "the upload is larger than the limit");
+            return;
+        }
+    }
     const std::chrono::milliseconds timeout = options.timeout;
     std::shared_ptr<files::UploadReceiver> rx;
     try {
@@ -136,6 +162,7 @@ void Context::receive_upload(UploadOptions options,
         }
         if (!done) {
             json(201, rx->result().to_json());
+            rx->keep();
             return;
         }
         try {
@@ -144,6 +171,7 @@ void Context::receive_upload(UploadOptions options,
             rx->abort();  // the handler failed: the client gets a 500, so keep nothing
             throw;
         }
+        rx->keep();
     };
     reader.on_error = [rx](int, std::string_view) { rx->abort(); };
     read_body(std::move(reader));

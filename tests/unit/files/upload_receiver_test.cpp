@@ -9,8 +9,8 @@
 #include "temp_dir.hpp"
 
 #include "crypto/sha256.hpp"
-#include "files/upload_sink.hpp"
 
+#include <vstream/error.hpp>
 #include <vstream/upload.hpp>
 
 #include <doctest/doctest.h>
@@ -119,7 +119,9 @@ struct Fixture {
         }
     }
     // The TempDir holds the upload directory and nothing else.
-    void check_nothing_outside() const { CHECK(list(tmp.path().string()) == std::vector<std::string>{"up"}); }
+    void check_nothing_outside() const {
+        CHECK(list(tmp.path().string()) == std::vector<std::string>{"up"});
+    }
 };
 
 UploadReceiver raw_receiver(const UploadOptions& o,
@@ -155,7 +157,9 @@ std::string multipart(const std::vector<Part>& parts, bool close = true,
         body.append("Content-Disposition: form-data; name=").append(as_quoted_string(p.name));
         if (p.filename) body.append("; filename=").append(as_quoted_string(*p.filename));
         body.append("\r\n");
-        if (!p.content_type.empty()) body.append("Content-Type: ").append(p.content_type).append("\r\n");
+        if (!p.content_type.empty()) {
+            body.append("Content-Type: ").append(p.content_type).append("\r\n");
+        }
         body.append("\r\n").append(p.data).append("\r\n");
     }
     if (close) body.append("--").append(boundary).append("--\r\n");
@@ -231,6 +235,8 @@ void check_sample_stored(const Fixture& f, UploadReceiver& rx, const std::vector
     CHECK(list(f.dir) == std::vector<std::string>{"clip.mp4", "notes.txt"});
     CHECK(byte_exact(read_file(f.at("clip.mp4")), parts[1].data));
     CHECK(byte_exact(read_file(f.at("notes.txt")), parts[3].data));
+    CHECK_FALSE(open_files_in(f.dir).empty());  // held until keep(), for abort()
+    rx.keep();
     CHECK(open_files_in(f.dir).empty());
 }
 
@@ -268,6 +274,7 @@ TEST_CASE("a raw body of 0 B, 1 B or 1 MiB fed in random pieces is stored byte-e
             CHECK(r.fields.empty());
             CHECK(list(f.dir) == std::vector<std::string>{"movie.bin"});
             CHECK(byte_exact(read_file(f.at("movie.bin")), body));
+            rx.keep();
             CHECK(open_files_in(f.dir).empty());
             f.check_nothing_outside();
         }
@@ -460,7 +467,8 @@ TEST_CASE("an existing file is not replaced without overwrite (409, original int
         UploadOptions o = f.options();
         o.name = "taken.txt";
         UploadReceiver rx = raw_receiver(o);
-        REQUIRE(rx.feed("the new one") == 0);
+        CHECK(rx.status() == 409);  // known before a byte of the body is read
+        CHECK(rx.feed("the new one") == 409);
         CHECK(rx.finish() == 409);
         CHECK(list(f.dir) == std::vector<std::string>{"taken.txt"});
         CHECK(read_file(f.at("taken.txt")) == "the original");
@@ -475,6 +483,7 @@ TEST_CASE("an existing file is not replaced without overwrite (409, original int
         CHECK(list(f.dir) == std::vector<std::string>{"free.txt", "taken.txt"});
         CHECK(read_file(f.at("taken.txt")) == "the new one");
         CHECK(read_file(f.at("free.txt")) == "free");
+        rx.keep();
         CHECK(open_files_in(f.dir).empty());
     }
     SUBCASE("raw, overwrite true") {
@@ -562,7 +571,9 @@ TEST_CASE("fields beyond max_memory fail with 413 while feeding and leave no fil
     }
     SUBCASE("many small fields, names counted too") {
         std::vector<Part> parts = {{"file", std::string("a.bin"), "", "data"}};
-        for (int i = 0; i < 20; ++i) parts.push_back({"field" + std::to_string(i), std::nullopt, "", "12345"});
+        for (int i = 0; i < 20; ++i) {
+            parts.push_back({"field" + std::to_string(i), std::nullopt, "", "12345"});
+        }
         UploadReceiver rx(o, std::string(kBoundary), "", std::nullopt);
         CHECK(rx.feed(multipart(parts)) == 413);
         CHECK(rx.finish() == 413);
@@ -650,14 +661,17 @@ TEST_CASE("malformed multipart fails with 400 while feeding and leaves no file")
         o.max_part_header_bytes = 200;
         UploadReceiver rx(o, std::string(kBoundary), "", std::nullopt);
         const std::string body = good_part + "--" + std::string(kBoundary) +
-                                 "\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b\"\r\n"
-                                 "X-Pad: " + std::string(300, 'p') + "\r\n\r\nbbbb\r\n";
+                                 "\r\nContent-Disposition: form-data; name=\"b\"; "
+                                 "filename=\"b\"\r\nX-Pad: " +
+                                 std::string(300, 'p') + "\r\n\r\nbbbb\r\n";
         CHECK(rx.feed(body) == 400);
         CHECK(rx.finish() == 400);
     }
     SUBCASE("a part without Content-Disposition") {
         UploadReceiver rx(f.options(), std::string(kBoundary), "", std::nullopt);
-        CHECK(rx.feed(good_part + "--" + std::string(kBoundary) + "\r\nContent-Type: text/plain\r\n\r\nx\r\n") == 400);
+        const std::string body = good_part + "--" + std::string(kBoundary) +
+                                 "\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+        CHECK(rx.feed(body) == 400);
     }
     check_nothing_left(f.dir);
 }
@@ -750,6 +764,27 @@ TEST_CASE("a full disk fails with 507 while feeding and leaves the disk as it wa
     CHECK(after.f_bfree == empty.f_bfree);
 }
 
+TEST_CASE("with sync, files are stored the same") {
+    Fixture f;
+    UploadOptions o = f.options();
+    o.sync = true;
+    const std::vector<Part> parts = sample_parts();
+    UploadReceiver rx(o, std::string(kBoundary), "", std::nullopt);
+    REQUIRE(feed_randomly(rx, multipart(parts), 3) == 0);
+    REQUIRE(rx.finish() == 0);
+    check_sample_stored(f, rx, parts);
+}
+
+TEST_CASE("a destination that is not a writable directory throws vstream::Error") {
+    Fixture f;
+    UploadOptions missing = f.options();
+    missing.dir += "/missing";
+    CHECK_THROWS_AS(UploadReceiver(missing, std::nullopt, "", std::nullopt), vstream::Error);
+    UploadOptions file = f.options();
+    file.dir = f.tmp.write("plain.txt", "x");
+    CHECK_THROWS_AS(UploadReceiver(file, std::string(kBoundary), "", std::nullopt), vstream::Error);
+}
+
 TEST_CASE("UploadResult::to_json lists the stored files and the fields") {
     Fixture f;
     const std::string body = multipart({
@@ -760,16 +795,14 @@ TEST_CASE("UploadResult::to_json lists the stored files and the fields") {
     REQUIRE(rx.feed(body) == 0);
     REQUIRE(rx.finish() == 0);
     CHECK(rx.result().to_json() ==
-          "{\"files\":[{\"field\":\"doc\",\"filename\":\"my \\\"doc\\\".txt\",\"name\":\"my_doc_.txt\","
-          "\"size\":5,\"sha256\":\"" + sha_hex("hello") +
-          "\",\"content_type\":\"text/plain\"}],\"fields\":{\"k\":\"v \\\"q\\\"\"}}");
+          R"({"files":[{"field":"doc","filename":"my \"doc\".txt","name":"my_doc_.txt",)"
+          R"("size":5,"sha256":")" + sha_hex("hello") +
+          R"(","content_type":"text/plain"}],"fields":{"k":"v \"q\""}})");
 }
 
-// Product bug: UploadResult::to_json's contract (include/vstream/upload.hpp) says "a repeated
-// field keeps its last value", but it writes every pair, so a repeated field gives the JSON
-// object a duplicate key ({"k":"1","k":"2"}; RFC 8259 §4: names SHOULD be unique), and a
-// client whose parser keeps the first occurrence (simdjson's find_field does) reads "1".
-TEST_CASE("a repeated field appears once in to_json, with its last value" * doctest::skip()) {
+// A repeated field keeps its last value: JSON names should be unique (RFC 8259 §4), and a
+// parser that keeps the first occurrence (simdjson's find_field) would read "1".
+TEST_CASE("a repeated field appears once in to_json, with its last value") {
     Fixture f;
     const std::string body = multipart({
         {"k", std::nullopt, "", "1"},
@@ -782,12 +815,9 @@ TEST_CASE("a repeated field appears once in to_json, with its last value" * doct
     CHECK(rx.result().to_json() == "{\"files\":[],\"fields\":{\"k\":\"2\"}}");
 }
 
-// Product bug: abort() is documented to remove "every file of this request, named or not",
-// and Context::receive_upload relies on it when the `done` callback throws ("the client gets
-// a 500, so keep nothing"). But commit_all() moves each file's info to result_ and clears
-// files_ on success, so after a successful finish() abort() has no sink left to uncommit: the
-// files stay on disk although the client was told 500.
-TEST_CASE("abort() after a successful finish removes the files it stored" * doctest::skip()) {
+// abort() removes every file of the request, named or not: receive_upload relies on it when
+// its `done` callback throws (the client gets a 500, so nothing is kept).
+TEST_CASE("abort() after a successful finish removes the files it stored") {
     Fixture f;
     const std::string body = multipart({
         {"a", std::string("a.bin"), "", "aaa"},
