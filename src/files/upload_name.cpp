@@ -1,9 +1,7 @@
 #include "files/upload_name.hpp"
 
+#include "crypto/random.hpp"
 #include "crypto/sha256.hpp"
-
-#include <openssl/err.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
@@ -11,7 +9,6 @@
 #include <cstdint>
 #include <system_error>
 
-#include <sys/random.h>
 
 namespace vstream::files {
 
@@ -70,19 +67,7 @@ std::string safe_upload_name(std::string_view client_name) {
 
 int random_name_digits(std::span<char, kRandomNameDigits> out) noexcept {
     std::array<std::uint8_t, kRandomNameDigits / 2> bytes;
-    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-        // RAND_bytes fails only when it cannot seed itself: ask the kernel directly.
-        ERR_clear_error();  // no stale error for the next OpenSSL caller on this thread
-        std::size_t got = 0;
-        while (got < bytes.size()) {
-            const ssize_t n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return -errno;
-            }
-            got += static_cast<std::size_t>(n);
-        }
-    }
+    if (const int rc = crypto::random_bytes(bytes); rc != 0) return rc;
     crypto::to_hex(bytes, out.data());
     return 0;
 }

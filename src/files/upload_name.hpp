@@ -27,8 +27,8 @@ std::string safe_upload_name(std::string_view client_name);
 /// when no random source works (never seen in practice).
 std::string generated_upload_name(std::string_view extension = {});
 
-/// Writes kRandomNameDigits random lowercase hex digits to `out` (no NUL): from RAND_bytes, or
-/// from getrandom(2) should OpenSSL fail. 0 or -errno (from getrandom). Any thread; never
+/// Writes kRandomNameDigits random lowercase hex digits to `out` (no NUL), from
+/// crypto::random_bytes. 0 or -errno (from getrandom). Any thread; never
 /// allocates.
 int random_name_digits(std::span<char, kRandomNameDigits> out) noexcept;
 

@@ -1,11 +1,10 @@
 #include "http/byteranges.hpp"
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
+#include "crypto/random.hpp"
 
 #include <array>
 #include <charconv>
-#include <random>
+#include <system_error>
 
 namespace vstream::http {
 
@@ -17,14 +16,6 @@ void append_number(std::string& out, std::uint64_t v) {
     out.append(buf.data(), res.ptr);
 }
 
-// Fills `out` from OpenSSL's CSPRNG. RAND_bytes fails only when it cannot seed itself; the OS
-// is then asked directly (std::random_device reads getrandom or /dev/urandom on Linux).
-void random_bytes(std::span<unsigned char> out) {
-    if (RAND_bytes(out.data(), static_cast<int>(out.size())) == 1) return;
-    ERR_clear_error();  // leave no stale error for the next OpenSSL caller on this thread
-    thread_local std::random_device device;
-    for (unsigned char& b : out) b = static_cast<unsigned char>(device());
-}
 
 }  // namespace
 
@@ -78,9 +69,11 @@ std::string random_boundary() {
     constexpr unsigned kLimit = 4 * kChars.size();
     std::string out;
     out.reserve(kBoundaryLength);
-    std::array<unsigned char, 2 * kBoundaryLength> bytes;
+    std::array<std::uint8_t, 2 * kBoundaryLength> bytes;
     while (out.size() < kBoundaryLength) {
-        random_bytes(bytes);
+        if (const int rc = crypto::random_bytes(bytes); rc != 0) {
+            throw std::system_error(-rc, std::generic_category(), "no random source");
+        }
         for (const unsigned char b : bytes) {
             if (b >= kLimit) continue;
             out.push_back(kChars[b % kChars.size()]);

@@ -48,8 +48,8 @@ ByteRangesPlan plan_byteranges(std::span<const ByteRange> ranges, std::uint64_t 
 inline constexpr std::size_t kBoundaryLength = 32;
 
 /// A fresh random boundary: kBoundaryLength letters and digits (bchars of RFC 2046 §5.1.1 that
-/// are also token characters), from OpenSSL's CSPRNG, or from std::random_device should OpenSSL
-/// fail. Any thread. Throws std::bad_alloc, or std::system_error when no random source works.
+/// are also token characters), from crypto::random_bytes (OpenSSL's CSPRNG, or the kernel's).
+/// Any thread. Throws std::bad_alloc, or std::system_error when no random source works.
 std::string random_boundary();
 
 }  // namespace vstream::http
