@@ -7,6 +7,7 @@
 // or open, behind, and the server goes on serving; unsafe names stay inside the directory;
 // eight uploads at once.
 #include "curl.hpp"
+#include "dir_scan.hpp"
 #include "file_server.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
@@ -67,44 +68,15 @@ constexpr std::string_view kBoundary = "----vstreamFormBoundaryX3fQ9z";
 
 // ---- files and directories ----
 
-std::vector<std::string> list(const std::string& dir) {
-    std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-// Files open in this process (the server runs in it) below `dir`: an upload's O_TMPFILE reads
-// back as "<dir>/#<inode> (deleted)". One left open after a failure holds disk space nobody
-// can see or remove.
-std::size_t open_files_in(const std::string& dir) {
-    const std::string prefix = std::filesystem::canonical(dir).string() + "/";
-    std::size_t n = 0;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        std::error_code link_ec;
-        const auto target = std::filesystem::read_symlink(entry.path(), link_ec);
-        if (!link_ec && target.string().starts_with(prefix)) ++n;
-    }
-    return n;
-}
-
 // Nothing of an upload left in `dir`, neither a name nor an open temporary file. The server
 // cleans up on its loop thread, so this waits (bounded) for it.
 bool dir_clean(const std::string& dir) {
-    return wait_until([&] { return list(dir).empty() && open_files_in(dir) == 0; }, 5s);
+    return wait_until([&] { return list(dir).empty() && open_files_in(dir).size() == 0; }, 5s);
 }
 
 // `dir` holds `names` files and no open temporary file (the server let go of every other).
 bool dir_clean_but(const std::string& dir, std::size_t names) {
-    return wait_until([&] { return list(dir).size() == names && open_files_in(dir) == 0; }, 5s);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+    return wait_until([&] { return list(dir).size() == names && open_files_in(dir).size() == 0; }, 5s);
 }
 
 std::string sha_hex(std::string_view bytes) {
@@ -126,27 +98,6 @@ std::string file_sha_hex(const std::string& path) {
     ::close(fd);
     return vstream::crypto::to_hex(h.finish());
 }
-
-// A tmpfs on `path` for the test's lifetime (root or CAP_SYS_ADMIN), unmounted after.
-class TmpfsMount {
-public:
-    TmpfsMount(std::string path, const char* options) : path_(std::move(path)) {
-        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, options) == 0;
-        error_ = mounted_ ? 0 : errno;
-    }
-    ~TmpfsMount() {
-        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-    }
-    TmpfsMount(const TmpfsMount&) = delete;
-    TmpfsMount& operator=(const TmpfsMount&) = delete;
-    bool mounted() const { return mounted_; }
-    int error() const { return error_; }
-
-private:
-    std::string path_;
-    bool mounted_ = false;
-    int error_ = 0;
-};
 
 // ---- the server ----
 
@@ -429,7 +380,7 @@ void check_one_stored(const UploadSite& site, const std::optional<Response>& r,
     others.emplace_back(name);
     std::sort(others.begin(), others.end());
     CHECK(list(site.options.dir) == others);
-    CHECK(open_files_in(site.options.dir) == 0);
+    CHECK(open_files_in(site.options.dir).size() == 0);
 }
 
 // Removes everything in `dir` (between the runs of one test).
@@ -549,7 +500,7 @@ TEST_CASE("multipart POSTs of files of 0 B to 1 MiB with fields are stored byte-
             CHECK(list(site.dir) == std::vector<std::string>{"a.bin", "b.txt"});
             CHECK(byte_exact(read_file(site.at("a.bin")), a));
             CHECK(byte_exact(read_file(site.at("b.txt")), b));
-            CHECK(open_files_in(site.dir) == 0);
+            CHECK(open_files_in(site.dir).size() == 0);
             clean(site.dir);
         }
     }
@@ -660,7 +611,7 @@ TEST_CASE("a raw PUT of 1 GiB streamed with Content-Length is stored byte-exact"
     CHECK(s.files[0].sha256 == want);
     CHECK(std::filesystem::file_size(site.at("big.bin")) == total);
     CHECK(file_sha_hex(site.at("big.bin")) == want);
-    CHECK(open_files_in(site.dir) == 0);
+    CHECK(open_files_in(site.dir).size() == 0);
     MESSAGE((total / kMiB) << " MiB stored in "
                          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                          << " ms (verified on disk after)");
@@ -713,7 +664,7 @@ TEST_CASE("curl -F (multipart) and curl -T (raw PUT) uploads are stored byte-exa
         CHECK(s.files[0].sha256 == sha_hex(bytes));
         CHECK(byte_exact(read_file(site.at("piped.bin")), bytes));
     }
-    CHECK(open_files_in(site.dir) == 0);
+    CHECK(open_files_in(site.dir).size() == 0);
 }
 
 TEST_CASE("malformed multipart is answered 400 with a JSON error and leaves no file") {
@@ -832,7 +783,7 @@ TEST_CASE("a client that disconnects mid-upload leaves no file, and the server s
                                         "Content-Length: 10485760\r\n") + part));
         }
         // The server is mid-upload: its temporary file is open (and has no name).
-        REQUIRE(wait_until([&] { return open_files_in(site.dir) == 1; }));
+        REQUIRE(wait_until([&] { return open_files_in(site.dir).size() == 1; }));
         CHECK(list(site.dir).empty());
         if (reset) {
             const linger now{1, 0};
@@ -956,7 +907,7 @@ TEST_CASE("an existing name is answered 409 and the original file is left intact
     }
     CHECK(list(site.dir) == std::vector<std::string>{"taken.bin"});
     CHECK(read_file(site.at("taken.bin")) == "the original");
-    CHECK(wait_until([&] { return open_files_in(site.dir) == 0; }));
+    CHECK(wait_until([&] { return open_files_in(site.dir).size() == 0; }));
     check_serving(site.port());
 }
 
@@ -1095,7 +1046,7 @@ TEST_CASE("eight uploads at once are all stored byte-exact") {
     }
     std::sort(names.begin(), names.end());
     CHECK(list(site.dir) == names);
-    CHECK(open_files_in(site.dir) == 0);
+    CHECK(open_files_in(site.dir).size() == 0);
     check_serving(site.port());
 }
 
@@ -1213,7 +1164,7 @@ TEST_CASE("stopping the server mid-upload leaves no file") {
     bound_sends(c);
     REQUIRE(c.send(http_request("PUT", "/upload/cut.bin", "Content-Length: 1048576\r\n") +
                    random_bytes(100 * kKiB, 24)));
-    REQUIRE(wait_until([&] { return open_files_in(site.dir) == 1; }));
+    REQUIRE(wait_until([&] { return open_files_in(site.dir).size() == 1; }));
     site.server.reset();  // stops: the request in flight ends after shutdown_grace (500 ms)
     CHECK(dir_clean(site.dir));
 }

@@ -6,6 +6,7 @@
 // name in the directory and no temporary file still open.
 #include "files/upload_receiver.hpp"
 
+#include "dir_scan.hpp"
 #include "temp_dir.hpp"
 
 #include "crypto/sha256.hpp"
@@ -37,7 +38,11 @@ using vstream::UploadOptions;
 using vstream::UploadResult;
 using vstream::crypto::Sha256Digest;
 using vstream::files::UploadReceiver;
+using vstream::test::list;
+using vstream::test::open_files_in;
 using vstream::test::random_bytes;
+using vstream::test::read_file;
+using vstream::test::TmpfsMount;
 using vstream::test::TempDir;
 
 namespace {
@@ -48,38 +53,6 @@ constexpr std::string_view kBoundary = "----vstreamBoundary7MA4YWxkTrZu0gW";
 
 std::string sha_hex(std::string_view bytes) {
     return vstream::crypto::to_hex(vstream::crypto::sha256(bytes));
-}
-
-// Every name in `dir`, sorted, hidden ones (a named temporary file) included.
-std::vector<std::string> list(const std::string& dir) {
-    std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-// The descriptors this process holds open on files in `dir`: an O_TMPFILE still being written
-// reads back as "<dir>/#<inode> (deleted)", a committed file as "<dir>/<name>". Nothing may
-// stay open once a receiver finished, failed or was destroyed (it would hold the disk space
-// of a file nobody can see).
-std::vector<std::string> open_files_in(const std::string& dir) {
-    const std::string prefix = std::filesystem::canonical(dir).string() + "/";
-    std::vector<std::string> found;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        std::error_code link_ec;
-        const auto target = std::filesystem::read_symlink(entry.path(), link_ec);
-        if (!link_ec && target.string().starts_with(prefix)) found.push_back(target.string());
-    }
-    return found;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE(f);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
 // Whether `got` is exactly `want`; on a difference, the sizes and the first differing offset
@@ -179,26 +152,6 @@ int feed_randomly(UploadReceiver& rx, std::string_view body, std::uint64_t seed)
     return 0;
 }
 
-// A tmpfs on `path` for the test's lifetime (root or CAP_SYS_ADMIN), unmounted after.
-class TmpfsMount {
-public:
-    TmpfsMount(std::string path, const char* options) : path_(std::move(path)) {
-        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, options) == 0;
-        error_ = mounted_ ? 0 : errno;
-    }
-    ~TmpfsMount() {
-        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-    }
-    TmpfsMount(const TmpfsMount&) = delete;
-    TmpfsMount& operator=(const TmpfsMount&) = delete;
-    bool mounted() const { return mounted_; }
-    int error() const { return error_; }
-
-private:
-    std::string path_;
-    bool mounted_ = false;
-    int error_ = 0;
-};
 
 // The files and fields of the multipart body used by the split tests: two files (one holding
 // bytes that look like the start of a delimiter), two fields, and one file input left empty.

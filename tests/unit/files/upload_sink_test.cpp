@@ -3,6 +3,7 @@
 // behind when discarded; both with O_TMPFILE and with the named temporary file; a full disk.
 #include "files/upload_sink.hpp"
 
+#include "dir_scan.hpp"
 #include "temp_dir.hpp"
 
 #include <vstream/error.hpp>
@@ -33,7 +34,11 @@ using vstream::files::kUploadTempPrefix;
 using vstream::files::upload_error_status;
 using vstream::files::UploadDir;
 using vstream::files::UploadSink;
+using vstream::test::list;
+using vstream::test::open_files_in;
 using vstream::test::random_bytes;
+using vstream::test::read_file;
+using vstream::test::TmpfsMount;
 using vstream::test::TempDir;
 using TempMode = UploadSink::TempMode;
 
@@ -42,22 +47,6 @@ namespace {
 constexpr TempMode kModes[] = {TempMode::automatic, TempMode::named};
 
 const char* mode_name(TempMode m) { return m == TempMode::automatic ? "automatic" : "named"; }
-
-// The names in `dir`, sorted, hidden ones included.
-std::vector<std::string> list(const std::string& dir) {
-    std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        names.push_back(entry.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    REQUIRE(f);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 // What the directory must look like while a sink is open and before commit: nothing at all
 // with O_TMPFILE, only the hidden temporary name otherwise.
@@ -73,30 +62,6 @@ void check_only_temp(const std::string& dir, const UploadSink& sink) {
         CHECK(names[0].size() == kUploadTempPrefix.size() + 32);
     }
 }
-
-// A tmpfs mounted on `path` for the test's lifetime, when the process may mount (root, or
-// CAP_SYS_ADMIN); unmounted on destruction, whatever the test's outcome.
-class TmpfsMount {
-public:
-    TmpfsMount(std::string path, const char* options, unsigned long flags = 0)
-        : path_(std::move(path)) {
-        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", flags, options) == 0;
-        error_ = mounted_ ? 0 : errno;
-    }
-    ~TmpfsMount() {
-        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-    }
-    TmpfsMount(const TmpfsMount&) = delete;
-    TmpfsMount& operator=(const TmpfsMount&) = delete;
-
-    bool mounted() const { return mounted_; }
-    int error() const { return error_; }
-
-private:
-    std::string path_;
-    bool mounted_ = false;
-    int error_ = 0;
-};
 
 // A directory to upload into, below a TempDir.
 struct Fixture {
