@@ -10,6 +10,9 @@
 #include <functional>
 #include <memory>
 
+/// A libuv loop (uv_loop_t), for Server::attach; this header does not include <uv.h>.
+struct uv_loop_s;
+
 namespace vstream {
 
 /// A request handler (declared in router.hpp): runs on a loop thread and must not block it.
@@ -57,9 +60,26 @@ public:
     /// thread) it only requests the stop, and wait() or the destructor joins.
     void stop();
     /// Blocks until the server has stopped (after stop() from elsewhere, e.g. a signal).
+    /// Throws Error(errc::busy) on the thread of an attached server's loop, which must run
+    /// for the stop to finish.
     void wait();
     /// start() then wait().
     void run();
+    /// Instead of start(): serves from the host's libuv loop `loop`, which the host runs on the
+    /// calling thread (uv_run); binds, then returns. The server's own handles live on a
+    /// private loop that `loop` drives (a poll handle on its backend descriptor and a timer),
+    /// so the host's handles are never touched, and SIGPIPE is blocked only while the server's
+    /// loop runs. Handlers run on the host's thread; ServerConfig::threads is ignored. stop()
+    /// only starts the stop there: the host's loop finishes it, then running() turns false
+    /// (and the host's uv_run returns once nothing else is active). Destroying the server
+    /// closes every connection at once, without running the host's loop; the two host-side
+    /// handles are freed when it next runs. Throws as start() does, and
+    /// Error(invalid_argument) for a null loop.
+    void attach(uv_loop_s* loop);
+    /// True when the calling thread is inside one of this server's loops: a handler or other
+    /// callback of it is running (where stop() only requests the stop and the server must not
+    /// be destroyed). Any thread.
+    bool inside_loop() const noexcept;
 
     /// The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const noexcept;

@@ -1,8 +1,16 @@
 #include <vstream/error.hpp>
 
+#include "core/error_table.hpp"
+
 namespace vstream {
 
 namespace {
+
+// errc must hold exactly the table's values (the C API promises them).
+#define VSTREAM_CHECK_ERRC(name, value, c_name, text) \
+    static_assert(static_cast<int>(errc::name) == (value), c_name);
+VSTREAM_ERRC_MAP(VSTREAM_CHECK_ERRC)
+#undef VSTREAM_CHECK_ERRC
 
 class Category final : public std::error_category {
 public:
@@ -15,19 +23,12 @@ public:
 }  // namespace
 
 const char* error_message(errc e) noexcept {
-    switch (e) {
-        case errc::ok: return "success";
-        case errc::invalid_argument: return "invalid argument";
-        case errc::no_memory: return "out of memory";
-        case errc::address_in_use: return "address already in use";
-        case errc::address_not_available: return "address not available";
-        case errc::permission_denied: return "permission denied";
-        case errc::timed_out: return "timed out";
-        case errc::canceled: return "operation canceled";
-        case errc::stopped: return "server stopped";
-        case errc::already_running: return "server already running";
-        case errc::route_conflict: return "route conflict";
-        case errc::io_error: return "i/o error";
+    switch (static_cast<int>(e)) {
+#define VSTREAM_ERRC_TEXT(name, value, c_name, text) \
+    case (value):                                    \
+        return text;
+        VSTREAM_ERRC_MAP(VSTREAM_ERRC_TEXT)
+#undef VSTREAM_ERRC_TEXT
     }
     return "unknown error";
 }
@@ -36,5 +37,20 @@ const std::error_category& error_category() noexcept {
     static const Category category;
     return category;
 }
+
+namespace core {
+
+const char* error_name(int code) noexcept {
+    switch (code) {
+#define VSTREAM_ERRC_NAME(name, value, c_name, text) \
+    case (value):                                    \
+        return c_name;
+        VSTREAM_ERRC_MAP(VSTREAM_ERRC_NAME)
+#undef VSTREAM_ERRC_NAME
+    }
+    return nullptr;
+}
+
+}  // namespace core
 
 }  // namespace vstream

@@ -23,6 +23,7 @@ struct Server::Impl {
     server::SharedCounters shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
+    bool attached = false;  // serves from a host's loop (attach) instead of loop threads
 
     mutable std::mutex mutex;
     std::condition_variable state_changed;
@@ -36,7 +37,16 @@ struct Server::Impl {
         return false;
     }
 
+    // Builds the workers (binding every listener) and moves to running. Lock held.
+    void prepare_workers(unsigned threads);
+
     void join_all() {
+        if (attached) {
+            // The host's loop finishes the stop; the driver's on_done marks it.
+            std::unique_lock lock(mutex);
+            state_changed.wait(lock, [&] { return state == State::stopped; });
+            return;
+        }
         std::lock_guard join_lock(join_mutex);
         for (auto& w : workers) w->join();
         std::lock_guard lock(mutex);
@@ -56,6 +66,11 @@ Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
 }
 
 Server::~Server() {
+    if (impl_->attached) {
+        // The host's loop may never run again: close everything now (Worker::abort_attached).
+        impl_->workers.clear();
+        return;
+    }
     stop();
     impl_->join_all();
     // Workers close their loops in their destructors.
@@ -69,38 +84,58 @@ void Server::handle(Handler handler) {
     impl_->fallback = std::move(handler);
 }
 
-void Server::start() {
-    Impl& s = *impl_;
-    std::lock_guard lock(s.mutex);
-    if (s.state == Impl::State::running) throw Error(errc::already_running, "server already started");
-    if (s.state != Impl::State::created) throw Error(errc::stopped, "a stopped server cannot restart");
-
-    const ServerConfig& cfg = s.config;
-    const unsigned threads = cfg.effective_threads();
-    if (!s.router->frozen()) s.router->freeze(s.fallback);
-    s.handler = [r = s.router.get()](Context& ctx) { r->dispatch(ctx); };
-    if (s.router->has_streaming_routes()) {
-        s.shared.stream_probe = [r = s.router.get()](http::Exchange& x) {
-            return r->streams_body(x);
-        };
+void Server::Impl::prepare_workers(unsigned threads) {
+    if (state == State::running) throw Error(errc::already_running, "server already started");
+    if (state != State::created) throw Error(errc::stopped, "a stopped server cannot restart");
+    const ServerConfig& cfg = config;
+    if (!router->frozen()) router->freeze(fallback);
+    handler = [r = router.get()](Context& ctx) { r->dispatch(ctx); };
+    if (router->has_streaming_routes()) {
+        shared.stream_probe = [r = router.get()](http::Exchange& x) { return r->streams_body(x); };
     }
     // Pick the port once (port 0: the first address chooses), then check every address is
     // free on it before any reuse-port socket joins a group.
-    std::uint16_t port = cfg.port;
+    std::uint16_t chosen = cfg.port;
     for (const std::string& address : cfg.addresses) {
-        port = net::ListenSocket::claim_port(address, port);
+        chosen = net::ListenSocket::claim_port(address, chosen);
     }
-
-    std::vector<std::unique_ptr<server::Worker>> workers;
+    std::vector<std::unique_ptr<server::Worker>> made;
     for (unsigned t = 0; t < threads; ++t) {
         std::vector<net::ListenSocket> sockets;
-        for (const std::string& address : cfg.addresses) sockets.emplace_back(address, port, cfg.backlog);
-        workers.push_back(
-            std::make_unique<server::Worker>(cfg, s.handler, s.shared, std::move(sockets)));
+        for (const std::string& address : cfg.addresses) {
+            sockets.emplace_back(address, chosen, cfg.backlog);
+        }
+        made.push_back(std::make_unique<server::Worker>(cfg, handler, shared, std::move(sockets)));
     }
-    for (auto& w : workers) w->run_in_thread();
-    s.workers = std::move(workers);
-    s.port = port;
+    workers = std::move(made);
+    port = chosen;
+}
+
+void Server::start() {
+    Impl& s = *impl_;
+    std::lock_guard lock(s.mutex);
+    s.prepare_workers(s.config.effective_threads());
+    for (auto& w : s.workers) w->run_in_thread();
+    s.state = Impl::State::running;
+    s.state_changed.notify_all();
+}
+
+void Server::attach(uv_loop_s* loop) {
+    Impl& s = *impl_;
+    if (loop == nullptr) throw Error(errc::invalid_argument, "Server::attach needs a loop");
+    std::lock_guard lock(s.mutex);
+    s.prepare_workers(1);  // one loop: the host's
+    try {
+        s.workers.front()->attach(loop, [&s] {
+            std::lock_guard done_lock(s.mutex);
+            s.state = Impl::State::stopped;
+            s.state_changed.notify_all();
+        });
+    } catch (...) {
+        s.workers.clear();
+        throw;
+    }
+    s.attached = true;
     s.state = Impl::State::running;
     s.state_changed.notify_all();
 }
@@ -124,13 +159,21 @@ void Server::stop() {
                 break;
         }
     }
-    // A loop thread cannot join itself; wait() or the destructor will.
-    if (s.on_loop_thread()) return;
+    // A loop thread cannot join itself; wait() or the destructor will. An attached server's
+    // stop is finished by the host's loop.
+    if (s.attached || s.on_loop_thread()) return;
     s.join_all();
 }
 
 void Server::wait() {
     Impl& s = *impl_;
+    if (s.attached) {
+        if (s.on_loop_thread()) {
+            throw Error(errc::busy, "Server::wait on the thread of the attached loop would block it");
+        }
+        s.join_all();
+        return;
+    }
     {
         std::unique_lock lock(s.mutex);
         s.state_changed.wait(lock, [&] {
@@ -143,6 +186,12 @@ void Server::wait() {
 void Server::run() {
     start();
     wait();
+}
+
+bool Server::inside_loop() const noexcept {
+    const Impl& s = *impl_;
+    if (s.attached) return !s.workers.empty() && s.workers.front()->driving();
+    return s.on_loop_thread();
 }
 
 std::uint16_t Server::port() const noexcept {

@@ -1,6 +1,7 @@
 #include "server/worker.hpp"
 
 #include "core/uv_handle.hpp"
+#include "net/sigpipe_guard.hpp"
 
 #include <vstream/error.hpp>
 
@@ -72,7 +73,21 @@ Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounter
 
 Worker::~Worker() {
     join();
+    abort_attached();
     close_all_handles();
+}
+
+void Worker::abort_attached() noexcept {
+    if (!driver_) return;
+    // Destroyed before its graceful stop finished (the host freed the server): close every
+    // connection now. Host-side handles go first, before the inner loop's descriptor does.
+    const bool finished = driver_->done();
+    driver_.reset();
+    if (finished || !loop_ready_) return;
+    net::SigpipeGuard guard;
+    begin_shutdown();
+    for (http::Connection* c = connections_; c != nullptr; c = c->next) c->abort();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // until every connection has closed
 }
 
 void Worker::close_all_handles() {
@@ -112,6 +127,11 @@ void Worker::run_in_thread() {
         uv_run(&loop_, UV_RUN_DEFAULT);
     });
     ready.wait();  // is_loop_thread() is reliable from here on
+}
+
+void Worker::attach(uv_loop_t* host, std::function<void()> on_done) {
+    handoff_->bind_to_current_thread();
+    driver_ = std::make_unique<LoopDriver>(host, &loop_, std::move(on_done));
 }
 
 void Worker::request_stop() noexcept {

@@ -6,6 +6,7 @@
 #include "http/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tcp_stream.hpp"
+#include "server/loop_driver.hpp"
 
 #include <vstream/config.hpp>
 #include <vstream/server.hpp>
@@ -44,6 +45,11 @@ public:
 
     /// Starts the loop thread.
     void run_in_thread();
+    /// Instead of a thread: serves from the host's loop `host`, on the calling thread, which
+    /// runs that loop (Server::attach). `on_done` runs there once the worker has shut down.
+    void attach(uv_loop_t* host, std::function<void()> on_done);
+    /// Whether an attached worker's loop is running (one of its callbacks is on the stack).
+    bool driving() const noexcept { return driver_ && driver_->driving(); }
     /// Asks the loop to stop gracefully. Any thread.
     void request_stop() noexcept;
     /// Waits for the loop thread to end.
@@ -63,6 +69,7 @@ private:
     void check_done();
     void on_connection_closed(http::Connection* c) noexcept override;
     void close_all_handles();
+    void abort_attached() noexcept;
 
     const ServerConfig& config_;
     SharedCounters& shared_;
@@ -76,6 +83,7 @@ private:
     uv_timer_t* tick_timer_ = nullptr;  // housekeeping once a second (file cache expiry)
     http::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;
+    std::unique_ptr<LoopDriver> driver_;  // attached to a host loop instead of a thread
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::uint64_t> requests_{0};

@@ -1,0 +1,214 @@
+/* Test support for the C API suites (see test_http.h). */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
+#include "test_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int vt_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr;
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int vt_send_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+char *vt_read_all(int fd, int timeout_ms, size_t *len) {
+    size_t cap = 65536, used = 0;
+    char *buf = malloc(cap + 1);
+    VT_CHECK(buf != NULL);
+    for (;;) {
+        struct pollfd p;
+        int rc;
+        ssize_t n;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        rc = poll(&p, 1, timeout_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) break; /* timeout */
+        if (used == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            VT_CHECK(buf != NULL);
+        }
+        n = recv(fd, buf + used, cap - used, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* closed or reset */
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    *len = used;
+    return buf;
+}
+
+static const char *find_bytes(const char *hay, size_t hay_len, const char *needle) {
+    size_t n = strlen(needle), i;
+    if (n > hay_len) return NULL;
+    for (i = 0; i + n <= hay_len; ++i) {
+        if (memcmp(hay + i, needle, n) == 0) return hay + i;
+    }
+    return NULL;
+}
+
+static int dechunk(const char *p, size_t len, char **out, size_t *out_len) {
+    char *body = malloc(len + 1);
+    size_t used = 0;
+    const char *end = p + len;
+    VT_CHECK(body != NULL);
+    for (;;) {
+        char *stop;
+        unsigned long size;
+        const char *line_end = find_bytes(p, (size_t)(end - p), "\r\n");
+        if (line_end == NULL) break;
+        size = strtoul(p, &stop, 16);
+        p = line_end + 2;
+        if (size == 0) break;
+        if ((size_t)(end - p) < size + 2) {
+            free(body);
+            return -1;
+        }
+        memcpy(body + used, p, size);
+        used += size;
+        p += size + 2;
+    }
+    body[used] = '\0';
+    *out = body;
+    *out_len = used;
+    return 0;
+}
+
+int vt_parse_response(const char *raw, size_t len, vt_response *out) {
+    const char *head_end = find_bytes(raw, len, "\r\n\r\n");
+    size_t head_len, rest;
+    char value[64];
+    memset(out, 0, sizeof *out);
+    if (head_end == NULL || len < 12 || strncmp(raw, "HTTP/1.", 7) != 0) return -1;
+    head_len = (size_t)(head_end - raw) + 2;
+    out->head = malloc(head_len + 1);
+    VT_CHECK(out->head != NULL);
+    memcpy(out->head, raw, head_len);
+    out->head[head_len] = '\0';
+    out->status = atoi(raw + 9);
+    rest = len - (head_len + 2);
+    if (vt_header(out, "Transfer-Encoding", value, sizeof value) != NULL &&
+        strstr(value, "chunked") != NULL) {
+        return dechunk(head_end + 4, rest, &out->body, &out->body_len);
+    }
+    if (vt_header(out, "Content-Length", value, sizeof value) != NULL) {
+        size_t cl = (size_t)strtoull(value, NULL, 10);
+        if (cl < rest) rest = cl;
+    }
+    out->body = malloc(rest + 1);
+    VT_CHECK(out->body != NULL);
+    memcpy(out->body, head_end + 4, rest);
+    out->body[rest] = '\0';
+    out->body_len = rest;
+    return 0;
+}
+
+int vt_request(int port, const char *request, vt_response *out) {
+    size_t len;
+    char *raw;
+    int rc, fd = vt_connect(port);
+    if (fd < 0) return -1;
+    if (vt_send_all(fd, request, strlen(request)) != 0) {
+        close(fd);
+        return -1;
+    }
+    raw = vt_read_all(fd, 10000, &len);
+    close(fd);
+    rc = vt_parse_response(raw, len, out);
+    free(raw);
+    return rc;
+}
+
+int vt_get(int port, const char *path, vt_response *out) {
+    char req[2048];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    return vt_request(port, req, out);
+}
+
+const char *vt_header(const vt_response *resp, const char *name, char *buf, size_t size) {
+    const char *line = resp->head == NULL ? NULL : strstr(resp->head, "\r\n");
+    size_t n = strlen(name);
+    while (line != NULL && line[2] != '\0') {
+        const char *start = line + 2;
+        const char *eol = strstr(start, "\r\n");
+        if (eol == NULL) break;
+        if ((size_t)(eol - start) > n && start[n] == ':' && strncasecmp(start, name, n) == 0) {
+            const char *v = start + n + 1;
+            size_t vlen;
+            while (*v == ' ' || *v == '\t') ++v;
+            vlen = (size_t)(eol - v);
+            if (vlen >= size) vlen = size - 1;
+            memcpy(buf, v, vlen);
+            buf[vlen] = '\0';
+            return buf;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+void vt_response_free(vt_response *resp) {
+    free(resp->head);
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+char *vt_temp_dir(void) {
+    const char *base = getenv("TMPDIR");
+    char *path = malloc(4096);
+    VT_CHECK(path != NULL);
+    snprintf(path, 4096, "%s/vstream-capi-XXXXXX", base != NULL && *base ? base : "/tmp");
+    VT_CHECK(mkdtemp(path) != NULL);
+    return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void vt_remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+int vt_write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    size_t n;
+    if (f == NULL) return -1;
+    n = fwrite(data, 1, len, f);
+    if (fclose(f) != 0 || n != len) return -1;
+    return 0;
+}
