@@ -14,7 +14,18 @@ using vstream::capi::own_userdata;
 // ---- the handle ----
 
 void vs_ctx::retain() {
-    if (refs.fetch_add(1, std::memory_order_relaxed) == 1 && !hold) hold = ctx->defer();
+    if (!hold) hold = ctx->defer();  // the first retain; later ones come through a live hold
+    retains.fetch_add(1, std::memory_order_relaxed);
+    refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool vs_ctx::release() noexcept {
+    int held = retains.load(std::memory_order_relaxed);
+    do {
+        if (held == 0) return false;
+    } while (!retains.compare_exchange_weak(held, held - 1, std::memory_order_relaxed));
+    drop();
+    return true;
 }
 
 void vs_ctx::drop() noexcept {
@@ -290,7 +301,7 @@ int vs_ctx_retain(vs_ctx_t* ctx) {
 int vs_ctx_release(vs_ctx_t* ctx) {
     vs_ctx_t* h = live(ctx);
     if (h == nullptr) return fail(VS_EINVAL, "not a live vs_ctx_t");
-    h->drop();
+    if (!h->release()) return fail(VS_EINVAL, "vs_ctx_release without a vs_ctx_retain");
     return VS_OK;
 }
 

@@ -153,6 +153,9 @@ struct vs_ctx : vstream::capi::Checked<0x76734358> {  // "vsCX"
     static vs_ctx* make(vstream::Context& c) { return new vs_ctx(c); }
     /// Adds a reference (vs_ctx_retain); the first keeps the request alive past callbacks.
     void retain();
+    /// Drops a reference taken by retain(); false (nothing dropped) when none is held, so a
+    /// release without a retain cannot free the handle under its callback.
+    bool release() noexcept;
     /// Drops a reference; the last one frees the handle (and its hold on the request).
     void drop() noexcept;
     /// A NUL-terminated copy of `text`, valid as long as this handle.
@@ -162,6 +165,7 @@ struct vs_ctx : vstream::capi::Checked<0x76734358> {  // "vsCX"
 
     vstream::Context* ctx;
     std::atomic<int> refs{1};
+    std::atomic<int> retains{0};  // the part of refs that vs_ctx_retain added
     vstream::ContextRef hold;      // taken on the first retain
     // Handed-out copies and continuations: stable addresses, and no allocation until used.
     std::forward_list<std::string> texts;
