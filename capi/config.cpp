@@ -2,8 +2,12 @@
 // between two values wait for vs_server_new, which runs ServerConfig::validate()).
 #include "internal.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <chrono>
 #include <limits>
+#include <string>
 
 using vstream::capi::fail;
 using vstream::capi::guard;
@@ -80,8 +84,15 @@ int with_config(vs_config_t* cfg, F&& fn) noexcept {
     return vstream::capi::with_live(cfg, [&](vs_config_t& h) { return fn(h.config); });
 }
 
+// The header promises numeric addresses only, checked here rather than at start(): a host
+// name would need a resolver, and "localhost" may not mean loopback.
 int check_address(const char* address) {
     if (address == nullptr || *address == '\0') return fail(VS_EINVAL, "empty address");
+    in6_addr scratch{};
+    if (inet_pton(AF_INET, address, &scratch) != 1 && inet_pton(AF_INET6, address, &scratch) != 1) {
+        return fail(VS_EINVAL, std::string("address '") + address +
+                                   "' is not a numeric IPv4 or IPv6 address");
+    }
     return VS_OK;
 }
 

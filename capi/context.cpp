@@ -56,6 +56,12 @@ const char* text_of(vs_ctx_t* ctx, std::size_t* len, F&& get) noexcept {
     }
 }
 
+// NULL with *len 0: what every accessor gives when it has nothing (here, a NULL name).
+const char* no_text(std::size_t* len) noexcept {
+    if (len != nullptr) *len = 0;
+    return nullptr;
+}
+
 // Same, NULL (not "") when the value is absent.
 template <class F>
 const char* optional_text_of(vs_ctx_t* ctx, std::size_t* len, F&& get) noexcept {
@@ -71,6 +77,15 @@ const char* optional_text_of(vs_ctx_t* ctx, std::size_t* len, F&& get) noexcept 
     }
 }
 
+
+// Throws invalid_argument (which guard() turns into VS_EINVAL) for a status out of range or a
+// missing body.
+void check_answer(int status, const void* body, const char* what) {
+    if (status < 100 || status > 999) {
+        throw vstream::Error(vstream::errc::invalid_argument, "status must be from 100 to 999");
+    }
+    if (body == nullptr) throw vstream::Error(vstream::errc::invalid_argument, std::string(what) + " is NULL");
+}
 
 // Runs `answer(context)` unless the request was answered already.
 template <class F>
@@ -117,7 +132,7 @@ int vs_ctx_http_minor(vs_ctx_t* ctx) {
     return vstream::capi::with_live(ctx, [](vs_ctx& h) { return h.ctx->http_minor(); });
 }
 const char* vs_ctx_header(vs_ctx_t* ctx, const char* name, size_t* len) {
-    if (name == nullptr) return nullptr;
+    if (name == nullptr) return no_text(len);
     return optional_text_of(ctx, len, [&](vstream::Context& c) { return c.header(name); });
 }
 size_t vs_ctx_header_count(vs_ctx_t* ctx) {
@@ -156,7 +171,7 @@ const char* vs_ctx_route_path(vs_ctx_t* ctx, size_t* len) {
     return text_of(ctx, len, [](vstream::Context& c) { return c.route_path(); });
 }
 const char* vs_ctx_param(vs_ctx_t* ctx, const char* name, size_t* len) {
-    if (name == nullptr) return nullptr;
+    if (name == nullptr) return no_text(len);
     return optional_text_of(ctx, len, [&](vstream::Context& c) -> std::optional<std::string_view> {
         for (const vstream::Param& p : c.params()) {
             if (p.name == name) return p.value;
@@ -178,7 +193,7 @@ int vs_ctx_param_at(vs_ctx_t* ctx, size_t index, const char** name, const char**
     });
 }
 const char* vs_ctx_query(vs_ctx_t* ctx, const char* key, size_t index, size_t* len) {
-    if (key == nullptr) return nullptr;
+    if (key == nullptr) return no_text(len);
     return optional_text_of(ctx, len, [&](vstream::Context& c) -> std::optional<std::string_view> {
         if (index == 0) return c.query(key);
         const std::vector<std::string_view> all = c.query_all(key);
@@ -222,15 +237,17 @@ int vs_ctx_send(vs_ctx_t* ctx, int status, const void* body, size_t len, vs_free
 }
 
 int vs_ctx_send_json(vs_ctx_t* ctx, int status, const char* json) {
-    if (json == nullptr) return fail(VS_EINVAL, "json is NULL");
-    if (status < 100 || status > 999) return fail(VS_EINVAL, "status must be from 100 to 999");
-    return answer(ctx, [&](vstream::Context& c) { c.json(status, vstream::Body::copy(json)); });
+    return answer(ctx, [&](vstream::Context& c) {
+        check_answer(status, json, "json");
+        c.json(status, vstream::Body::copy(json));
+    });
 }
 
 int vs_ctx_send_text(vs_ctx_t* ctx, int status, const char* text) {
-    if (text == nullptr) return fail(VS_EINVAL, "text is NULL");
-    if (status < 100 || status > 999) return fail(VS_EINVAL, "status must be from 100 to 999");
-    return answer(ctx, [&](vstream::Context& c) { c.text(status, vstream::Body::copy(text)); });
+    return answer(ctx, [&](vstream::Context& c) {
+        check_answer(status, text, "text");
+        c.text(status, vstream::Body::copy(text));
+    });
 }
 
 int vs_ctx_send_file(vs_ctx_t* ctx, const char* path, const vs_file_options_t* options) {

@@ -33,13 +33,7 @@ int guard(F&& body) noexcept {
     try {
         return body();
     } catch (const Error& e) {
-        // system_error's what() ends with ": <the code's text>"; the code says that already.
-        std::string_view what = e.what();
-        const std::string_view suffix = error_message(e.errc_code());
-        if (what.size() > suffix.size() + 2 && what.ends_with(suffix)) {
-            what.remove_suffix(suffix.size() + 2);
-        }
-        return fail(static_cast<int>(e.errc_code()), what);
+        return fail(static_cast<int>(e.errc_code()), e.detail());
     } catch (const std::bad_alloc&) {
         return fail(VS_ENOMEM, "out of memory");
     } catch (const std::exception& e) {
@@ -173,11 +167,15 @@ struct vs_ctx : vstream::capi::Checked<0x76734358> {  // "vsCX"
 };
 
 /// Runs `fn(ctx-handle)` for a C callback and drops the handle afterwards.
+/// The callback's own reference is dropped on every path (C callbacks cannot throw, but
+/// the engine code around them can).
 template <class F>
 void with_ctx(vstream::Context& c, F&& fn) {
-    vs_ctx* h = vs_ctx::make(c);
-    fn(h);
-    h->drop();
+    struct Drop {
+        vs_ctx* h;
+        ~Drop() { h->drop(); }
+    } handle{vs_ctx::make(c)};
+    fn(handle.h);
 }
 
 struct vs_stream : vstream::capi::Checked<0x76735354> {  // "vsST"

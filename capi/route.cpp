@@ -56,6 +56,14 @@ vstream::middleware::LogSink make_sink(vs_log_cb fn, SharedUserdata ud) {
     };
 }
 
+// A built-in middleware given no callback (a NULL sink: stderr) holds no userdata itself; the
+// contract still frees userdata with the server, never earlier, so the middleware keeps it.
+vstream::Middleware holding(vstream::Middleware m, SharedUserdata ud) {
+    return [m = std::move(m), ud = std::move(ud)](vstream::Context& c, vstream::Next next) {
+        m(c, next);
+    };
+}
+
 int add_route(vs_group_t* group, const char* method, const char* pattern, vs_handler_cb handler,
               void* userdata, vs_free_cb userdata_free, bool streaming) {
     return guard([&] {
@@ -138,9 +146,10 @@ int vs_group_use_access_log(vs_group_t* group, size_t queue_lines, vs_log_cb sin
         auto ud = own_userdata(userdata, userdata_free);
         return with_group(group, [&](vstream::RouteGroup& g) {
             vstream::middleware::AccessLogOptions o;
-            o.sink = make_sink(sink, std::move(ud));
+            o.sink = make_sink(sink, ud);
             if (queue_lines != 0) o.queue_lines = queue_lines;
-            g.use(vstream::middleware::access_log(std::move(o)));
+            auto mw = vstream::middleware::access_log(std::move(o));
+            g.use(sink == nullptr ? holding(std::move(mw), std::move(ud)) : std::move(mw));
             return VS_OK;
         });
     });
@@ -165,8 +174,9 @@ int vs_group_use_recovery(vs_group_t* group, vs_log_cb log, void* userdata,
         auto ud = own_userdata(userdata, userdata_free);
         return with_group(group, [&](vstream::RouteGroup& g) {
             vstream::middleware::RecoveryOptions o;
-            o.log = make_sink(log, std::move(ud));
-            g.use(vstream::middleware::recovery(std::move(o)));
+            o.log = make_sink(log, ud);
+            auto mw = vstream::middleware::recovery(std::move(o));
+            g.use(log == nullptr ? holding(std::move(mw), std::move(ud)) : std::move(mw));
             return VS_OK;
         });
     });

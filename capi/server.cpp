@@ -80,6 +80,8 @@ int vs_server_stop(vs_server_t* srv) {
 
 int vs_server_wait(vs_server_t* srv) {
     return with_server(srv, [](vstream::Server& s) {
+        // From a handler the wait would hold up the very loop that has to finish the stop.
+        if (s.inside_loop()) return fail(VS_EBUSY, "vs_server_wait from the server's own callback");
         s.wait();
         return VS_OK;
     });

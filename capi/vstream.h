@@ -71,8 +71,8 @@ VS_API const char *vs_strerror(int err);
 /* The code's name ("VS_EINVAL"); "VS_UNKNOWN" for an unknown one. Never NULL, static.
  * Thread: any thread. Owns: static storage, never freed. Since: 0.1 */
 VS_API const char *vs_err_name(int err);
-/* Detail on the last vs_* call that failed on this thread (e.g. which route conflicted), or ""
- * when it carried none. Never NULL.
+/* Detail on why the last vs_* call on this thread failed (e.g. which route conflicted); "" when it
+ * carried none or did not fail. Read it right after the failing call. Never NULL.
  * Owns: valid until the next vs_* call on this thread. Thread: any thread (each thread has its
  * own). Since: 0.1 */
 VS_API const char *vs_last_error_message(void);
@@ -223,7 +223,8 @@ VS_API int vs_server_new(vs_server_t **out, const vs_config_t *cfg);
  * once), joins its threads and frees it, with every route's and middleware's userdata. VS_EBUSY,
  * freeing nothing, if called from one of the server's own callbacks. NULL: VS_OK. An attached
  * server's last two handles on the host loop are freed when that loop next runs.
- * Thread: any thread not inside this server's callbacks. Owns: frees srv and every userdata it
+ * Thread: any thread not inside this server's callbacks; for an attached server, the host loop's
+ * thread (or any thread while that loop is not running). Owns: frees srv and every userdata it
  * holds. Since: 0.1 */
 VS_API int vs_server_free(vs_server_t *srv);
 /* Binds every address on every loop thread and starts the threads; returns once all listen.
@@ -231,8 +232,8 @@ VS_API int vs_server_free(vs_server_t *srv);
  * VS_ESTOPPED if called again.
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_start(vs_server_t *srv);
-/* vs_server_start(), then blocks until the server stops (vs_server_stop() from a handler, a signal
- * handler's thread or any other).
+/* vs_server_start(), then blocks until the server stops (vs_server_stop() from a handler, or from
+ * any other thread, e.g. one woken by a signal: vs_server_stop() is not async-signal-safe).
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_run(vs_server_t *srv);
 /* Serves on the host's running libuv loop instead of loop threads: binds, then returns; the host's
@@ -248,8 +249,9 @@ VS_API int vs_server_attach(vs_server_t *srv, struct uv_loop_s *loop);
  * vs_server_running() is 0; the host's uv_run() returns once nothing else runs).
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_stop(vs_server_t *srv);
-/* Blocks until the server has stopped (after vs_server_stop() from elsewhere). VS_EBUSY on the
- * thread of an attached server's loop, which must run for the stop to finish.
+/* Blocks until the server has stopped (after vs_server_stop() from elsewhere). VS_EBUSY from one
+ * of the server's own callbacks, and on the thread of an attached server's loop: that loop must
+ * run for the stop to finish.
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_wait(vs_server_t *srv);
 /* The bound port (1..65535) once started or attached, 0 before; negative on error.
@@ -303,7 +305,8 @@ VS_API const char *vs_group_prefix(const vs_group_t *group);
  * at once on failure); strings are copied. Since: 0.1 */
 VS_API int vs_group_use(vs_group_t *group, vs_middleware_cb middleware, void *userdata,
                         vs_free_cb userdata_free);
-/* Routes `method` ("GET", "POST", any token) and `pattern` to `handler`. GET also answers HEAD
+/* Routes `method` (upper-case letters, '-' and '_': "GET", "POST", "PURGE") and `pattern` to
+ * `handler`. GET also answers HEAD
  * unless a HEAD route exists. The request body is buffered first (up to VS_LIMIT_MAX_BODY_BYTES).
  * Thread: before start only. Owns: userdata (userdata_free runs once, when the server is freed or
  * at once on failure); strings are copied. Since: 0.1 */
@@ -579,7 +582,8 @@ VS_API int vs_ctx_on_finish(vs_ctx_t *ctx, vs_handler_cb fn, void *userdata,
  * Thread: during a callback that received ctx, or any thread while retained. Owns: see
  * vs_ctx_retain. Since: 0.1 */
 VS_API int vs_ctx_retain(vs_ctx_t *ctx);
-/* Drops one retain; after the last one ctx is gone.
+/* Drops one retain; after the last one ctx is gone. VS_EINVAL without a matching retain. A
+ * retained ctx may still be released after its server was freed (its answer is dropped).
  * Thread: any thread. Owns: see vs_ctx_retain. Since: 0.1 */
 VS_API int vs_ctx_release(vs_ctx_t *ctx);
 /* 1 when the connection closed (or the server stopped) before the answer was sent: an answer then

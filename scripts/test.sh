@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds twice and runs everything:
-#   1. gcc, warnings as errors: unit and integration suites;
-#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer: the same suites again, then
-#      every libFuzzer target for VSTREAM_FUZZ_SECONDS (default 60) each.
+#   1. gcc, warnings as errors, debugoptimized (-g): the unit, integration and capi suites, and
+#      the abi suite (abidiff against tests/abi/libvstream.abi, which needs this build's DWARF);
+#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer: unit, integration and capi
+#      again, then every libFuzzer target for VSTREAM_FUZZ_SECONDS (default 60) each.
 # Any sanitizer report fails the run. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +25,8 @@ scripts/deps.sh test
 stage="building with gcc"
 scripts/setup_build.sh build --buildtype=debugoptimized -Dwerror=true -Dtests=true
 ninja -C build
-stage="running unit and integration tests (gcc build)"
-meson test -C build --suite unit --suite integration --print-errorlogs
+stage="running unit, integration, capi and abi tests (gcc build)"
+meson test -C build --suite unit --suite integration --suite capi --suite abi --print-errorlogs
 
 stage="building with clang, ASan+UBSan and fuzzers"
 CC=clang CXX=clang++ scripts/setup_build.sh build-asan --buildtype=debugoptimized \
@@ -34,8 +35,8 @@ CC=clang CXX=clang++ scripts/setup_build.sh build-asan --buildtype=debugoptimize
 ninja -C build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
-stage="running unit and integration tests under ASan+UBSan"
-meson test -C build-asan --suite unit --suite integration --print-errorlogs
+stage="running unit, integration and capi tests under ASan+UBSan"
+meson test -C build-asan --suite unit --suite integration --suite capi --print-errorlogs
 stage="fuzzing"
 meson test -C build-asan --suite fuzz --print-errorlogs
 stage="done"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace vstream {
@@ -46,6 +47,17 @@ public:
     Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
     /// The vstream code carried by this error.
     errc errc_code() const noexcept { return static_cast<errc>(code().value()); }
+    /// The message given to the constructor: what() without the ": <code's text>" that
+    /// std::system_error appends (for rethrowing with more context, and for the C API).
+    std::string_view detail() const noexcept {
+        std::string_view w = what();
+        const std::string_view suffix = error_message(errc_code());
+        if (w.size() >= suffix.size() + 2 && w.ends_with(suffix) &&
+            w.substr(w.size() - suffix.size() - 2, 2) == ": ") {
+            w.remove_suffix(suffix.size() + 2);
+        }
+        return w;
+    }
 };
 
 }  // namespace vstream

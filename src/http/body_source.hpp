@@ -34,6 +34,9 @@ public:
     virtual std::uint64_t length() const noexcept = 0;
     /// Appends the next bytes to `out`. `now` is the loop time in ms.
     virtual Pull pull(net::WriteQueue& out, std::uint64_t now) noexcept = 0;
+    /// Body bytes handed over so far, framing excluded: for the response size of a body of
+    /// unknown length (a known length is its own size).
+    virtual std::uint64_t produced() const noexcept { return length(); }
 };
 
 }  // namespace vstream::http

@@ -504,6 +504,9 @@ void Connection::drive() {
         Pull p;
         while (source_ && out_.queued() <= low) {
             p = source_->pull(out_, now());
+            if (exchange_ != nullptr && source_->length() == BodySource::kUnknownLength) {
+                exchange_->response_size = static_cast<std::size_t>(source_->produced());
+            }
             if (p.kind == Pull::Kind::fail) {
                 close_handles();  // cut short: the client sees fewer bytes than announced
                 return;

@@ -80,6 +80,7 @@ Pull StreamState::pull(net::WriteQueue& out) noexcept {
         taken.swap(queue_);
         queued_ = 0;
         for (Body& b : taken) {
+            produced_ += b.size();
             if (chunked_) {
                 char line[kMaxChunkSizeLine];
                 out.append_copy({line, chunk_size_line(b.size(), line)});

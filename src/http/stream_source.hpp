@@ -40,6 +40,8 @@ public:
 
     // Connection side, loop thread.
     Pull pull(net::WriteQueue& out) noexcept;
+    /// Body bytes pulled so far (chunk framing excluded). Loop thread.
+    std::uint64_t produced() const noexcept { return produced_; }
     /// The connection let go before the end went out: close, tell the producer.
     void close_from_loop() noexcept;
 
@@ -50,6 +52,7 @@ private:
     mutable std::mutex mutex_;
     std::deque<Body> queue_;
     std::size_t queued_ = 0;
+    std::uint64_t produced_ = 0;  // loop thread
     std::string last_;
     bool ended_ = false;      // end() called
     bool last_sent_ = false;  // the end is queued on the connection
@@ -67,6 +70,7 @@ public:
     ~StreamSource() override { state_->close_from_loop(); }
     std::uint64_t length() const noexcept override { return kUnknownLength; }
     Pull pull(net::WriteQueue& out, std::uint64_t) noexcept override { return state_->pull(out); }
+    std::uint64_t produced() const noexcept override { return state_->produced(); }
 
 private:
     std::shared_ptr<StreamState> state_;

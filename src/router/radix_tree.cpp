@@ -36,6 +36,7 @@ struct RadixTree::Node {
     std::string name;                 // parameter name, for param and catch-all nodes
     int route = -1;
     std::string pattern;  // the pattern that ends here, for conflict messages
+    std::string origin;   // param and catch-all nodes: the pattern that made it (ditto)
 };
 
 namespace {
@@ -163,11 +164,12 @@ void RadixTree::insert(std::string_view pattern, int id) {
         if (!slot) {
             slot = std::make_unique<Node>();
             slot->name = std::string(piece.text);
+            slot->origin = std::string(pattern);
         } else if (slot->name != piece.text) {
             throw Error(errc::route_conflict,
                         "route '" + std::string(pattern) + "': parameter " + sigil +
                             std::string(piece.text) + " conflicts with " + sigil + slot->name +
-                            " at the same place in an earlier route");
+                            " at the same place in route '" + slot->origin + "'");
         }
         node = slot.get();
     }

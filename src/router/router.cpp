@@ -144,7 +144,7 @@ void Router::add_route(std::size_t group, std::string_view method, std::string_v
     try {
         it->tree.insert(r->pattern, static_cast<int>(routes_.size()));
     } catch (const Error& e) {
-        throw Error(e.errc_code(), std::string(method) + " " + e.what());
+        throw Error(e.errc_code(), std::string(method) + " " + std::string(e.detail()));
     }
     routes_.push_back(std::move(r));
     if (streams_body) ++streaming_routes_;

@@ -78,9 +78,10 @@ Server::~Server() {
 
 void Server::handle(Handler handler) {
     std::lock_guard lock(impl_->mutex);
-    if (impl_->state != Impl::State::created) {
+    if (impl_->state == Impl::State::running) {
         throw Error(errc::already_running, "Server::handle must be called before start()");
     }
+    if (impl_->state != Impl::State::created) throw Error(errc::stopped, "the server is stopped");
     impl_->fallback = std::move(handler);
 }
 
@@ -88,11 +89,6 @@ void Server::Impl::prepare_workers(unsigned threads) {
     if (state == State::running) throw Error(errc::already_running, "server already started");
     if (state != State::created) throw Error(errc::stopped, "a stopped server cannot restart");
     const ServerConfig& cfg = config;
-    if (!router->frozen()) router->freeze(fallback);
-    handler = [r = router.get()](Context& ctx) { r->dispatch(ctx); };
-    if (router->has_streaming_routes()) {
-        shared.stream_probe = [r = router.get()](http::Exchange& x) { return r->streams_body(x); };
-    }
     // Pick the port once (port 0: the first address chooses), then check every address is
     // free on it before any reuse-port socket joins a group.
     std::uint16_t chosen = cfg.port;
@@ -106,6 +102,13 @@ void Server::Impl::prepare_workers(unsigned threads) {
             sockets.emplace_back(address, chosen, cfg.backlog);
         }
         made.push_back(std::make_unique<server::Worker>(cfg, handler, shared, std::move(sockets)));
+    }
+    // Routing freezes only once every socket is bound, so a failed bind leaves the server as it
+    // was: routes can still be added and start() retried.
+    if (!router->frozen()) router->freeze(fallback);
+    handler = [r = router.get()](Context& ctx) { r->dispatch(ctx); };
+    if (router->has_streaming_routes()) {
+        shared.stream_probe = [r = router.get()](http::Exchange& x) { return r->streams_body(x); };
     }
     workers = std::move(made);
     port = chosen;
@@ -190,8 +193,9 @@ void Server::run() {
 
 bool Server::inside_loop() const noexcept {
     const Impl& s = *impl_;
-    if (s.attached) return !s.workers.empty() && s.workers.front()->driving();
-    return s.on_loop_thread();
+    // The driver's flag is read only on its own thread: the loop thread, checked first.
+    if (!s.on_loop_thread()) return false;
+    return !s.attached || s.workers.front()->driving();
 }
 
 std::uint16_t Server::port() const noexcept {

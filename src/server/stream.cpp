@@ -9,8 +9,10 @@ bool StreamWriter::write(Body bytes) { return state_ ? state_->write(std::move(b
 
 void StreamWriter::end(std::vector<std::pair<std::string, std::string>> trailers) {
     if (!state_) return;
-    // HTTP/1.0 has no trailers: the body ends when the connection does.
-    state_->end(state_->chunked() ? http::last_chunk(trailers) : std::string());
+    // Built (and so checked: it throws for a bad field) whatever the version, then dropped for
+    // HTTP/1.0, which has no trailers: the body ends when the connection does.
+    std::string last = http::last_chunk(trailers);
+    state_->end(state_->chunked() ? std::move(last) : std::string());
 }
 
 void StreamWriter::on_drain(std::function<void()> fn) {

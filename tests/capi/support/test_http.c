@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int vt_connect(int port) {
@@ -156,6 +157,129 @@ int vt_get(int port, const char *path, vt_response *out) {
     char req[2048];
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
     return vt_request(port, req, out);
+}
+
+long long vt_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vt_sleep_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* How many bytes of `p` (len bytes) a complete chunked body takes, trailers included, or 0
+ * while it is incomplete. */
+static size_t chunked_length(const char *p, size_t len) {
+    size_t pos = 0;
+    for (;;) {
+        char *stop;
+        unsigned long size;
+        const char *line_end = find_bytes(p + pos, len - pos, "\r\n");
+        if (line_end == NULL) return 0;
+        size = strtoul(p + pos, &stop, 16);
+        pos = (size_t)(line_end - p) + 2;
+        if (size == 0) break;
+        if (len - pos < size + 2) return 0;
+        pos += size + 2;
+    }
+    /* Trailer fields, then an empty line. */
+    for (;;) {
+        const char *line_end = find_bytes(p + pos, len - pos, "\r\n");
+        if (line_end == NULL) return 0;
+        if (line_end == p + pos) return pos + 2;
+        pos = (size_t)(line_end - p) + 2;
+    }
+}
+
+int vt_read_response(int fd, int timeout_ms, vt_response *out) {
+    size_t cap = 65536, used = 0, need = 0;
+    int to_close = 0, rc = -1;
+    long long deadline = vt_now_ms() + timeout_ms;
+    char *buf = malloc(cap + 1);
+    VT_CHECK(buf != NULL);
+    memset(out, 0, sizeof *out);
+    for (;;) {
+        const char *head_end = find_bytes(buf, used, "\r\n\r\n");
+        if (head_end != NULL && !to_close) {
+            size_t head_len = (size_t)(head_end - buf) + 4;
+            vt_response probe;
+            char value[64];
+            int status;
+            memset(&probe, 0, sizeof probe);
+            buf[used] = '\0';
+            probe.head = buf; /* vt_header reads only the head */
+            status = used >= 12 ? atoi(buf + 9) : 0;
+            if ((status >= 100 && status < 200) || status == 204 || status == 304) {
+                need = head_len;
+            } else if (vt_header(&probe, "Transfer-Encoding", value, sizeof value) != NULL &&
+                       strstr(value, "chunked") != NULL) {
+                size_t body = chunked_length(buf + head_len, used - head_len);
+                need = body == 0 ? 0 : head_len + body;
+            } else if (vt_header(&probe, "Content-Length", value, sizeof value) != NULL) {
+                need = head_len + (size_t)strtoull(value, NULL, 10);
+            } else {
+                to_close = 1;
+            }
+            if (need != 0 && used >= need) {
+                rc = vt_parse_response(buf, need, out);
+                break;
+            }
+        }
+        {
+            struct pollfd p;
+            long long left = deadline - vt_now_ms();
+            ssize_t n;
+            int pr;
+            if (left <= 0) break;
+            p.fd = fd;
+            p.events = POLLIN;
+            p.revents = 0;
+            pr = poll(&p, 1, (int)left);
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr <= 0) break;
+            if (used == cap) {
+                cap *= 2;
+                buf = realloc(buf, cap + 1);
+                VT_CHECK(buf != NULL);
+            }
+            n = recv(fd, buf + used, cap - used, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                if (to_close) rc = vt_parse_response(buf, used, out);
+                break;
+            }
+            used += (size_t)n;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int vt_wait_closed(int fd, int timeout_ms) {
+    long long deadline = vt_now_ms() + timeout_ms;
+    char scratch[4096];
+    for (;;) {
+        struct pollfd p;
+        long long left = deadline - vt_now_ms();
+        ssize_t n;
+        int pr;
+        if (left <= 0) return 0;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return 0;
+        n = recv(fd, scratch, sizeof scratch, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 1; /* EOF, or a reset */
+    }
 }
 
 const char *vt_header(const vt_response *resp, const char *name, char *buf, size_t size) {
