@@ -34,9 +34,14 @@ bool LoopHandoff::closed_flag() noexcept {
     return closed_;
 }
 
-bool LoopHandoff::on_loop_thread() const noexcept {
+bool LoopHandoff::on_thread() const noexcept {
     const uv_thread_t self = uv_thread_self();
     return uv_thread_equal(&self, &thread_) != 0;
+}
+
+bool LoopHandoff::on_loop_thread() const noexcept {
+    // The flag is only ever written on the loop's thread, and read here only there.
+    return on_thread() && (inside_ == nullptr || *inside_);
 }
 
 void LoopHandoff::set_ref(bool ref) noexcept {

@@ -31,8 +31,17 @@ public:
     /// and run on another). Call before any post() can race with it.
     void bind_to_current_thread() noexcept { thread_ = uv_thread_self(); }
 
-    /// Whether the loop thread is the calling thread.
+    /// Whether the caller may act on the loop directly: it is the loop's thread and, for a loop
+    /// run from inside a host's loop, that loop is running now (see set_inside_flag).
     bool on_loop_thread() const noexcept;
+    /// Whether the calling thread is the loop's thread, running it or not.
+    bool on_thread() const noexcept;
+    /// For a loop driven from a host's loop (Server::attach): `*inside` is true while the loop
+    /// runs. Outside it, the host's code on the same thread posts its work like any other
+    /// thread, so it is done inside the loop's run: with SIGPIPE guarded, and with the timers
+    /// and watchers it changes seen by the driver. nullptr (the default): a loop with its own
+    /// thread, always inside. Thread: the loop's thread.
+    void set_inside_flag(const bool* inside) noexcept { inside_ = inside; }
 
     /// Keeps the loop alive (or not) while idle; unref'd handoffs let uv_run return.
     void set_ref(bool ref) noexcept;
@@ -49,6 +58,7 @@ private:
 
     uv_async_t* async_ = nullptr;  // freed in its close callback
     uv_thread_t thread_{};
+    const bool* inside_ = nullptr;
     std::mutex mutex_;
     std::vector<Task> queue_;
     std::vector<Task> running_;

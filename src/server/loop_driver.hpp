@@ -28,6 +28,8 @@ public:
     void drive() noexcept;
     /// True while the inner loop is running (a callback of the server is on the stack).
     bool driving() const noexcept { return driving_; }
+    /// The flag behind driving(), for LoopHandoff::set_inside_flag. Valid as long as the driver.
+    const bool* driving_flag() const noexcept { return &driving_; }
     /// True once the inner loop had nothing left to run.
     bool done() const noexcept { return done_; }
 

@@ -82,6 +82,7 @@ void Worker::abort_attached() noexcept {
     // Destroyed before its graceful stop finished (the host freed the server): close every
     // connection now. Host-side handles go first, before the inner loop's descriptor does.
     const bool finished = driver_->done();
+    handoff_->set_inside_flag(nullptr);  // the run below is inside the loop; the flag goes
     driver_.reset();
     if (finished || !loop_ready_) return;
     net::SigpipeGuard guard;
@@ -132,6 +133,7 @@ void Worker::run_in_thread() {
 void Worker::attach(uv_loop_t* host, std::function<void()> on_done) {
     handoff_->bind_to_current_thread();
     driver_ = std::make_unique<LoopDriver>(host, &loop_, std::move(on_done));
+    handoff_->set_inside_flag(driver_->driving_flag());
 }
 
 void Worker::request_stop() noexcept {

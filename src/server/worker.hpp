@@ -54,8 +54,9 @@ public:
     void request_stop() noexcept;
     /// Waits for the loop thread to end.
     void join();
-    /// Whether the calling thread is this worker's loop thread.
-    bool is_loop_thread() const noexcept { return handoff_->on_loop_thread(); }
+    /// Whether the calling thread is this worker's loop thread (for an attached worker: the
+    /// host loop's thread, inside the server's callbacks or not).
+    bool is_loop_thread() const noexcept { return handoff_->on_thread(); }
 
     std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
     std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }

@@ -440,6 +440,48 @@ TEST_CASE("an HTTP/1.0 client gets a close-delimited body equal to the produced 
     CHECK(streams.flow(0)->closes == 0);
 }
 
+TEST_CASE("a bad trailer is refused for HTTP/1.0 too, without ending the stream") {
+    std::atomic<bool> refused{false};
+    TestServer server([&](vstream::Context& ctx) {
+        vstream::StreamWriter w = ctx.stream(200);
+        w.write(vstream::Body("abc"));
+        try {
+            w.end({{"Bad Name", "x"}});
+        } catch (const vstream::Error& e) {
+            refused = e.errc_code() == vstream::errc::invalid_argument && !w.closed();
+        }
+        w.write(vstream::Body("def"));
+        w.end();
+    });
+    RawClient c(server.port());
+    REQUIRE(c.send(request("/live", "HTTP/1.0")));
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(refused.load());
+    CHECK(r->body == "abcdef");
+}
+
+TEST_CASE("on_finish sees the body size of a streamed response, framing excluded") {
+    std::atomic<std::size_t> size{0};
+    std::atomic<bool> finished{false};
+    TestServer server([&](vstream::Context& ctx) {
+        ctx.on_finish([&](vstream::Context& c) {
+            size = c.response_size();
+            finished = true;
+        });
+        vstream::StreamWriter w = ctx.stream(200);
+        w.write(vstream::Body("hello "));
+        w.write(vstream::Body(std::string(70000, 'x')));
+        w.end();
+    });
+    RawClient c(server.port());
+    REQUIRE(c.send("GET /live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    const std::string raw = c.read_until_close();
+    CHECK(raw.find("Transfer-Encoding: chunked") != std::string::npos);  // framed on the wire
+    REQUIRE(wait_until([&] { return finished.load(); }));
+    CHECK(size.load() == 70006);
+}
+
 TEST_CASE("a slow client makes write() return false, on_drain resumes the producer as it "
           "reads, and the queue never passes the high-water mark by more than one chunk") {
     constexpr std::size_t kHigh = 256 * 1024;

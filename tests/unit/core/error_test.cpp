@@ -114,6 +114,17 @@ TEST_CASE("Error carries its code and message") {
     CHECK(what.find("bind 127.0.0.1 port 80") != std::string::npos);
 }
 
+TEST_CASE("detail() is the constructor's message, without the code's text after it") {
+    const Error e(errc::route_conflict, "GET route '/a' is already registered");
+    CHECK(std::string(e.what()) == "GET route '/a' is already registered: route conflict");
+    CHECK(e.detail() == "GET route '/a' is already registered");
+    const Error empty(errc::stopped, "");
+    CHECK(empty.detail() == "");
+    // A message that merely ends like the code's text keeps it.
+    const Error odd(errc::stopped, "server stopped");
+    CHECK(odd.detail() == "server stopped");
+}
+
 TEST_CASE("Error is catchable as std::system_error and std::exception") {
     bool caught = false;
     try {

@@ -183,6 +183,16 @@ TEST_CASE("conflicts and bad patterns are reported at registration") {
         CHECK(e.errc_code() == errc::route_conflict);
         CHECK(std::string(e.what()).find("GET") != std::string::npos);
     }
+    try {
+        server.get("/videos/:vid/x", echo_route);
+        FAIL("expected a conflict");
+    } catch (const Error& e) {
+        // Both routes are named, and the code's text appears once.
+        const std::string what = e.what();
+        CHECK(what.find("'/videos/:vid/x'") != std::string::npos);
+        CHECK(what.find("'/videos/:id'") != std::string::npos);
+        CHECK(what.find("route conflict") == what.rfind("route conflict"));
+    }
     CHECK_THROWS_AS(server.get("no-slash", echo_route), Error);
     CHECK_THROWS_AS(server.handle("get", "/x", echo_route), Error);
     server.start();

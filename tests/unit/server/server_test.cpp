@@ -119,12 +119,12 @@ TEST_CASE("start after stop throws stopped") {
     CHECK_FALSE(server.running());
 }
 
-TEST_CASE("handle after start throws already_running; after stop too") {
+TEST_CASE("handle after start throws already_running; after stop, stopped") {
     Server server(test_config());
     server.start();
     expect_error(errc::already_running, [&] { server.handle(hello_handler); });
     server.stop();
-    expect_error(errc::already_running, [&] { server.handle(hello_handler); });
+    expect_error(errc::stopped, [&] { server.handle(hello_handler); });
 }
 
 TEST_CASE("an invalid config is refused by the constructor") {
@@ -161,6 +161,27 @@ TEST_CASE("binding a port in use throws address_in_use and leaves nothing runnin
         CAPTURE(i);
         CHECK(pong(first.port()));
     }
+}
+
+TEST_CASE("after a failed bind, routes can still be added and a retried start serves them") {
+    TestServer first(hello_handler);
+    ServerConfig c = test_config();
+    c.port = first.port();
+    Server second(c);
+    second.get("/a", [](Context& ctx) { ctx.text(200, "a"); });
+    expect_error(errc::address_in_use, [&] { second.start(); });
+    // Routing is not frozen by the failed start.
+    second.get("/b", [](Context& ctx) { ctx.text(200, "b"); });
+    second.handle([](Context& ctx) { ctx.text(404, "fallback"); });
+    first.server().stop();
+    REQUIRE(wait_until([&] { return !first.server().running(); }));
+    second.start();
+    const auto b = roundtrip(second.port(), "GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(b.has_value());
+    CHECK(b->body == "b");
+    const auto other = roundtrip(second.port(), "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(other.has_value());
+    CHECK(other->body == "fallback");
 }
 
 TEST_CASE("a failed start does not leave its other addresses bound") {
