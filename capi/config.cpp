@@ -100,13 +100,7 @@ int check_address(const char* address) {
 
 extern "C" {
 
-int vs_config_new(vs_config_t** out) {
-    return guard([&] {
-        if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
-        *out = new vs_config_t();
-        return VS_OK;
-    });
-}
+int vs_config_new(vs_config_t** out) { return vstream::capi::new_handle(out); }
 
 void vs_config_free(vs_config_t* cfg) { delete live(cfg); }
 

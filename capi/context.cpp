@@ -354,13 +354,7 @@ int vs_next_call(vs_next_t* next) {
 
 // ---- file response options ----
 
-int vs_file_options_new(vs_file_options_t** out) {
-    return guard([&] {
-        if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
-        *out = new vs_file_options_t();
-        return VS_OK;
-    });
-}
+int vs_file_options_new(vs_file_options_t** out) { return vstream::capi::new_handle(out); }
 
 void vs_file_options_free(vs_file_options_t* opts) { delete live(opts); }
 

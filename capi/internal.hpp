@@ -75,6 +75,16 @@ int with_live(H* handle, F&& fn) noexcept {
     });
 }
 
+/// Makes a handle holding defaults into *out (the caller's, for its _free function).
+template <class H>
+int new_handle(H** out) noexcept {
+    return guard([&] {
+        if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
+        *out = new H();
+        return VS_OK;
+    });
+}
+
 /// A host's userdata and its free callback: the callback runs exactly once, when the last
 /// owner lets go (or at once when registration fails, the owner being gone).
 class Userdata {

@@ -216,13 +216,7 @@ int vs_group_use_cors(vs_group_t* group, const char* allow_origins, const char* 
 
 // ---- static directory options ----
 
-int vs_static_options_new(vs_static_options_t** out) {
-    return guard([&] {
-        if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
-        *out = new vs_static_options_t();
-        return VS_OK;
-    });
-}
+int vs_static_options_new(vs_static_options_t** out) { return vstream::capi::new_handle(out); }
 
 void vs_static_options_free(vs_static_options_t* opts) { delete live(opts); }
 

@@ -89,13 +89,7 @@ int vs_ctx_receive_upload(vs_ctx_t* ctx, const vs_upload_options_t* options,
 
 // ---- upload options ----
 
-int vs_upload_options_new(vs_upload_options_t** out) {
-    return guard([&] {
-        if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
-        *out = new vs_upload_options_t();
-        return VS_OK;
-    });
-}
+int vs_upload_options_new(vs_upload_options_t** out) { return vstream::capi::new_handle(out); }
 
 void vs_upload_options_free(vs_upload_options_t* opts) { delete live(opts); }
 

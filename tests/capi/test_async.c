@@ -7,64 +7,11 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-/* Fails unless two C strings (either may be NULL) are equal, printing both. */
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *cs_a_ = (a), *cs_b_ = (b);                                            \
-        if (cs_a_ == NULL || cs_b_ == NULL || strcmp(cs_a_, cs_b_) != 0) {                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                    __LINE__, #a, #b, cs_a_ ? cs_a_ : "(null)", cs_b_ ? cs_b_ : "(null)"); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
-
-/* ---- state shared with the loop and worker threads, under one lock ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void bump(int *counter) {
-    pthread_mutex_lock(&mu);
-    ++*counter;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void store(int *slot, int value) {
-    pthread_mutex_lock(&mu);
-    *slot = value;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static int load(const int *slot) {
-    int v;
-    pthread_mutex_lock(&mu);
-    v = *slot;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-/* Waits until *counter >= target or 10 s pass; returns the last value seen. */
-static int wait_for(const int *counter, int target) {
-    struct timespec deadline;
-    int v;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    pthread_mutex_lock(&mu);
-    while (*counter < target) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
-    }
-    v = *counter;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
 
 /* ---- a pool of worker threads running queued jobs on retained contexts ---- */
 
@@ -84,28 +31,28 @@ static int pool_stopping;
 static pthread_t workers[WORKERS];
 
 static void submit(vs_ctx_t *ctx, job_fn fn) {
-    pthread_mutex_lock(&mu);
+    vt_lock();
     VT_CHECK(job_tail - job_head < MAX_JOBS);
     jobs[job_tail % MAX_JOBS].ctx = ctx;
     jobs[job_tail % MAX_JOBS].fn = fn;
     ++job_tail;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
 static void *worker_main(void *arg) {
     (void)arg;
     for (;;) {
         job j;
-        pthread_mutex_lock(&mu);
-        while (job_head == job_tail && !pool_stopping) pthread_cond_wait(&cv, &mu);
+        vt_lock();
+        while (job_head == job_tail && !pool_stopping) vt_wait();
         if (job_head == job_tail) {
-            pthread_mutex_unlock(&mu);
+            vt_unlock();
             return NULL;
         }
         j = jobs[job_head % MAX_JOBS];
         ++job_head;
-        pthread_mutex_unlock(&mu);
+        vt_unlock();
         j.fn(j.ctx);
     }
 }
@@ -119,10 +66,10 @@ static void pool_start(void) {
 
 static void pool_stop(void) {
     int i;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     pool_stopping = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     for (i = 0; i < WORKERS; ++i) pthread_join(workers[i], NULL);
 }
 
@@ -143,7 +90,7 @@ static void answer_path_job(vs_ctx_t *ctx) {
     VT_CHECK_EQ(vs_ctx_send(ctx, 200, body, strlen(body), NULL), VS_OK);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 1);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 500, "twice"), VS_EANSWERED);
-    bump(&answered_from_worker);
+    vt_bump(&answered_from_worker);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
 }
 
@@ -157,13 +104,13 @@ static void async_handler(vs_ctx_t *ctx, void *ud) {
 static void test_answer_from_a_worker_thread(int port) {
     vt_response r;
     char value[32];
-    store(&answered_from_worker, 0);
+    vt_store(&answered_from_worker, 0);
     VT_CHECK_EQ(vt_get(port, "/async/one", &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "answered /async/one");
-    CHECK_STR(vt_header(&r, "X-Worker", value, sizeof value), "yes");
+    VT_CHECK_STR(r.body, "answered /async/one");
+    VT_CHECK_STR(vt_header(&r, "X-Worker", value, sizeof value), "yes");
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&answered_from_worker), 1);
+    VT_CHECK_EQ(vt_load(&answered_from_worker), 1);
 }
 
 #define CONNECTIONS 50
@@ -171,36 +118,32 @@ static void test_answer_from_a_worker_thread(int port) {
 /* Fifty connections at once, each answered by the pool with its own path. */
 static void test_many_concurrent_async_requests(int port) {
     int fds[CONNECTIONS], i;
-    store(&answered_from_worker, 0);
+    vt_store(&answered_from_worker, 0);
     for (i = 0; i < CONNECTIONS; ++i) {
-        char req[128];
+        char req[128], path[32];
         fds[i] = vt_connect(port);
         VT_CHECK(fds[i] >= 0);
-        snprintf(req, sizeof req, "GET /async/%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                 i);
+        snprintf(path, sizeof path, "/async/%d", i);
+        VT_CHECK_EQ(vt_format_request(req, sizeof req, "GET", path, NULL), 0);
         VT_CHECK_EQ(vt_send_all(fds[i], req, strlen(req)), 0);
     }
     for (i = 0; i < CONNECTIONS; ++i) {
         vt_response r;
-        size_t len;
         char expect[64];
-        char *raw = vt_read_all(fds[i], 10000, &len);
-        close(fds[i]);
-        VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
-        free(raw);
+        VT_CHECK_EQ(vt_read_closing(fds[i], &r), 0);
         snprintf(expect, sizeof expect, "answered /async/%d", i);
         VT_CHECK_EQ(r.status, 200);
-        CHECK_STR(r.body, expect);
+        VT_CHECK_STR(r.body, expect);
         vt_response_free(&r);
     }
-    VT_CHECK_EQ(load(&answered_from_worker), CONNECTIONS);
+    VT_CHECK_EQ(vt_load(&answered_from_worker), CONNECTIONS);
 }
 
 static int dropped_jobs;
 
 static void drop_job(vs_ctx_t *ctx) {
     VT_CHECK_EQ(vs_ctx_responded(ctx), 0);
-    bump(&dropped_jobs);
+    vt_bump(&dropped_jobs);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
 }
 
@@ -220,19 +163,11 @@ static void drop_inline_handler(vs_ctx_t *ctx, void *ud) {
 
 /* The last release without an answer gets the client a 500, and the server serves on. */
 static void test_release_without_answer_gets_500(int port) {
-    vt_response r;
-    store(&dropped_jobs, 0);
-    VT_CHECK_EQ(vt_get(port, "/drop", &r), 0);
-    VT_CHECK_EQ(r.status, 500);
-    vt_response_free(&r);
-    VT_CHECK_EQ(load(&dropped_jobs), 1);
-    VT_CHECK_EQ(vt_get(port, "/drop-inline", &r), 0);
-    VT_CHECK_EQ(r.status, 500);
-    vt_response_free(&r);
-    VT_CHECK_EQ(vt_get(port, "/async/after-drop", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "answered /async/after-drop");
-    vt_response_free(&r);
+    vt_store(&dropped_jobs, 0);
+    vt_expect(port, "GET", "/drop", 500, NULL);
+    VT_CHECK_EQ(vt_load(&dropped_jobs), 1);
+    vt_expect(port, "GET", "/drop-inline", 500, NULL);
+    vt_expect(port, "GET", "/async/after-drop", 200, "answered /async/after-drop");
 }
 
 /* ---- cancellation ---- */
@@ -245,52 +180,52 @@ static int cancel_token = 1, late_token = 2;
 
 static void cancel_free(void *p) {
     VT_CHECK(p == &cancel_token);
-    bump(&cancel_ud_frees);
+    vt_bump(&cancel_ud_frees);
 }
 
 static void on_cancel(void *ud) {
     VT_CHECK(ud == &cancel_token);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     cancel_on_loop = pthread_equal(cancel_loop_thread, pthread_self());
-    pthread_mutex_unlock(&mu);
-    bump(&cancel_runs);
+    vt_unlock();
+    vt_bump(&cancel_runs);
 }
 
 static pthread_t main_thread;
 
 static void late_free(void *p) {
     VT_CHECK(p == &late_token);
-    bump(&late_cancel_ud_frees);
+    vt_bump(&late_cancel_ud_frees);
 }
 
 static void on_late_cancel(void *ud) {
     VT_CHECK(ud == &late_token);
     late_cancel_on_caller = pthread_equal(main_thread, pthread_self());
-    bump(&late_cancel_runs);
+    vt_bump(&late_cancel_runs);
 }
 
 static int finish_after_cancel_runs, finish_after_cancel_responded;
 
 static void finish_after_cancel(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    store(&finish_after_cancel_responded, vs_ctx_responded(ctx));
-    bump(&finish_after_cancel_runs);
+    vt_store(&finish_after_cancel_responded, vs_ctx_responded(ctx));
+    vt_bump(&finish_after_cancel_runs);
 }
 
 static void park_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     cancel_loop_thread = pthread_self();
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
     VT_CHECK_EQ(vs_ctx_cancelled(ctx), 0);
     VT_CHECK_EQ(vs_ctx_on_cancel(ctx, on_cancel, &cancel_token, cancel_free), VS_OK);
     VT_CHECK_EQ(vs_ctx_on_finish(ctx, finish_after_cancel, NULL, NULL), VS_OK);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     parked = ctx;
     ++parked_count;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
 /* A client that closes before the answer cancels the request: on_cancel runs once on the
@@ -299,50 +234,47 @@ static void park_handler(vs_ctx_t *ctx, void *ud) {
 static void test_client_leaving_cancels(int port) {
     static const char req[] = "GET /park HTTP/1.1\r\nHost: t\r\n\r\n";
     vs_ctx_t *ctx;
-    vt_response r;
     int fd, rc;
-    store(&parked_count, 0);
-    store(&cancel_runs, 0);
-    store(&cancel_ud_frees, 0);
-    store(&late_cancel_runs, 0);
-    store(&late_cancel_ud_frees, 0);
-    store(&finish_after_cancel_runs, 0);
+    vt_store(&parked_count, 0);
+    vt_store(&cancel_runs, 0);
+    vt_store(&cancel_ud_frees, 0);
+    vt_store(&late_cancel_runs, 0);
+    vt_store(&late_cancel_ud_frees, 0);
+    vt_store(&finish_after_cancel_runs, 0);
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    VT_CHECK_EQ(wait_for(&parked_count, 1), 1);
-    pthread_mutex_lock(&mu);
+    VT_CHECK_EQ(vt_wait_for(&parked_count, 1), 1);
+    vt_lock();
     ctx = parked;
-    pthread_mutex_unlock(&mu);
-    VT_CHECK_EQ(load(&cancel_runs), 0);
+    vt_unlock();
+    VT_CHECK_EQ(vt_load(&cancel_runs), 0);
     close(fd);
 
-    VT_CHECK_EQ(wait_for(&cancel_runs, 1), 1);
-    VT_CHECK_EQ(load(&cancel_on_loop), 1);
-    VT_CHECK_EQ(wait_for(&cancel_ud_frees, 1), 1); /* done with it: freed after running */
+    VT_CHECK_EQ(vt_wait_for(&cancel_runs, 1), 1);
+    VT_CHECK_EQ(vt_load(&cancel_on_loop), 1);
+    VT_CHECK_EQ(vt_wait_for(&cancel_ud_frees, 1), 1); /* done with it: freed after running */
     VT_CHECK_EQ(vs_ctx_cancelled(ctx), 1);
-    VT_CHECK_EQ(wait_for(&finish_after_cancel_runs, 1), 1);
-    VT_CHECK_EQ(load(&finish_after_cancel_responded), 0);
+    VT_CHECK_EQ(vt_wait_for(&finish_after_cancel_runs, 1), 1);
+    VT_CHECK_EQ(vt_load(&finish_after_cancel_responded), 0);
 
     /* Registered after the cancel: runs at once, here. */
     VT_CHECK_EQ(vs_ctx_on_cancel(ctx, on_late_cancel, &late_token, late_free), VS_OK);
-    VT_CHECK_EQ(load(&late_cancel_runs), 1);
+    VT_CHECK_EQ(vt_load(&late_cancel_runs), 1);
     VT_CHECK_EQ(late_cancel_on_caller, 1);
-    VT_CHECK_EQ(load(&late_cancel_ud_frees), 1);
+    VT_CHECK_EQ(vt_load(&late_cancel_ud_frees), 1);
     VT_CHECK_EQ(vs_ctx_on_cancel(ctx, NULL, &late_token, late_free), VS_EINVAL);
-    VT_CHECK_EQ(load(&late_cancel_ud_frees), 2);
+    VT_CHECK_EQ(vt_load(&late_cancel_ud_frees), 2);
 
     /* Answering now is harmless: the answer is dropped. */
     rc = vs_ctx_send_text(ctx, 200, "too late");
     VT_CHECK(rc == VS_OK || rc == VS_ECANCELED);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
 
-    VT_CHECK_EQ(load(&cancel_runs), 1);
-    VT_CHECK_EQ(load(&cancel_ud_frees), 1);
-    VT_CHECK_EQ(vt_get(port, "/async/after-cancel", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    vt_response_free(&r);
-    VT_CHECK_EQ(load(&cancel_runs), 1);
+    VT_CHECK_EQ(vt_load(&cancel_runs), 1);
+    VT_CHECK_EQ(vt_load(&cancel_ud_frees), 1);
+    vt_expect(port, "GET", "/async/after-cancel", 200, NULL);
+    VT_CHECK_EQ(vt_load(&cancel_runs), 1);
 }
 
 static int uncancelled_ud_frees;
@@ -350,7 +282,7 @@ static int uncancelled_token = 3;
 
 static void uncancelled_free(void *p) {
     VT_CHECK(p == &uncancelled_token);
-    bump(&uncancelled_ud_frees);
+    vt_bump(&uncancelled_ud_frees);
 }
 
 static void never_cancelled(void *ud) {
@@ -376,15 +308,12 @@ static void answered_with_on_cancel_handler(vs_ctx_t *ctx, void *ud) {
 /* A request answered normally never runs on_cancel, and its userdata is freed once. */
 static void test_on_cancel_not_run_when_answered(int port) {
     vt_response r;
-    store(&uncancelled_ud_frees, 0);
-    VT_CHECK_EQ(vt_get(port, "/answered-cancel", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "kept");
-    vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&uncancelled_ud_frees, 1), 1);
+    vt_store(&uncancelled_ud_frees, 0);
+    vt_expect(port, "GET", "/answered-cancel", 200, "kept");
+    VT_CHECK_EQ(vt_wait_for(&uncancelled_ud_frees, 1), 1);
     VT_CHECK_EQ(vt_get(port, "/async/x", &r), 0);
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&uncancelled_ud_frees), 1);
+    VT_CHECK_EQ(vt_load(&uncancelled_ud_frees), 1);
 }
 
 /* ---- several retains ---- */
@@ -393,12 +322,12 @@ static int twice_first_release_rc, twice_checks_done;
 
 static void twice_job(vs_ctx_t *ctx) {
     /* One release of two: the request is still held and unanswered. */
-    store(&twice_first_release_rc, vs_ctx_release(ctx));
+    vt_store(&twice_first_release_rc, vs_ctx_release(ctx));
     VT_CHECK_EQ(vs_ctx_responded(ctx), 0);
     VT_CHECK_EQ(vs_ctx_cancelled(ctx), 0);
-    CHECK_STR(vs_ctx_path(ctx, NULL), "/twice");
+    VT_CHECK_STR(vs_ctx_path(ctx, NULL), "/twice");
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "held twice"), VS_OK);
-    bump(&twice_checks_done);
+    vt_bump(&twice_checks_done);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
 }
 
@@ -411,15 +340,11 @@ static void twice_handler(vs_ctx_t *ctx, void *ud) {
 
 /* Retained twice: the first release leaves the request held (no 500), the second ends it. */
 static void test_retain_twice_release_twice(int port) {
-    vt_response r;
-    store(&twice_checks_done, 0);
-    store(&twice_first_release_rc, 1);
-    VT_CHECK_EQ(vt_get(port, "/twice", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "held twice");
-    vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&twice_checks_done, 1), 1);
-    VT_CHECK_EQ(load(&twice_first_release_rc), VS_OK);
+    vt_store(&twice_checks_done, 0);
+    vt_store(&twice_first_release_rc, 1);
+    vt_expect(port, "GET", "/twice", 200, "held twice");
+    VT_CHECK_EQ(vt_wait_for(&twice_checks_done, 1), 1);
+    VT_CHECK_EQ(vt_load(&twice_first_release_rc), VS_OK);
 }
 
 /* ---- an answer from another thread before the handler returns ---- */
@@ -429,7 +354,7 @@ static int early_answered;
 static void early_job(vs_ctx_t *ctx) {
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "early"), VS_OK);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
-    bump(&early_answered);
+    vt_bump(&early_answered);
 }
 
 static void early_handler(vs_ctx_t *ctx, void *ud) {
@@ -437,7 +362,7 @@ static void early_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
     submit(ctx, early_job);
     /* Wait (bounded) for the worker to answer before returning. */
-    VT_CHECK_EQ(wait_for(&early_answered, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&early_answered, 1), 1);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 1); /* still valid: the callback's own reference */
 }
 
@@ -447,21 +372,17 @@ static void test_answer_before_handler_returns(int port) {
     size_t len;
     char *raw;
     vt_response r;
-    int fd;
-    store(&early_answered, 0);
-    fd = vt_connect(port);
-    VT_CHECK(fd >= 0);
-    VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    raw = vt_read_all(fd, 10000, &len);
-    close(fd);
+    vt_store(&early_answered, 0);
+    raw = vt_exchange(port, req, sizeof req - 1, &len);
+    VT_CHECK(raw != NULL);
     VT_CHECK(strstr(raw, "HTTP/1.1 ") == raw);
     VT_CHECK(strstr(raw + 1, "HTTP/1.1 ") == NULL); /* one response only */
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
     free(raw);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "early");
+    VT_CHECK_STR(r.body, "early");
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&early_answered), 1);
+    VT_CHECK_EQ(vt_load(&early_answered), 1);
 }
 
 /* ---- a server stopping with a request held ---- */
@@ -471,18 +392,18 @@ static int held_count, held_cancels;
 
 static void held_cancel(void *ud) {
     (void)ud;
-    bump(&held_cancels);
+    vt_bump(&held_cancels);
 }
 
 static void hold_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
     VT_CHECK_EQ(vs_ctx_on_cancel(ctx, held_cancel, NULL, NULL), VS_OK);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     held = ctx;
     ++held_count;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
 /* Stopping the server cancels a request still held unanswered (after the shutdown grace):
@@ -505,18 +426,18 @@ static void test_server_stop_cancels_a_held_request(void) {
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/hold", hold_handler, NULL, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    store(&held_count, 0);
-    store(&held_cancels, 0);
+    vt_store(&held_count, 0);
+    vt_store(&held_cancels, 0);
     fd = vt_connect(vs_server_port(srv));
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    VT_CHECK_EQ(wait_for(&held_count, 1), 1);
-    pthread_mutex_lock(&mu);
+    VT_CHECK_EQ(vt_wait_for(&held_count, 1), 1);
+    vt_lock();
     ctx = held;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK_EQ(vs_server_stop(srv), VS_OK);
     VT_CHECK_EQ(vs_server_running(srv), 0);
-    VT_CHECK_EQ(wait_for(&held_cancels, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&held_cancels, 1), 1);
     VT_CHECK_EQ(vs_ctx_cancelled(ctx), 1);
     rc = vs_ctx_send_text(ctx, 200, "after stop");
     VT_CHECK(rc == VS_OK || rc == VS_ECANCELED);
@@ -526,7 +447,7 @@ static void test_server_stop_cancels_a_held_request(void) {
     free(raw);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK); /* the request outlives its server */
-    VT_CHECK_EQ(load(&held_cancels), 1);
+    VT_CHECK_EQ(vt_load(&held_cancels), 1);
 }
 
 int main(void) {

@@ -7,6 +7,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,70 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Fails unless two C strings (either may be NULL) are equal, printing both. */
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *cs_a_ = (a), *cs_b_ = (b);                                            \
-        if (cs_a_ == NULL || cs_b_ == NULL || strcmp(cs_a_, cs_b_) != 0) {                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                    __LINE__, #a, #b, cs_a_ ? cs_a_ : "(null)", cs_b_ ? cs_b_ : "(null)"); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
-
 #define KIB 1024
 #define MIB (1024 * 1024)
-
-/* ---- state shared with the loop thread, under one lock ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void bump(int *counter) {
-    pthread_mutex_lock(&mu);
-    ++*counter;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void store(int *slot, int value) {
-    pthread_mutex_lock(&mu);
-    *slot = value;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static int load(const int *slot) {
-    int v;
-    pthread_mutex_lock(&mu);
-    v = *slot;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-static void deadline_in(struct timespec *t, long ms) {
-    clock_gettime(CLOCK_REALTIME, t);
-    t->tv_sec += ms / 1000;
-    t->tv_nsec += (ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_nsec -= 1000000000L;
-        ++t->tv_sec;
-    }
-}
-
-/* Waits until *counter >= target or 10 s pass; returns the last value seen. */
-static int wait_for(const int *counter, int target) {
-    struct timespec deadline;
-    int v;
-    deadline_in(&deadline, 10000);
-    pthread_mutex_lock(&mu);
-    while (*counter < target) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
-    }
-    v = *counter;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
 
 /* ---- checksums and bodies ---- */
 
@@ -95,17 +34,6 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len) {
     return h;
 }
 #define FNV_START 14695981039346656037ull
-
-static char *random_bytes(size_t len, uint32_t seed) {
-    char *p = malloc(len + 1);
-    size_t i;
-    VT_CHECK(p != NULL);
-    for (i = 0; i < len; ++i) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (char)(seed >> 16);
-    }
-    return p;
-}
 
 /* What an on_end answers: "<bytes> <fnv hex>". */
 static void summary(char *out, size_t size, uint64_t bytes, uint64_t hash) {
@@ -127,27 +55,27 @@ static int probe_count;
 
 static probe *new_probe(int pause, int answer) {
     probe *p;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     VT_CHECK(probe_count < MAX_PROBES);
     p = &probes[probe_count++];
     memset(p, 0, sizeof *p);
     p->hash = FNV_START;
     p->pause = pause;
     p->answer = answer;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     return p;
 }
 
 static probe *probe_at(int i) {
-    VT_CHECK_EQ(wait_for(&probe_count, i + 1) > i, 1);
+    VT_CHECK_EQ(vt_wait_for(&probe_count, i + 1) > i, 1);
     return &probes[i];
 }
 
 static void reset_probes(void) {
-    pthread_mutex_lock(&mu);
+    vt_lock();
     probe_count = 0;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 }
 
 static int on_data(vs_ctx_t *ctx, const void *data, size_t len, void *ud) {
@@ -155,13 +83,13 @@ static int on_data(vs_ctx_t *ctx, const void *data, size_t len, void *ud) {
     int pause;
     VT_CHECK(ctx != NULL);
     VT_CHECK(len > 0);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     p->hash = fnv(p->hash, data, len);
     p->bytes += len;
     ++p->pieces;
     pause = p->pause;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     return pause;
 }
 
@@ -169,13 +97,13 @@ static void on_end(vs_ctx_t *ctx, void *ud) {
     probe *p = ud;
     char text[64];
     int answer;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     summary(text, sizeof text, p->bytes, p->hash);
     ++p->ends;
     p->over = 1;
     answer = p->answer;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     if (answer) VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, text), VS_OK);
 }
 
@@ -183,15 +111,15 @@ static void on_error(vs_ctx_t *ctx, int status, const char *reason, void *ud) {
     probe *p = ud;
     VT_CHECK(ctx != NULL);
     VT_CHECK(reason != NULL);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     ++p->errors;
     p->error_status = status;
     p->over = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
-static void probe_free(void *ud) { bump(&((probe *)ud)->ud_frees); }
+static void probe_free(void *ud) { vt_bump(&((probe *)ud)->ud_frees); }
 
 static int read_body(vs_ctx_t *ctx, probe *p, uint64_t max_bytes) {
     return vs_ctx_read_body(ctx, on_data, on_end, on_error, p, probe_free, max_bytes, 0);
@@ -202,33 +130,27 @@ static int read_body(vs_ctx_t *ctx, probe *p, uint64_t max_bytes) {
 /* Sends a POST head for `target` with `extra` header lines. */
 static void send_head(int fd, const char *target, const char *extra) {
     char head[512];
-    snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n",
-             target, extra);
+    VT_CHECK_EQ(vt_format_request(head, sizeof head, "POST", target, extra), 0);
     VT_CHECK_EQ(vt_send_all(fd, head, strlen(head)), 0);
 }
 
 /* POSTs `len` bytes with Content-Length and reads the response to the close. */
 static void post_with_length(int port, const char *target, const char *body, size_t len,
                              vt_response *out) {
-    char extra[64], *raw;
-    size_t n;
+    char extra[64];
     int fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     snprintf(extra, sizeof extra, "Content-Length: %lu\r\n", (unsigned long)len);
     send_head(fd, target, extra);
     (void)vt_send_all(fd, body, len); /* the server may answer before taking it all */
-    raw = vt_read_all(fd, 10000, &n);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, n, out), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_read_closing(fd, out), 0);
 }
 
 /* POSTs `len` bytes as chunks of 1 B to `max_chunk` with a trailer; reads the response. */
 static void post_chunked(int port, const char *target, const char *body, size_t len,
                          size_t max_chunk, vt_response *out) {
     uint32_t seed = 99;
-    size_t at = 0, n;
-    char *raw;
+    size_t at = 0;
     int fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     send_head(fd, target, "Transfer-Encoding: chunked\r\n");
@@ -245,28 +167,48 @@ static void post_chunked(int port, const char *target, const char *body, size_t 
         at += size;
     }
     (void)vt_send_all(fd, "0\r\nX-Trailer: yes\r\n\r\n", 21);
-    raw = vt_read_all(fd, 10000, &n);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, n, out), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_read_closing(fd, out), 0);
 }
 
 static void expect_summary(const vt_response *r, const char *body, size_t len) {
     char want[64];
     summary(want, sizeof want, len, fnv(FNV_START, body, len));
     VT_CHECK_EQ(r->status, 200);
-    CHECK_STR(r->body, want);
+    VT_CHECK_STR(r->body, want);
+}
+
+/* POSTs `len` bytes of `body` to `target` (with Content-Length when max_chunk is 0, else as
+ * post_chunked sends them) and checks that the answer is their summary. */
+static void post_expecting_summary(int port, const char *target, const char *body, size_t len,
+                                   size_t max_chunk) {
+    vt_response r;
+    if (max_chunk == 0) {
+        post_with_length(port, target, body, len, &r);
+    } else {
+        post_chunked(port, target, body, len, max_chunk, &r);
+    }
+    expect_summary(&r, body, len);
+    vt_response_free(&r);
 }
 
 /* Checks a probe saw the whole body once, and was cleaned up once. */
 static void expect_probe_whole(probe *p, const char *body, size_t len) {
-    VT_CHECK_EQ(wait_for(&p->ud_frees, 1), 1);
-    pthread_mutex_lock(&mu);
+    VT_CHECK_EQ(vt_wait_for(&p->ud_frees, 1), 1);
+    vt_lock();
     VT_CHECK_EQ(p->bytes, len);
     VT_CHECK(p->hash == fnv(FNV_START, body, len));
     VT_CHECK_EQ(p->ends, 1);
     VT_CHECK_EQ(p->errors, 0);
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
+}
+
+/* Checks a probe's reader failed once, with on_error(`status`) and no on_end, and was cleaned
+ * up once. */
+static void expect_probe_failed(probe *p, int status) {
+    VT_CHECK_EQ(vt_wait_for(&p->ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_load(&p->errors), 1);
+    VT_CHECK_EQ(vt_load(&p->error_status), status);
+    VT_CHECK_EQ(vt_load(&p->ends), 0);
 }
 
 /* ---- handlers ---- */
@@ -277,7 +219,7 @@ static void upload_handler(vs_ctx_t *ctx, void *ud) {
     size_t len = 7;
     (void)ud;
     /* A streaming route has no buffered body. */
-    store(&upload_body_was_empty, vs_ctx_body(ctx, &len) == NULL && len == 0);
+    vt_store(&upload_body_was_empty, vs_ctx_body(ctx, &len) == NULL && len == 0);
     VT_CHECK_EQ(read_body(ctx, new_probe(0, 1), 0), VS_OK);
 }
 
@@ -289,28 +231,21 @@ static void limited_handler(vs_ctx_t *ctx, void *ud) {
 /* A 3 MiB Content-Length body and a chunked body reach a streaming route byte-exact. */
 static void test_content_length_and_chunked(int port) {
     const size_t big = 3 * MIB, small = 200 * KIB + 7;
-    char *body = random_bytes(big, 1);
-    vt_response r;
+    char *body = vt_random_bytes(big, 1);
     reset_probes();
-    store(&upload_body_was_empty, 0);
-    post_with_length(port, "/upload", body, big, &r);
-    expect_summary(&r, body, big);
-    vt_response_free(&r);
+    vt_store(&upload_body_was_empty, 0);
+    post_expecting_summary(port, "/upload", body, big, 0);
     expect_probe_whole(probe_at(0), body, big);
-    VT_CHECK(load(&probe_at(0)->pieces) > 1); /* read in pieces, not held whole */
-    VT_CHECK_EQ(load(&upload_body_was_empty), 1);
+    VT_CHECK(vt_load(&probe_at(0)->pieces) > 1); /* read in pieces, not held whole */
+    VT_CHECK_EQ(vt_load(&upload_body_was_empty), 1);
 
-    post_chunked(port, "/upload", body, small, 9000, &r);
-    expect_summary(&r, body, small);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/upload", body, small, 9000);
     expect_probe_whole(probe_at(1), body, small);
 
     /* An empty body: on_end without on_data. */
-    post_with_length(port, "/upload", "", 0, &r);
-    expect_summary(&r, "", 0);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/upload", "", 0, 0);
     expect_probe_whole(probe_at(2), "", 0);
-    VT_CHECK_EQ(load(&probe_at(2)->pieces), 0);
+    VT_CHECK_EQ(vt_load(&probe_at(2)->pieces), 0);
     free(body);
 }
 
@@ -323,7 +258,6 @@ typedef struct {
 } resumer;
 
 static resumer pause_resumer;
-static pthread_t resumer_thread;
 
 /* Resumes the reader once per paused piece, until the body is over. */
 static void *resumer_main(void *arg) {
@@ -332,21 +266,21 @@ static void *resumer_main(void *arg) {
     for (;;) {
         struct timespec deadline;
         int pieces, over;
-        deadline_in(&deadline, 10000);
-        pthread_mutex_lock(&mu);
+        vt_deadline_in(&deadline, 10000);
+        vt_lock();
         while (r->p->pieces == resumed && !r->p->over) {
-            if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+            if (vt_timedwait(&deadline) != 0) break;
         }
         pieces = r->p->pieces;
         over = r->p->over;
         if (pieces == resumed && !over) r->timed_out = 1;
-        pthread_mutex_unlock(&mu);
+        vt_unlock();
         if (over || r->timed_out) break;
         resumed = pieces;
-        store(&r->resume_rc, vs_ctx_resume_body(r->ctx));
-        bump(&r->resumes);
+        vt_store(&r->resume_rc, vs_ctx_resume_body(r->ctx));
+        vt_bump(&r->resumes);
     }
-    store(&r->release_rc, vs_ctx_release(r->ctx));
+    vt_store(&r->release_rc, vs_ctx_release(r->ctx));
     return NULL;
 }
 
@@ -357,22 +291,19 @@ static void paused_handler(vs_ctx_t *ctx, void *ud) {
     pause_resumer.ctx = ctx;
     pause_resumer.p = new_probe(1, 1);
     VT_CHECK_EQ(read_body(ctx, pause_resumer.p, 0), VS_OK);
-    VT_CHECK_EQ(pthread_create(&resumer_thread, NULL, resumer_main, &pause_resumer), 0);
+    vt_spawn(resumer_main, &pause_resumer);
 }
 
 /* A reader that pauses on every piece, resumed from another thread, gets the whole body. */
 static void test_pause_and_resume_from_another_thread(int port) {
     const size_t len = MIB + 3;
-    char *body = random_bytes(len, 2);
-    vt_response r;
+    char *body = vt_random_bytes(len, 2);
     probe *p;
     reset_probes();
-    post_with_length(port, "/paused", body, len, &r);
-    expect_summary(&r, body, len);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/paused", body, len, 0);
     p = probe_at(0);
     expect_probe_whole(p, body, len);
-    pthread_join(resumer_thread, NULL);
+    vt_join_spawned();
     VT_CHECK_EQ(pause_resumer.timed_out, 0);
     VT_CHECK_EQ(pause_resumer.resume_rc, VS_OK);
     VT_CHECK_EQ(pause_resumer.release_rc, VS_OK);
@@ -387,7 +318,7 @@ static void test_pause_and_resume_from_another_thread(int port) {
 /* A Content-Length over max_bytes gets 413 at once; a chunked body growing past it too; in
  * both on_error(413) runs and on_end does not. */
 static void test_max_bytes_gets_413(int port) {
-    char *body = random_bytes(5000, 3);
+    char *body = vt_random_bytes(5000, 3);
     vt_response r;
     probe *p;
     reset_probes();
@@ -395,28 +326,20 @@ static void test_max_bytes_gets_413(int port) {
     VT_CHECK_EQ(r.status, 413);
     vt_response_free(&r);
     p = probe_at(0);
-    VT_CHECK_EQ(wait_for(&p->ud_frees, 1), 1);
-    VT_CHECK_EQ(load(&p->errors), 1);
-    VT_CHECK_EQ(load(&p->error_status), 413);
-    VT_CHECK_EQ(load(&p->ends), 0);
-    VT_CHECK_EQ(load(&p->pieces), 0); /* refused from the length, before any byte */
+    expect_probe_failed(p, 413);
+    VT_CHECK_EQ(vt_load(&p->pieces), 0); /* refused from the length, before any byte */
 
     post_chunked(port, "/limited", body, 5000, 300, &r);
     VT_CHECK_EQ(r.status, 413);
     vt_response_free(&r);
     p = probe_at(1);
-    VT_CHECK_EQ(wait_for(&p->ud_frees, 1), 1);
-    VT_CHECK_EQ(load(&p->errors), 1);
-    VT_CHECK_EQ(load(&p->error_status), 413);
-    VT_CHECK_EQ(load(&p->ends), 0);
-    pthread_mutex_lock(&mu);
+    expect_probe_failed(p, 413);
+    vt_lock();
     VT_CHECK(p->bytes <= 1000);
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 
     /* Exactly max_bytes is accepted. */
-    post_with_length(port, "/limited", body, 1000, &r);
-    expect_summary(&r, body, 1000);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/limited", body, 1000, 0);
     expect_probe_whole(probe_at(2), body, 1000);
     free(body);
 }
@@ -429,16 +352,16 @@ static int expect_handler_runs, refuse_runs;
 static void expect_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     expect_ctx = ctx;
     ++expect_handler_runs;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
 static void refuse_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    bump(&refuse_runs);
+    vt_bump(&refuse_runs);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 403, "no"), VS_OK);
 }
 
@@ -466,43 +389,40 @@ static size_t read_head(int fd, char *buf, size_t size) {
  * retained ctx), never by a handler that answers without reading. */
 static void test_expect_continue_only_when_reading(int port) {
     const size_t len = 100 * KIB;
-    char *body = random_bytes(len, 4), extra[128], head[256], *raw;
+    char *body = vt_random_bytes(len, 4), extra[128], head[256], *raw;
     struct pollfd pfd;
     vt_response r;
     vs_ctx_t *ctx;
     size_t n;
     int fd;
     reset_probes();
-    store(&expect_handler_runs, 0);
+    vt_store(&expect_handler_runs, 0);
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     snprintf(extra, sizeof extra, "Content-Length: %lu\r\nExpect: 100-continue\r\n",
              (unsigned long)len);
     send_head(fd, "/expect", extra);
-    VT_CHECK_EQ(wait_for(&expect_handler_runs, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&expect_handler_runs, 1), 1);
     /* The handler returned without reading: no interim answer has come. */
     pfd.fd = fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     VT_CHECK_EQ(poll(&pfd, 1, 200), 0);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     ctx = expect_ctx;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK_EQ(read_body(ctx, new_probe(0, 1), 0), VS_OK);
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK); /* the reader holds the request now */
     VT_CHECK(read_head(fd, head, sizeof head) > 0);
     VT_CHECK(strncmp(head, "HTTP/1.1 100 Continue\r\n", 23) == 0);
     VT_CHECK_EQ(vt_send_all(fd, body, len), 0);
-    raw = vt_read_all(fd, 10000, &n);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, n, &r), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_read_closing(fd, &r), 0);
     expect_summary(&r, body, len);
     vt_response_free(&r);
     expect_probe_whole(probe_at(0), body, len);
 
     /* A handler that answers without reading: no 100 Continue, only its answer. */
-    store(&refuse_runs, 0);
+    vt_store(&refuse_runs, 0);
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     send_head(fd, "/refuse", extra);
@@ -513,7 +433,7 @@ static void test_expect_continue_only_when_reading(int port) {
     free(raw);
     VT_CHECK_EQ(r.status, 403);
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&refuse_runs), 1);
+    VT_CHECK_EQ(vt_load(&refuse_runs), 1);
     free(body);
 }
 
@@ -525,28 +445,23 @@ static void buffered_handler(vs_ctx_t *ctx, void *ud) {
     size_t len = 0;
     (void)ud;
     VT_CHECK(vs_ctx_body(ctx, &len) != NULL);
-    store(&buffered_len_seen, (int)len);
+    vt_store(&buffered_len_seen, (int)len);
     VT_CHECK_EQ(read_body(ctx, new_probe(0, 1), 0), VS_OK);
 }
 
 /* On an ordinary route the buffered body is handed over in one piece, then on_end. */
 static void test_ordinary_route_hands_over_the_buffered_body(int port) {
     const size_t len = 200 * KIB + 9;
-    char *body = random_bytes(len, 5);
-    vt_response r;
+    char *body = vt_random_bytes(len, 5);
     reset_probes();
-    post_with_length(port, "/buffered", body, len, &r);
-    expect_summary(&r, body, len);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/buffered", body, len, 0);
     expect_probe_whole(probe_at(0), body, len);
-    VT_CHECK_EQ(load(&probe_at(0)->pieces), 1);
-    VT_CHECK_EQ(load(&buffered_len_seen), (int)len);
+    VT_CHECK_EQ(vt_load(&probe_at(0)->pieces), 1);
+    VT_CHECK_EQ(vt_load(&buffered_len_seen), (int)len);
 
-    post_chunked(port, "/buffered", body, len, 5000, &r);
-    expect_summary(&r, body, len);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/buffered", body, len, 5000);
     expect_probe_whole(probe_at(1), body, len);
-    VT_CHECK_EQ(load(&probe_at(1)->pieces), 1);
+    VT_CHECK_EQ(vt_load(&probe_at(1)->pieces), 1);
     free(body);
 }
 
@@ -562,20 +477,14 @@ static void twice_handler(vs_ctx_t *ctx, void *ud) {
 /* A second read_body gets on_error with status 0; the first reader is undisturbed. */
 static void test_second_read_body_gets_error_0(int port) {
     const size_t len = 300 * KIB;
-    char *body = random_bytes(len, 6);
-    vt_response r;
+    char *body = vt_random_bytes(len, 6);
     probe *second;
     reset_probes();
-    post_with_length(port, "/twice", body, len, &r);
-    expect_summary(&r, body, len);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/twice", body, len, 0);
     expect_probe_whole(probe_at(0), body, len);
     second = probe_at(1);
-    VT_CHECK_EQ(wait_for(&second->ud_frees, 1), 1);
-    VT_CHECK_EQ(load(&second->errors), 1);
-    VT_CHECK_EQ(load(&second->error_status), 0);
-    VT_CHECK_EQ(load(&second->ends), 0);
-    VT_CHECK_EQ(load(&second->pieces), 0);
+    expect_probe_failed(second, 0);
+    VT_CHECK_EQ(vt_load(&second->pieces), 0);
     free(body);
 }
 
@@ -585,8 +494,7 @@ static void test_second_read_body_gets_error_0(int port) {
  * (0 or 400) and not on_end, and the server serves on. */
 static void test_client_closing_early(int port, int reset) {
     const size_t part = 100 * KIB;
-    char *body = random_bytes(part, 7);
-    vt_response r;
+    char *body = vt_random_bytes(part, 7);
     struct timespec deadline;
     probe *p;
     int fd, got_all;
@@ -596,57 +504,49 @@ static void test_client_closing_early(int port, int reset) {
     send_head(fd, "/upload", "Content-Length: 1048576\r\n");
     VT_CHECK_EQ(vt_send_all(fd, body, part), 0);
     p = probe_at(0);
-    deadline_in(&deadline, 10000);
-    pthread_mutex_lock(&mu);
+    vt_deadline_in(&deadline, 10000);
+    vt_lock();
     while (p->bytes < part) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+        if (vt_timedwait(&deadline) != 0) break;
     }
     got_all = p->bytes == part;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK(got_all);
-    if (reset) {
-        struct linger now;
-        now.l_onoff = 1;
-        now.l_linger = 0;
-        VT_CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
-    }
+    if (reset) VT_CHECK_EQ(vt_reset_on_close(fd), 0);
     close(fd);
-    VT_CHECK_EQ(wait_for(&p->ud_frees, 1), 1);
-    VT_CHECK_EQ(load(&p->errors), 1);
-    VT_CHECK(load(&p->error_status) == 0 || load(&p->error_status) == 400);
-    VT_CHECK_EQ(load(&p->ends), 0);
-    pthread_mutex_lock(&mu);
+    VT_CHECK_EQ(vt_wait_for(&p->ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_load(&p->errors), 1);
+    VT_CHECK(vt_load(&p->error_status) == 0 || vt_load(&p->error_status) == 400);
+    VT_CHECK_EQ(vt_load(&p->ends), 0);
+    vt_lock();
     VT_CHECK(p->hash == fnv(FNV_START, body, part));
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 
-    post_with_length(port, "/upload", "abc", 3, &r);
-    expect_summary(&r, "abc", 3);
-    vt_response_free(&r);
+    post_expecting_summary(port, "/upload", "abc", 3, 0);
     free(body);
 }
 
 /* ---- answering later, after on_end ---- */
 
-static pthread_t later_thread;
 static int later_answer_rc, later_release_rc, later_done;
 
 static void *later_main(void *arg) {
     vs_ctx_t *ctx = arg;
-    store(&later_answer_rc, vs_ctx_send_text(ctx, 202, "later"));
-    store(&later_release_rc, vs_ctx_release(ctx));
-    bump(&later_done);
+    vt_store(&later_answer_rc, vs_ctx_send_text(ctx, 202, "later"));
+    vt_store(&later_release_rc, vs_ctx_release(ctx));
+    vt_bump(&later_done);
     return NULL;
 }
 
 static void later_on_end(vs_ctx_t *ctx, void *ud) {
     probe *p = ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     ++p->ends;
     p->over = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
-    VT_CHECK_EQ(pthread_create(&later_thread, NULL, later_main, ctx), 0);
+    vt_spawn(later_main, ctx);
 }
 
 static void later_handler(vs_ctx_t *ctx, void *ud) {
@@ -658,19 +558,19 @@ static void later_handler(vs_ctx_t *ctx, void *ud) {
 
 /* on_end may retain its ctx and answer later from another thread. */
 static void test_answer_later_after_on_end(int port) {
-    char *body = random_bytes(64 * KIB, 8);
+    char *body = vt_random_bytes(64 * KIB, 8);
     vt_response r;
     reset_probes();
-    store(&later_done, 0);
+    vt_store(&later_done, 0);
     post_with_length(port, "/later", body, 64 * KIB, &r);
     VT_CHECK_EQ(r.status, 202);
-    CHECK_STR(r.body, "later");
+    VT_CHECK_STR(r.body, "later");
     vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&later_done, 1), 1);
-    pthread_join(later_thread, NULL);
-    VT_CHECK_EQ(load(&later_answer_rc), VS_OK);
-    VT_CHECK_EQ(load(&later_release_rc), VS_OK);
-    VT_CHECK_EQ(wait_for(&probe_at(0)->ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&later_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&later_answer_rc), VS_OK);
+    VT_CHECK_EQ(vt_load(&later_release_rc), VS_OK);
+    VT_CHECK_EQ(vt_wait_for(&probe_at(0)->ud_frees, 1), 1);
     expect_probe_whole(probe_at(0), body, 64 * KIB);
     free(body);
 }
@@ -706,7 +606,7 @@ static void misuse_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(misuse_probe.errors + misuse_probe.ends + misuse_probe.pieces, 0);
     VT_CHECK_EQ(vs_ctx_resume_body(ctx), VS_OK); /* not paused: nothing happens */
     VT_CHECK_EQ(read_body(ctx, new_probe(0, 1), 0), VS_OK);
-    bump(&misuse_checks_done);
+    vt_bump(&misuse_checks_done);
 }
 
 static int null_frees;
@@ -719,13 +619,10 @@ static void null_free(void *p) {
 /* Bad arguments and handles: VS_EINVAL, the userdata freed at once, no callback run. */
 static void test_misuse(int port) {
     vs_config_t *cfg = NULL;
-    vt_response r;
-    store(&misuse_checks_done, 0);
+    vt_store(&misuse_checks_done, 0);
     reset_probes();
-    post_with_length(port, "/misuse", "xyz", 3, &r);
-    expect_summary(&r, "xyz", 3);
-    vt_response_free(&r);
-    VT_CHECK_EQ(load(&misuse_checks_done), 1);
+    post_expecting_summary(port, "/misuse", "xyz", 3, 0);
+    VT_CHECK_EQ(vt_load(&misuse_checks_done), 1);
     VT_CHECK_EQ(misuse_frees, 4);
     expect_probe_whole(probe_at(0), "xyz", 3);
 
@@ -746,9 +643,9 @@ static void test_misuse(int port) {
 /* Every probe's userdata was freed exactly once. */
 static void check_every_probe_freed_once(void) {
     int i;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     for (i = 0; i < probe_count; ++i) VT_CHECK_EQ(probes[i].ud_frees, 1);
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 }
 
 int main(void) {

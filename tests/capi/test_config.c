@@ -79,16 +79,23 @@ static void test_new_needs_out_and_free_null_is_a_noop(void) {
 
 /* ---- port, address, threads, backlog, server name ---- */
 
-static void test_port_takes_0_to_65535(void) {
+/* An unsigned setter that takes 0 to `max`: 0, 1 and max are taken; max + 1 (with a message
+ * naming `what`) and UINT_MAX are refused, and so is a NULL config, even with `valid`. */
+static void check_unsigned_setter(int (*set)(vs_config_t *, unsigned), unsigned max,
+                                  const char *what, unsigned valid) {
     vs_config_t *cfg = new_config();
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 65535), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 65536), VS_EINVAL);
-    VT_CHECK_CONTAINS(vs_last_error_message(), "port");
-    VT_CHECK_EQ(vs_config_set_port(cfg, UINT_MAX), VS_EINVAL);
-    VT_CHECK_EQ(vs_config_set_port(NULL, 80), VS_EINVAL);
+    VT_CHECK_EQ(set(cfg, 0), VS_OK);
+    VT_CHECK_EQ(set(cfg, 1), VS_OK);
+    VT_CHECK_EQ(set(cfg, max), VS_OK);
+    VT_CHECK_EQ(set(cfg, max + 1), VS_EINVAL);
+    VT_CHECK_CONTAINS(vs_last_error_message(), what);
+    VT_CHECK_EQ(set(cfg, UINT_MAX), VS_EINVAL);
+    VT_CHECK_EQ(set(NULL, valid), VS_EINVAL);
     vs_config_free(cfg);
+}
+
+static void test_port_takes_0_to_65535(void) {
+    check_unsigned_setter(vs_config_set_port, 65535, "port", 80);
 }
 
 static void test_address_takes_numeric_addresses_only(void) {
@@ -114,15 +121,7 @@ static void test_address_takes_numeric_addresses_only(void) {
 }
 
 static void test_threads_take_0_to_1024(void) {
-    vs_config_t *cfg = new_config();
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1024), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1025), VS_EINVAL);
-    VT_CHECK_CONTAINS(vs_last_error_message(), "threads");
-    VT_CHECK_EQ(vs_config_set_threads(cfg, UINT_MAX), VS_EINVAL);
-    VT_CHECK_EQ(vs_config_set_threads(NULL, 1), VS_EINVAL);
-    vs_config_free(cfg);
+    check_unsigned_setter(vs_config_set_threads, 1024, "threads", 1);
 }
 
 static void test_backlog_is_at_least_1(void) {
@@ -435,18 +434,12 @@ static void test_server_keeps_its_own_copy_of_the_config(void) {
 static void test_limits_set_are_enforced(void) {
     vs_config_t *cfg = test_config();
     vs_server_t *srv;
-    vt_response r;
-    char req[512];
+    char target[128];
     VT_CHECK_EQ(vs_config_set_limit(cfg, VS_LIMIT_MAX_REQUEST_LINE, 64), VS_OK);
     srv = start_server(cfg);
-    VT_CHECK_EQ(vt_get(vs_server_port(srv), "/", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    vt_response_free(&r);
-    snprintf(req, sizeof req,
-             "GET /%0100d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
-    VT_CHECK_EQ(vt_request(vs_server_port(srv), req, &r), 0);
-    VT_CHECK_EQ(r.status, 414);
-    vt_response_free(&r);
+    vt_expect(vs_server_port(srv), "GET", "/", 200, NULL);
+    snprintf(target, sizeof target, "/%0100d", 0);
+    vt_expect(vs_server_port(srv), "GET", target, 414, NULL);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     vs_config_free(cfg);
 }
@@ -455,14 +448,9 @@ static void test_limits_set_are_enforced(void) {
 static void test_flags_set_are_applied(void) {
     vs_config_t *cfg = test_config();
     vs_server_t *srv;
-    vt_response r;
     VT_CHECK_EQ(vs_config_set_flag(cfg, VS_FLAG_METHOD_NOT_ALLOWED, 0), VS_OK);
     srv = start_server(cfg);
-    VT_CHECK_EQ(vt_request(vs_server_port(srv),
-                           "DELETE / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r),
-                0);
-    VT_CHECK_EQ(r.status, 404); /* not 405 */
-    vt_response_free(&r);
+    vt_expect(vs_server_port(srv), "DELETE", "/", 404, NULL); /* not 405 */
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     vs_config_free(cfg);
 }

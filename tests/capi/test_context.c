@@ -7,6 +7,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,70 +16,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-/* Fails unless two C strings (either may be NULL) are equal, printing both. */
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *cs_a_ = (a), *cs_b_ = (b);                                            \
-        if (cs_a_ == NULL || cs_b_ == NULL || strcmp(cs_a_, cs_b_) != 0) {                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                    __LINE__, #a, #b, cs_a_ ? cs_a_ : "(null)", cs_b_ ? cs_b_ : "(null)"); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
 
 /* Fails unless accessor `call` (which sets `len`) returns `expect` with its length. */
 #define CHECK_TEXT(call, expect)                                                          \
     do {                                                                                  \
         size_t len = 12345;                                                               \
         const char *ct_got_ = (call);                                                     \
-        CHECK_STR(ct_got_, (expect));                                                     \
+        VT_CHECK_STR(ct_got_, (expect));                                                  \
         VT_CHECK_EQ(len, strlen(expect));                                                 \
     } while (0)
-
-/* ---- state shared with the loop thread, under one lock ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void bump(int *counter) {
-    pthread_mutex_lock(&mu);
-    ++*counter;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void store(int *slot, int value) {
-    pthread_mutex_lock(&mu);
-    *slot = value;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static int load(const int *slot) {
-    int v;
-    pthread_mutex_lock(&mu);
-    v = *slot;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-/* Waits until *counter >= target or 10 s pass; returns the last value seen. */
-static int wait_for(const int *counter, int target) {
-    struct timespec deadline;
-    int v;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    pthread_mutex_lock(&mu);
-    while (*counter < target) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
-    }
-    v = *counter;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
 
 /* ---- client helpers ---- */
 
@@ -87,17 +33,12 @@ static int wait_for(const int *counter, int target) {
 static void request_from(int port, const char *request, vt_response *out, int *local_port) {
     struct sockaddr_in self;
     socklen_t self_len = sizeof self;
-    size_t len;
-    char *raw;
     int fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(getsockname(fd, (struct sockaddr *)&self, &self_len), 0);
     *local_port = ntohs(self.sin_port);
     VT_CHECK_EQ(vt_send_all(fd, request, strlen(request)), 0);
-    raw = vt_read_all(fd, 10000, &len);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, len, out), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_read_closing(fd, out), 0);
 }
 
 /* Sends `request` and parses its response, failing the test if there is none. */
@@ -140,6 +81,20 @@ static int has_field(const vt_response *r, const char *name, const char *value) 
 
 /* ---- the request ---- */
 
+/* A by-name accessor: vs_ctx_header or vs_ctx_param. */
+typedef const char *(*lookup_fn)(vs_ctx_t *ctx, const char *name, size_t *len);
+
+/* `lookup` of the absent name `absent`, and of NULL, is NULL with a len of 0 (len may be NULL). */
+static void check_absent(vs_ctx_t *ctx, lookup_fn lookup, const char *absent) {
+    size_t len = 7;
+    VT_CHECK(lookup(ctx, absent, &len) == NULL);
+    VT_CHECK_EQ(len, 0);
+    VT_CHECK(lookup(ctx, NULL, NULL) == NULL);
+    len = 7;
+    VT_CHECK(lookup(ctx, NULL, &len) == NULL);
+    VT_CHECK_EQ(len, 0);
+}
+
 static int accessor_checks_done, seen_peer_port, seen_minor;
 
 /* GET /items/:id/(*rest) with a query and headers: every accessor, checked on the loop. */
@@ -151,40 +106,34 @@ static void accessors_handler(vs_ctx_t *ctx, void *ud) {
     CHECK_TEXT(vs_ctx_target(ctx, &len), "/items/42/a/b%20c?x=1&x=2&y=a+b&z=%41&e=");
     CHECK_TEXT(vs_ctx_path(ctx, &len), "/items/42/a/b%20c");
     CHECK_TEXT(vs_ctx_query_string(ctx, &len), "x=1&x=2&y=a+b&z=%41&e=");
-    CHECK_STR(vs_ctx_method(ctx, NULL), "GET"); /* len may be NULL */
-    store(&seen_minor, vs_ctx_http_minor(ctx));
+    VT_CHECK_STR(vs_ctx_method(ctx, NULL), "GET"); /* len may be NULL */
+    vt_store(&seen_minor, vs_ctx_http_minor(ctx));
 
     /* Header lookup is case-insensitive and gives the first field of a name. */
     CHECK_TEXT(vs_ctx_header(ctx, "X-Custom", &len), "v1");
     CHECK_TEXT(vs_ctx_header(ctx, "x-custom", &len), "v1");
     CHECK_TEXT(vs_ctx_header(ctx, "X-CUSTOM", &len), "v1");
     CHECK_TEXT(vs_ctx_header(ctx, "x-multi", &len), "first");
-    len = 7;
-    VT_CHECK(vs_ctx_header(ctx, "X-Absent", &len) == NULL);
-    VT_CHECK_EQ(len, 0);
-    VT_CHECK(vs_ctx_header(ctx, NULL, NULL) == NULL);
-    len = 7;
-    VT_CHECK(vs_ctx_header(ctx, NULL, &len) == NULL);
-    VT_CHECK_EQ(len, 0);
+    check_absent(ctx, vs_ctx_header, "X-Absent");
 
     /* Fields in order received: Host, X-Custom, X-Multi, X-Multi, Connection. */
     count = vs_ctx_header_count(ctx);
     VT_CHECK_EQ(count, 5);
     VT_CHECK_EQ(vs_ctx_header_at(ctx, 0, &name, &value), VS_OK);
     VT_CHECK(strcasecmp(name, "host") == 0);
-    CHECK_STR(value, "example.test");
+    VT_CHECK_STR(value, "example.test");
     VT_CHECK_EQ(vs_ctx_header_at(ctx, 2, &name, &value), VS_OK);
     VT_CHECK(strcasecmp(name, "x-multi") == 0);
-    CHECK_STR(value, "first");
+    VT_CHECK_STR(value, "first");
     VT_CHECK_EQ(vs_ctx_header_at(ctx, 3, &name, &value), VS_OK);
     VT_CHECK(strcasecmp(name, "x-multi") == 0);
-    CHECK_STR(value, "second");
+    VT_CHECK_STR(value, "second");
     VT_CHECK_EQ(vs_ctx_header_at(ctx, 4, NULL, &value), VS_OK); /* either out may be NULL */
-    CHECK_STR(value, "close");
+    VT_CHECK_STR(value, "close");
     name = "untouched";
     VT_CHECK_EQ(vs_ctx_header_at(ctx, count, &name, &value), VS_ENOENT);
     VT_CHECK_EQ(vs_ctx_header_at(ctx, (size_t)-1, &name, &value), VS_ENOENT);
-    CHECK_STR(name, "untouched");
+    VT_CHECK_STR(name, "untouched");
 
     /* A GET has no body. */
     len = 5;
@@ -192,27 +141,21 @@ static void accessors_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(len, 0);
 
     CHECK_TEXT(vs_ctx_peer_address(ctx, &len), "127.0.0.1");
-    store(&seen_peer_port, vs_ctx_peer_port(ctx));
+    vt_store(&seen_peer_port, vs_ctx_peer_port(ctx));
 
     /* Routing: the pattern, the decoded path, and the parameters in pattern order. */
     CHECK_TEXT(vs_ctx_route(ctx, &len), "/items/:id/*rest");
     CHECK_TEXT(vs_ctx_route_path(ctx, &len), "/items/42/a/b c");
     CHECK_TEXT(vs_ctx_param(ctx, "id", &len), "42");
     CHECK_TEXT(vs_ctx_param(ctx, "rest", &len), "a/b c");
-    len = 3;
-    VT_CHECK(vs_ctx_param(ctx, "nope", &len) == NULL);
-    VT_CHECK_EQ(len, 0);
-    VT_CHECK(vs_ctx_param(ctx, NULL, NULL) == NULL);
-    len = 3;
-    VT_CHECK(vs_ctx_param(ctx, NULL, &len) == NULL);
-    VT_CHECK_EQ(len, 0);
+    check_absent(ctx, vs_ctx_param, "nope");
     VT_CHECK_EQ(vs_ctx_param_count(ctx), 2);
     VT_CHECK_EQ(vs_ctx_param_at(ctx, 0, &name, &value), VS_OK);
-    CHECK_STR(name, "id");
-    CHECK_STR(value, "42");
+    VT_CHECK_STR(name, "id");
+    VT_CHECK_STR(value, "42");
     VT_CHECK_EQ(vs_ctx_param_at(ctx, 1, &name, &value), VS_OK);
-    CHECK_STR(name, "rest");
-    CHECK_STR(value, "a/b c");
+    VT_CHECK_STR(name, "rest");
+    VT_CHECK_STR(value, "a/b c");
     VT_CHECK_EQ(vs_ctx_param_at(ctx, 2, &name, &value), VS_ENOENT);
 
     /* Query values: repeated keys by index, '+' and %XX decoded, absent -> NULL. */
@@ -240,49 +183,49 @@ static void accessors_handler(vs_ctx_t *ctx, void *ud) {
         const char *method = vs_ctx_method(ctx, NULL);
         int i;
         for (i = 0; i < 100; ++i) (void)vs_ctx_target(ctx, NULL);
-        CHECK_STR(method, "GET");
+        VT_CHECK_STR(method, "GET");
     }
-    bump(&accessor_checks_done);
+    vt_bump(&accessor_checks_done);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "checked"), VS_OK);
 }
 
 static void test_every_request_accessor(int port) {
     vt_response r;
     int local_port = 0;
-    store(&accessor_checks_done, 0);
+    vt_store(&accessor_checks_done, 0);
     request_from(port,
                  "GET /items/42/a/b%20c?x=1&x=2&y=a+b&z=%41&e= HTTP/1.1\r\n"
                  "Host: example.test\r\nX-Custom: v1\r\nX-Multi: first\r\nX-Multi: second\r\n"
                  "Connection: close\r\n\r\n",
                  &r, &local_port);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "checked");
+    VT_CHECK_STR(r.body, "checked");
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&accessor_checks_done), 1);
-    VT_CHECK_EQ(load(&seen_minor), 1);
-    VT_CHECK_EQ(load(&seen_peer_port), local_port);
+    VT_CHECK_EQ(vt_load(&accessor_checks_done), 1);
+    VT_CHECK_EQ(vt_load(&seen_minor), 1);
+    VT_CHECK_EQ(vt_load(&seen_peer_port), local_port);
 }
 
 static int minor_seen_10;
 
 static void minor_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    store(&minor_seen_10, vs_ctx_http_minor(ctx));
+    vt_store(&minor_seen_10, vs_ctx_http_minor(ctx));
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, vs_ctx_http_minor(ctx) == 0 ? "1.0" : "1.1"), VS_OK);
 }
 
 /* vs_ctx_http_minor tells HTTP/1.0 from HTTP/1.1. */
 static void test_http_minor_for_1_0_and_1_1(int port) {
     vt_response r;
-    store(&minor_seen_10, -1);
+    vt_store(&minor_seen_10, -1);
     request(port, "GET /minor HTTP/1.0\r\nHost: t\r\n\r\n", &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "1.0");
-    VT_CHECK_EQ(load(&minor_seen_10), 0);
+    VT_CHECK_STR(r.body, "1.0");
+    VT_CHECK_EQ(vt_load(&minor_seen_10), 0);
     vt_response_free(&r);
     get(port, "/minor", &r);
-    CHECK_STR(r.body, "1.1");
-    VT_CHECK_EQ(load(&minor_seen_10), 1);
+    VT_CHECK_STR(r.body, "1.1");
+    VT_CHECK_EQ(vt_load(&minor_seen_10), 1);
     vt_response_free(&r);
 }
 
@@ -294,7 +237,7 @@ static void echo_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK(body != NULL);
     VT_CHECK_EQ(len, 11);
     VT_CHECK(memcmp(body, "hello\0world", 11) == 0);
-    CHECK_STR(vs_ctx_method(ctx, NULL), "POST");
+    VT_CHECK_STR(vs_ctx_method(ctx, NULL), "POST");
     VT_CHECK(vs_ctx_body(ctx, NULL) == body); /* len may be NULL; same bytes */
     VT_CHECK_EQ(vs_ctx_send(ctx, 200, body, len, NULL), VS_OK);
 }
@@ -304,15 +247,7 @@ static void test_body_of_a_post(int port) {
     static const char req[] = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n"
                               "Connection: close\r\n\r\nhello\0world";
     vt_response r;
-    size_t len;
-    char *raw;
-    int fd = vt_connect(port);
-    VT_CHECK(fd >= 0);
-    VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    raw = vt_read_all(fd, 10000, &len);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_request_bytes(port, req, sizeof req - 1, &r), 0);
     VT_CHECK_EQ(r.status, 200);
     VT_CHECK_EQ(r.body_len, 11);
     VT_CHECK(memcmp(r.body, "hello\0world", 11) == 0);
@@ -346,17 +281,17 @@ static void status_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_ctx_send_json(ctx, 200, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_ctx_send(ctx, 200, NULL, 3, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 0);
-    bump(&status_checks_done);
+    vt_bump(&status_checks_done);
     VT_CHECK_EQ(vs_ctx_send(ctx, 202, "accepted", 8, NULL), VS_OK);
 }
 
 static void test_set_status(int port) {
     vt_response r;
-    store(&status_checks_done, 0);
+    vt_store(&status_checks_done, 0);
     get(port, "/status", &r);
     VT_CHECK_EQ(r.status, 202);
-    CHECK_STR(r.body, "accepted");
-    VT_CHECK_EQ(load(&status_checks_done), 1);
+    VT_CHECK_STR(r.body, "accepted");
+    VT_CHECK_EQ(vt_load(&status_checks_done), 1);
     vt_response_free(&r);
 }
 
@@ -387,7 +322,7 @@ static void headers_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_ctx_add_header(ctx, "Set-Cookie", "b=2; HttpOnly"), VS_OK);
     VT_CHECK_EQ(vs_ctx_set_header(ctx, "X-Empty", ""), VS_OK);
     VT_CHECK_EQ(vs_ctx_add_header(ctx, "X-Tab", "a\tb"), VS_OK);
-    bump(&header_checks_done);
+    vt_bump(&header_checks_done);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "headers"), VS_OK);
 }
 
@@ -395,10 +330,10 @@ static void headers_handler(vs_ctx_t *ctx, void *ud) {
  * that are not tokens are refused and never reach the wire. */
 static void test_set_and_add_header(int port) {
     vt_response r;
-    store(&header_checks_done, 0);
+    vt_store(&header_checks_done, 0);
     get(port, "/headers", &r);
     VT_CHECK_EQ(r.status, 200);
-    VT_CHECK_EQ(load(&header_checks_done), 1);
+    VT_CHECK_EQ(vt_load(&header_checks_done), 1);
     VT_CHECK_EQ(count_fields(&r, "X-Once"), 1);
     VT_CHECK(has_field(&r, "X-Once", "second"));
     VT_CHECK_EQ(count_fields(&r, "Set-Cookie"), 2);
@@ -419,7 +354,7 @@ static int body_frees;
 
 static void free_body(void *p) {
     free(p);
-    bump(&body_frees);
+    vt_bump(&body_frees);
 }
 
 static char *dup_text(const char *s) {
@@ -438,49 +373,46 @@ static void owned_handler(vs_ctx_t *ctx, void *ud) {
     vs_stream_t *stream = (vs_stream_t *)&ud; /* any non-NULL value; must be reset */
     (void)ud;
     VT_CHECK_EQ(vs_ctx_responded(ctx), 0);
-    store(&owned_rc_first, vs_ctx_send(ctx, 200, dup_text("owned body"), 10, free_body));
+    vt_store(&owned_rc_first, vs_ctx_send(ctx, 200, dup_text("owned body"), 10, free_body));
     VT_CHECK_EQ(vs_ctx_responded(ctx), 1);
-    store(&owned_rc_second, vs_ctx_send(ctx, 500, dup_text("second"), 6, free_body));
-    store(&owned_rc_text, vs_ctx_send_text(ctx, 500, "again"));
-    store(&owned_rc_json, vs_ctx_send_json(ctx, 500, "{}"));
-    store(&owned_rc_file, vs_ctx_send_file(ctx, "/etc/hostname", NULL));
-    store(&owned_rc_stream, vs_ctx_stream(ctx, 200, &stream));
+    vt_store(&owned_rc_second, vs_ctx_send(ctx, 500, dup_text("second"), 6, free_body));
+    vt_store(&owned_rc_text, vs_ctx_send_text(ctx, 500, "again"));
+    vt_store(&owned_rc_json, vs_ctx_send_json(ctx, 500, "{}"));
+    vt_store(&owned_rc_file, vs_ctx_send_file(ctx, "/etc/hostname", NULL));
+    vt_store(&owned_rc_stream, vs_ctx_stream(ctx, 200, &stream));
     VT_CHECK(stream == NULL);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 1);
-    bump(&owned_done);
+    vt_bump(&owned_done);
 }
 
 /* body_free runs exactly once for a body that was sent, for one refused with VS_EANSWERED,
  * for a bad status, and for a NULL ctx; a second answer of any kind is VS_EANSWERED. */
 static void test_send_with_body_free(int port) {
     vt_response r;
-    store(&body_frees, 0);
-    store(&owned_done, 0);
-    get(port, "/owned", &r);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "owned body");
-    vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&owned_done, 1), 1);
-    VT_CHECK_EQ(load(&owned_rc_first), VS_OK);
-    VT_CHECK_EQ(load(&owned_rc_second), VS_EANSWERED);
-    VT_CHECK_EQ(load(&owned_rc_text), VS_EANSWERED);
-    VT_CHECK_EQ(load(&owned_rc_json), VS_EANSWERED);
-    VT_CHECK_EQ(load(&owned_rc_file), VS_EANSWERED);
-    VT_CHECK_EQ(load(&owned_rc_stream), VS_EANSWERED);
+    vt_store(&body_frees, 0);
+    vt_store(&owned_done, 0);
+    vt_expect(port, "GET", "/owned", 200, "owned body");
+    VT_CHECK_EQ(vt_wait_for(&owned_done, 1), 1);
+    VT_CHECK_EQ(vt_load(&owned_rc_first), VS_OK);
+    VT_CHECK_EQ(vt_load(&owned_rc_second), VS_EANSWERED);
+    VT_CHECK_EQ(vt_load(&owned_rc_text), VS_EANSWERED);
+    VT_CHECK_EQ(vt_load(&owned_rc_json), VS_EANSWERED);
+    VT_CHECK_EQ(vt_load(&owned_rc_file), VS_EANSWERED);
+    VT_CHECK_EQ(vt_load(&owned_rc_stream), VS_EANSWERED);
     /* Both bodies freed, each once: the sent one after it was written, the refused at once. */
-    VT_CHECK_EQ(wait_for(&body_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&body_frees, 2), 2);
 
     /* Failures outside a request free the body too, at once. */
     VT_CHECK_EQ(vs_ctx_send(NULL, 200, dup_text("nobody"), 6, free_body), VS_EINVAL);
-    VT_CHECK_EQ(load(&body_frees), 3);
+    VT_CHECK_EQ(vt_load(&body_frees), 3);
     VT_CHECK_EQ(vs_ctx_send(NULL, 99, dup_text("bad status"), 10, free_body), VS_EINVAL);
-    VT_CHECK_EQ(load(&body_frees), 4);
+    VT_CHECK_EQ(vt_load(&body_frees), 4);
     VT_CHECK_EQ(vs_ctx_send(NULL, 200, dup_text(""), 0, free_body), VS_EINVAL);
-    VT_CHECK_EQ(load(&body_frees), 5);
+    VT_CHECK_EQ(vt_load(&body_frees), 5);
     /* Nothing runs twice later. */
     get(port, "/minor", &r);
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&body_frees), 5);
+    VT_CHECK_EQ(vt_load(&body_frees), 5);
 }
 
 /* The handler's buffer is overwritten right after a copying send. */
@@ -496,11 +428,7 @@ static void copied_handler(vs_ctx_t *ctx, void *ud) {
 
 /* With a NULL free callback the bytes are copied at once. */
 static void test_send_copies_without_free(int port) {
-    vt_response r;
-    get(port, "/copied", &r);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "copied bytes");
-    vt_response_free(&r);
+    vt_expect(port, "GET", "/copied", 200, "copied bytes");
 }
 
 static void empty_handler(vs_ctx_t *ctx, void *ud) {
@@ -527,14 +455,14 @@ static void test_json_text_and_empty(int port) {
     char value[128];
     get(port, "/json", &r);
     VT_CHECK_EQ(r.status, 201);
-    CHECK_STR(r.body, "{\"a\":[1,2]}");
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/json");
-    CHECK_STR(vt_header(&r, "Content-Length", value, sizeof value), "11");
+    VT_CHECK_STR(r.body, "{\"a\":[1,2]}");
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/json");
+    VT_CHECK_STR(vt_header(&r, "Content-Length", value, sizeof value), "11");
     vt_response_free(&r);
     get(port, "/text", &r);
     VT_CHECK_EQ(r.status, 418);
-    CHECK_STR(r.body, "short and stout");
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "text/plain; charset=utf-8");
+    VT_CHECK_STR(r.body, "short and stout");
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "text/plain; charset=utf-8");
     vt_response_free(&r);
     get(port, "/empty", &r);
     VT_CHECK_EQ(r.status, 204);
@@ -610,7 +538,7 @@ static void file_bad_args_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_ctx_send_file_range(ctx, NULL, 0, 1), VS_EINVAL);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 0);
     vs_config_free(not_options);
-    bump(&file_bad_args_done);
+    vt_bump(&file_bad_args_done);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "refused"), VS_OK);
 }
 
@@ -621,20 +549,20 @@ static void test_send_file(int port) {
     char etag[128], value[256], req[512];
     get(port, "/file", &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, alphabet);
+    VT_CHECK_STR(r.body, alphabet);
     VT_CHECK(vt_header(&r, "ETag", etag, sizeof etag) != NULL);
     VT_CHECK(etag[0] == '"');
     VT_CHECK(vt_header(&r, "Last-Modified", value, sizeof value) != NULL);
-    CHECK_STR(vt_header(&r, "Accept-Ranges", value, sizeof value), "bytes");
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "text/plain; charset=utf-8");
+    VT_CHECK_STR(vt_header(&r, "Accept-Ranges", value, sizeof value), "bytes");
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "text/plain; charset=utf-8");
     VT_CHECK_EQ(count_fields(&r, "Cache-Control"), 0);
     vt_response_free(&r);
 
     request(port, "GET /file HTTP/1.1\r\nHost: t\r\nRange: bytes=2-5\r\nConnection: close\r\n\r\n",
             &r);
     VT_CHECK_EQ(r.status, 206);
-    CHECK_STR(r.body, "cdef");
-    CHECK_STR(vt_header(&r, "Content-Range", value, sizeof value), "bytes 2-5/26");
+    VT_CHECK_STR(r.body, "cdef");
+    VT_CHECK_STR(vt_header(&r, "Content-Range", value, sizeof value), "bytes 2-5/26");
     vt_response_free(&r);
 
     snprintf(req, sizeof req,
@@ -643,32 +571,30 @@ static void test_send_file(int port) {
     request(port, req, &r);
     VT_CHECK_EQ(r.status, 304);
     VT_CHECK_EQ(r.body_len, 0);
-    CHECK_STR(vt_header(&r, "ETag", value, sizeof value), etag);
+    VT_CHECK_STR(vt_header(&r, "ETag", value, sizeof value), etag);
     vt_response_free(&r);
 
-    get(port, "/file-missing", &r);
-    VT_CHECK_EQ(r.status, 404);
-    vt_response_free(&r);
+    vt_expect(port, "GET", "/file-missing", 404, NULL);
 
     get(port, "/file-opts", &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, alphabet);
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "video/x-test");
-    CHECK_STR(vt_header(&r, "Cache-Control", value, sizeof value), "public, max-age=60");
+    VT_CHECK_STR(r.body, alphabet);
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "video/x-test");
+    VT_CHECK_STR(vt_header(&r, "Cache-Control", value, sizeof value), "public, max-age=60");
     vt_response_free(&r);
 
     /* A part is the whole representation: its own length, and Range applies within it. */
     get(port, "/file-part", &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "defghijklm");
-    CHECK_STR(vt_header(&r, "Content-Length", value, sizeof value), "10");
+    VT_CHECK_STR(r.body, "defghijklm");
+    VT_CHECK_STR(vt_header(&r, "Content-Length", value, sizeof value), "10");
     vt_response_free(&r);
     request(port,
             "GET /file-part HTTP/1.1\r\nHost: t\r\nRange: bytes=1-2\r\nConnection: close\r\n\r\n",
             &r);
     VT_CHECK_EQ(r.status, 206);
-    CHECK_STR(r.body, "ef");
-    CHECK_STR(vt_header(&r, "Content-Range", value, sizeof value), "bytes 1-2/10");
+    VT_CHECK_STR(r.body, "ef");
+    VT_CHECK_STR(vt_header(&r, "Content-Range", value, sizeof value), "bytes 1-2/10");
     vt_response_free(&r);
 
     /* Ranges off: a Range request gets the whole file with 200. */
@@ -677,24 +603,18 @@ static void test_send_file(int port) {
             "Connection: close\r\n\r\n",
             &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, alphabet);
+    VT_CHECK_STR(r.body, alphabet);
     VT_CHECK_EQ(count_fields(&r, "Content-Range"), 0);
     vt_response_free(&r);
 
-    get(port, "/file-range", &r);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "uvwxyz");
-    vt_response_free(&r);
-    get(port, "/file-range-end", &r);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "xyz");
-    vt_response_free(&r);
+    vt_expect(port, "GET", "/file-range", 200, "uvwxyz");
+    vt_expect(port, "GET", "/file-range-end", 200, "xyz");
 
-    store(&file_bad_args_done, 0);
+    vt_store(&file_bad_args_done, 0);
     get(port, "/file-bad", &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "refused");
-    VT_CHECK_EQ(load(&file_bad_args_done), 1);
+    VT_CHECK_STR(r.body, "refused");
+    VT_CHECK_EQ(vt_load(&file_bad_args_done), 1);
     vt_response_free(&r);
 }
 
@@ -737,53 +657,50 @@ static int finish_value = 7;
 
 static void finish_free(void *p) {
     VT_CHECK(p == &finish_value);
-    bump(&finish_ud_frees);
+    vt_bump(&finish_ud_frees);
 }
 
 static void on_finish(vs_ctx_t *ctx, void *ud) {
     VT_CHECK(ud == &finish_value);
-    store(&finish_status, vs_ctx_response_status(ctx));
-    store(&finish_size, (int)vs_ctx_response_size(ctx));
-    store(&finish_responded, vs_ctx_responded(ctx));
-    pthread_mutex_lock(&mu);
+    vt_store(&finish_status, vs_ctx_response_status(ctx));
+    vt_store(&finish_size, (int)vs_ctx_response_size(ctx));
+    vt_store(&finish_responded, vs_ctx_responded(ctx));
+    vt_lock();
     finish_on_loop = pthread_equal(finish_handler_thread, pthread_self());
-    pthread_mutex_unlock(&mu);
-    bump(&finish_runs);
+    vt_unlock();
+    vt_bump(&finish_runs);
 }
 
 static void finish_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     finish_handler_thread = pthread_self();
-    pthread_mutex_unlock(&mu);
-    store(&finish_null_fn_rc, vs_ctx_on_finish(ctx, NULL, &finish_value, finish_free));
+    vt_unlock();
+    vt_store(&finish_null_fn_rc, vs_ctx_on_finish(ctx, NULL, &finish_value, finish_free));
     VT_CHECK_EQ(vs_ctx_on_finish(ctx, on_finish, &finish_value, finish_free), VS_OK);
     VT_CHECK_EQ(vs_ctx_send(ctx, 203, "eleven byte", 11, NULL), VS_OK);
     /* Not before the request is over. */
-    VT_CHECK_EQ(load(&finish_runs), 0);
+    VT_CHECK_EQ(vt_load(&finish_runs), 0);
 }
 
 /* on_finish runs once, on the loop, with the response's status and size; its userdata is
  * freed once; a registration without fn fails and frees its userdata at once. */
 static void test_on_finish(int port) {
     vt_response r;
-    store(&finish_runs, 0);
-    store(&finish_ud_frees, 0);
-    get(port, "/finish", &r);
-    VT_CHECK_EQ(r.status, 203);
-    CHECK_STR(r.body, "eleven byte");
-    vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&finish_runs, 1), 1);
-    VT_CHECK_EQ(wait_for(&finish_ud_frees, 2), 2); /* the failed registration's, and ours */
-    VT_CHECK_EQ(load(&finish_null_fn_rc), VS_EINVAL);
-    VT_CHECK_EQ(load(&finish_status), 203);
-    VT_CHECK_EQ(load(&finish_size), 11);
-    VT_CHECK_EQ(load(&finish_responded), 1);
-    VT_CHECK_EQ(load(&finish_on_loop), 1);
+    vt_store(&finish_runs, 0);
+    vt_store(&finish_ud_frees, 0);
+    vt_expect(port, "GET", "/finish", 203, "eleven byte");
+    VT_CHECK_EQ(vt_wait_for(&finish_runs, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&finish_ud_frees, 2), 2); /* the failed registration's, and ours */
+    VT_CHECK_EQ(vt_load(&finish_null_fn_rc), VS_EINVAL);
+    VT_CHECK_EQ(vt_load(&finish_status), 203);
+    VT_CHECK_EQ(vt_load(&finish_size), 11);
+    VT_CHECK_EQ(vt_load(&finish_responded), 1);
+    VT_CHECK_EQ(vt_load(&finish_on_loop), 1);
     get(port, "/minor", &r); /* another request on the same loop runs nothing more */
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&finish_runs), 1);
-    VT_CHECK_EQ(load(&finish_ud_frees), 2);
+    VT_CHECK_EQ(vt_load(&finish_runs), 1);
+    VT_CHECK_EQ(vt_load(&finish_ud_frees), 2);
 }
 
 /* ---- request and trace ids ---- */
@@ -798,7 +715,7 @@ static void rid_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK(trace != NULL);
     VT_CHECK_EQ(strlen(trace), 32);
     for (i = 0; i < 32; ++i) VT_CHECK(strchr("0123456789abcdef", trace[i]) != NULL);
-    bump(&rid_checks_done);
+    vt_bump(&rid_checks_done);
     VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, trace), VS_OK);
 }
 
@@ -806,14 +723,14 @@ static void rid_handler(vs_ctx_t *ctx, void *ud) {
 static void test_request_and_trace_id_with_middleware(int port) {
     vt_response r;
     char value[64];
-    store(&rid_checks_done, 0);
+    vt_store(&rid_checks_done, 0);
     request(port, "GET /rid/x HTTP/1.1\r\nHost: t\r\nX-Request-ID: client-id-1\r\n"
                   "Connection: close\r\n\r\n",
             &r);
     VT_CHECK_EQ(r.status, 200);
-    VT_CHECK_EQ(load(&rid_checks_done), 1);
+    VT_CHECK_EQ(vt_load(&rid_checks_done), 1);
     VT_CHECK_EQ(r.body_len, 32);
-    CHECK_STR(vt_header(&r, "X-Request-ID", value, sizeof value), "client-id-1");
+    VT_CHECK_STR(vt_header(&r, "X-Request-ID", value, sizeof value), "client-id-1");
     vt_response_free(&r);
 }
 
@@ -851,7 +768,7 @@ static void check_bad_ctx(vs_ctx_t *ctx) {
     VT_CHECK_EQ(len, 0);
     VT_CHECK_EQ(vs_ctx_header_count(ctx), 0);
     VT_CHECK_EQ(vs_ctx_header_at(ctx, 0, &name, &value), VS_EINVAL);
-    CHECK_STR(name, "n");
+    VT_CHECK_STR(name, "n");
     len = 77;
     VT_CHECK(vs_ctx_body(ctx, &len) == NULL);
     VT_CHECK_EQ(len, 0);

@@ -6,6 +6,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -81,18 +82,9 @@ static int start(vs_server_t *srv) {
 static vt_response request(int port, const char *method, const char *path, const char *headers) {
     char req[4096];
     vt_response r;
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n", method,
-             path, headers != NULL ? headers : "");
+    VT_CHECK_EQ(vt_format_request(req, sizeof req, method, path, headers), 0);
     VT_CHECK_EQ(vt_request(port, req, &r), 0);
     return r;
-}
-
-static void expect(int port, const char *method, const char *path, int status,
-                   const char *body) {
-    vt_response r = request(port, method, path, NULL);
-    VT_CHECK_EQ(r.status, status);
-    if (body != NULL) VT_CHECK_STR(r.body, body);
-    vt_response_free(&r);
 }
 
 /* The value of header `name`, or "" when absent (static buffer: one at a time). */
@@ -134,13 +126,13 @@ static void test_params_one_segment_and_the_rest(void) {
     VT_CHECK_EQ(vs_group_route(root, "GET", "/files/*rest", echo_params, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/users/me", echo_route, NULL, NULL), VS_OK);
     port = start(srv);
-    expect(port, "GET", "/users/42", 200, "id=42;");
-    expect(port, "GET", "/users/j%20d", 200, "id=j d;"); /* decoded */
-    expect(port, "GET", "/users/42/posts/7", 200, "id=42;post=7;");
-    expect(port, "GET", "/users/me", 200, "GET /users/me"); /* static text wins */
-    expect(port, "GET", "/files/a/b/c.txt", 200, "rest=a/b/c.txt;");
-    expect(port, "GET", "/files/one", 200, "rest=one;");
-    expect(port, "GET", "/users/42/other", 404, NULL);
+    vt_expect(port, "GET", "/users/42", 200, "id=42;");
+    vt_expect(port, "GET", "/users/j%20d", 200, "id=j d;"); /* decoded */
+    vt_expect(port, "GET", "/users/42/posts/7", 200, "id=42;post=7;");
+    vt_expect(port, "GET", "/users/me", 200, "GET /users/me"); /* static text wins */
+    vt_expect(port, "GET", "/files/a/b/c.txt", 200, "rest=a/b/c.txt;");
+    vt_expect(port, "GET", "/files/one", 200, "rest=one;");
+    vt_expect(port, "GET", "/users/42/other", 404, NULL);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 
@@ -193,8 +185,8 @@ static void test_nested_groups_prefix_and_scope(void) {
     VT_CHECK(strstr(r.head, "X-Order: api") == NULL);
     vt_response_free(&r);
 
-    expect(port, "GET", "/v1/ping", 404, NULL);
-    expect(port, "GET", "/api/ping", 404, NULL);
+    vt_expect(port, "GET", "/v1/ping", 404, NULL);
+    vt_expect(port, "GET", "/api/ping", 404, NULL);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 
@@ -240,9 +232,9 @@ static void test_head_404_and_405(void) {
     VT_CHECK_EQ(r.status, 200);
     VT_CHECK_STR(header_of(&r, "X-Head"), "own");
     vt_response_free(&r);
-    expect(port, "GET", "/own-head", 200, "fixed body");
+    vt_expect(port, "GET", "/own-head", 200, "fixed body");
 
-    expect(port, "GET", "/nowhere", 404, NULL);
+    vt_expect(port, "GET", "/nowhere", 404, NULL);
     r = request(port, "DELETE", "/fixed", NULL);
     VT_CHECK_EQ(r.status, 405);
     VT_CHECK_CONTAINS(header_of(&r, "Allow"), "GET");
@@ -285,9 +277,9 @@ static void test_conflicts_are_refused_and_named(void) {
     VT_CHECK_STR(vs_last_error_message(), "");
 
     port = start(srv);
-    expect(port, "GET", "/dup", 200, "first");
-    expect(port, "GET", "/u/9", 200, "a=9;");
-    expect(port, "GET", "/api/x", 200, "GET /api/x");
+    vt_expect(port, "GET", "/dup", 200, "first");
+    vt_expect(port, "GET", "/u/9", 200, "a=9;");
+    vt_expect(port, "GET", "/api/x", 200, "GET /api/x");
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(first.frees, 1);
     VT_CHECK_EQ(other_method.frees, 1);
@@ -364,8 +356,8 @@ static void test_registration_after_start_is_refused(void) {
     VT_CHECK_EQ(vs_group_use_rate_limit(root, 10, 20, 0, NULL, NULL), VS_ERUNNING);
     VT_CHECK_EQ(vs_group_use_cors(root, NULL, NULL, NULL, NULL, 0, -1), VS_ERUNNING);
 
-    expect(port, "GET", "/late", 404, NULL);
-    expect(port, "GET", "/api/ok", 200, "GET /api/ok");
+    vt_expect(port, "GET", "/late", 404, NULL);
+    vt_expect(port, "GET", "/api/ok", 200, "GET /api/ok");
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(s.frees, 6);
     vt_remove_tree(dir);
@@ -393,8 +385,8 @@ static void test_userdata_is_freed_once_at_server_free(void) {
     VT_CHECK_EQ(vs_group_use(root, tag_middleware, &mw, free_slot), VS_OK);
     VT_CHECK_EQ(vs_group_route_stream(root, "PUT", "/st", answer_slot, &st, free_slot), VS_OK);
     port = start(srv);
-    expect(port, "GET", "/a", 200, "a");
-    expect(port, "GET", "/g/c", 200, "c");
+    vt_expect(port, "GET", "/a", 200, "a");
+    vt_expect(port, "GET", "/g/c", 200, "c");
     VT_CHECK_EQ(vs_server_stop(srv), VS_OK);
     /* Stopped is not freed: userdata stays until vs_server_free. */
     VT_CHECK_EQ(a.frees + b.frees + c.frees + mw.frees + st.frees + log.frees + rec.frees, 0);
@@ -436,8 +428,7 @@ static void test_stream_route_runs_before_the_body(void) {
 
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
-    VT_CHECK_EQ(vt_send_all(fd, head, strlen(head)), 0);
-    VT_CHECK_EQ(vt_read_response(fd, 10000, &r), 0);
+    VT_CHECK_EQ(vt_roundtrip(fd, head, 10000, &r), 0);
     VT_CHECK_EQ(r.status, 202);
     VT_CHECK_STR(r.body, "streamed");
     vt_response_free(&r);
@@ -552,12 +543,12 @@ static void test_static_serves_a_directory_with_defaults(void) {
     VT_CHECK_EQ(r.body_len, 0);
     vt_response_free(&r);
 
-    expect(port, "GET", "/s/missing.txt", 404, NULL);
-    expect(port, "GET", "/s/.secret", 404, NULL);         /* dotfiles off */
-    expect(port, "GET", "/s/site/", 200, "<h1>index</h1>"); /* index.html */
-    expect(port, "GET", "/s/list/", 404, NULL);           /* no index, listing off */
-    expect(port, "GET", "/s/link.txt", 404, NULL);        /* leads outside the root */
-    expect(port, "GET", "/s/hello.txt/", 404, NULL);
+    vt_expect(port, "GET", "/s/missing.txt", 404, NULL);
+    vt_expect(port, "GET", "/s/.secret", 404, NULL);         /* dotfiles off */
+    vt_expect(port, "GET", "/s/site/", 200, "<h1>index</h1>"); /* index.html */
+    vt_expect(port, "GET", "/s/list/", 404, NULL);           /* no index, listing off */
+    vt_expect(port, "GET", "/s/link.txt", 404, NULL);        /* leads outside the root */
+    vt_expect(port, "GET", "/s/hello.txt/", 404, NULL);
 
     r = request(port, "GET", "/s/site", NULL);
     VT_CHECK_EQ(r.status, 301);
@@ -611,8 +602,8 @@ static void test_static_options_change_what_is_served(void) {
     VT_CHECK_STR(header_of(&r, "Cache-Control"), "max-age=60");
     vt_response_free(&r);
 
-    expect(port, "GET", "/l/.secret", 200, "s3cret");
-    expect(port, "GET", "/l/link.txt", 200, "outside");
+    vt_expect(port, "GET", "/l/.secret", 200, "s3cret");
+    vt_expect(port, "GET", "/l/link.txt", 200, "outside");
 
     r = request(port, "GET", "/l/list/", NULL);
     VT_CHECK_EQ(r.status, 200);
@@ -627,9 +618,9 @@ static void test_static_options_change_what_is_served(void) {
     VT_CHECK(strstr(r.body, "<h1>index</h1>") == NULL);
     vt_response_free(&r);
 
-    expect(port, "GET", "/i/list/", 200, "a"); /* index file a.txt */
-    expect(port, "GET", "/i/site/", 404, NULL); /* no a.txt there, listing off */
-    expect(port, "GET", "/i/.secret", 404, NULL);
+    vt_expect(port, "GET", "/i/list/", 200, "a"); /* index file a.txt */
+    vt_expect(port, "GET", "/i/site/", 404, NULL); /* no a.txt there, listing off */
+    vt_expect(port, "GET", "/i/.secret", 404, NULL);
 
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     free_tree(&t);
@@ -739,8 +730,7 @@ static void log_free(void *ud) {
 static int wait_line(struct log_lines *l, const char *needle, char *out, size_t size) {
     struct timespec deadline;
     int found = 0, i, rc = 0;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
+    vt_deadline_in(&deadline, 10000);
     pthread_mutex_lock(&l->mutex);
     while (!found && rc == 0) {
         for (i = 0; i < l->count && i < 32; ++i) {
@@ -767,7 +757,7 @@ static void test_access_log_writes_one_line_per_request_to_the_sink(void) {
     VT_CHECK_EQ(vs_group_route(root, "GET", "/logged/:id", fixed, NULL, NULL), VS_OK);
     port = start(srv);
 
-    expect(port, "GET", "/logged/7", 200, "fixed body");
+    vt_expect(port, "GET", "/logged/7", 200, "fixed body");
     VT_CHECK(wait_line(&log, "\"path\":\"/logged/7\"", line, sizeof line));
     VT_CHECK_CONTAINS(line, "\"method\":\"GET\"");
     VT_CHECK_CONTAINS(line, "\"route\":\"/logged/:id\"");
@@ -777,7 +767,7 @@ static void test_access_log_writes_one_line_per_request_to_the_sink(void) {
     VT_CHECK(line[0] == '{');
 
     /* On the root, it sees unmatched requests too. */
-    expect(port, "GET", "/unrouted", 404, NULL);
+    vt_expect(port, "GET", "/unrouted", 404, NULL);
     VT_CHECK(wait_line(&log, "\"path\":\"/unrouted\"", line, sizeof line));
     VT_CHECK_CONTAINS(line, "\"status\":404");
 
@@ -869,7 +859,7 @@ static void test_request_id_is_made_echoed_and_seen_by_the_handler(void) {
     vt_response_free(&r);
 
     /* Without the middleware both ids are "". */
-    expect(port4, "GET", "/ids", 200, "||0|0");
+    vt_expect(port4, "GET", "/ids", 200, "||0|0");
 
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(vs_server_free(untrusting), VS_OK);
@@ -892,7 +882,7 @@ static void test_recovery_leaves_normal_requests_alone(void) {
     VT_CHECK_STR(r.body, "fixed body");
     VT_CHECK_STR(header_of(&r, "Content-Type"), "text/plain; charset=utf-8");
     vt_response_free(&r);
-    expect(port, "GET", "/missing", 404, NULL);
+    vt_expect(port, "GET", "/missing", 404, NULL);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(vs_server_free(quiet), VS_OK);
     VT_CHECK_EQ(log.frees, 1);
@@ -919,17 +909,17 @@ static void test_rate_limit_answers_429_past_the_burst(void) {
     VT_CHECK_EQ(vs_group_use_rate_limit(root, 10, NAN, 0, NULL, NULL), VS_EINVAL);
     port = start(srv);
 
-    expect(port, "GET", "/limited/x", 200, "fixed body");
-    expect(port, "GET", "/limited/x", 200, "fixed body");
+    vt_expect(port, "GET", "/limited/x", 200, "fixed body");
+    vt_expect(port, "GET", "/limited/x", 200, "fixed body");
     r = request(port, "GET", "/limited/x", NULL);
     VT_CHECK_EQ(r.status, 429);
     VT_CHECK(atoi(header_of(&r, "Retry-After")) >= 1);
     VT_CHECK_CONTAINS(r.body, "too many requests");
     vt_response_free(&r);
     /* Only the group is limited; the refused registrations added nothing on the root. */
-    expect(port, "GET", "/free", 200, "fixed body");
-    expect(port, "GET", "/free", 200, "fixed body");
-    expect(port, "GET", "/free", 200, "fixed body");
+    vt_expect(port, "GET", "/free", 200, "fixed body");
+    vt_expect(port, "GET", "/free", 200, "fixed body");
+    vt_expect(port, "GET", "/free", 200, "fixed body");
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 

@@ -43,15 +43,6 @@ static vs_server_t *new_server(void) {
     return srv;
 }
 
-/* GET path and check the status and body. */
-static void expect_get(int port, const char *path, int status, const char *body) {
-    vt_response r;
-    VT_CHECK_EQ(vt_get(port, path, &r), 0);
-    VT_CHECK_EQ(r.status, status);
-    if (body != NULL) VT_CHECK_STR(r.body, body);
-    vt_response_free(&r);
-}
-
 /* Polls vs_server_running() until it is `want`, for at most 10 s. */
 static int wait_running(const vs_server_t *srv, int want) {
     const long long deadline = vt_now_ms() + 10000;
@@ -91,13 +82,13 @@ static void test_start_stop_and_the_codes_of_each_step(void) {
     port = vs_server_port(srv);
     VT_CHECK(port >= 1 && port <= 65535); /* port 0 gave a real one */
     VT_CHECK_EQ(vs_server_running(srv), 1);
-    expect_get(port, "/ping", 200, "pong");
+    vt_expect(port, "GET", "/ping", 200, "pong");
 
     VT_CHECK_EQ(vs_server_start(srv), VS_ERUNNING);
     VT_CHECK(vs_last_error_message()[0] != '\0');
     VT_CHECK_EQ(vs_server_run(srv), VS_ERUNNING);
     VT_CHECK_EQ(vs_server_running(srv), 1); /* the refused calls changed nothing */
-    expect_get(port, "/ping", 200, "pong");
+    vt_expect(port, "GET", "/ping", 200, "pong");
 
     VT_CHECK_EQ(vs_server_stop(srv), VS_OK);
     VT_CHECK_EQ(vs_server_running(srv), 0);
@@ -144,7 +135,7 @@ static void test_run_in_a_thread_and_stop_from_another(void) {
     VT_CHECK_EQ(pthread_create(&thread, NULL, run_thread, &r), 0);
     VT_CHECK(wait_running(r.srv, 1));
     VT_CHECK(vs_server_port(r.srv) > 0);
-    expect_get(vs_server_port(r.srv), "/ping", 200, "pong");
+    vt_expect(vs_server_port(r.srv), "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(r.rc, 12345); /* still running */
     VT_CHECK_EQ(vs_server_stop(r.srv), VS_OK);
     VT_CHECK_EQ(pthread_join(thread, NULL), 0);
@@ -160,6 +151,15 @@ struct handler_call {
     int calls;
 };
 
+/* A handler_call for `srv` that no handler has made yet. */
+static struct handler_call no_call_yet(vs_server_t *srv) {
+    struct handler_call h;
+    h.srv = srv;
+    h.rc = 12345;
+    h.calls = 0;
+    return h;
+}
+
 static void stop_handler(vs_ctx_t *ctx, void *ud) {
     struct handler_call *h = ud;
     h->rc = vs_server_stop(h->srv); /* only starts the stop */
@@ -170,14 +170,11 @@ static void stop_handler(vs_ctx_t *ctx, void *ud) {
 /* A stop from a handler only starts it; vs_server_wait() elsewhere sees it end. */
 static void test_stop_from_a_handler_and_wait_elsewhere(void) {
     vs_server_t *srv = new_server();
-    struct handler_call h;
-    h.srv = srv;
-    h.rc = 12345;
-    h.calls = 0;
+    struct handler_call h = no_call_yet(srv);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/stop", stop_handler, &h, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    expect_get(vs_server_port(srv), "/stop", 200, "stopping");
+    vt_expect(vs_server_port(srv), "GET", "/stop", 200, "stopping");
     VT_CHECK_EQ(vs_server_wait(srv), VS_OK);
     VT_CHECK_EQ(h.calls, 1);
     VT_CHECK_EQ(h.rc, VS_OK);
@@ -196,18 +193,15 @@ static void free_handler(vs_ctx_t *ctx, void *ud) {
 /* A server cannot be freed from its own handler: VS_EBUSY, and it keeps serving. */
 static void test_free_from_a_handler_is_busy(void) {
     vs_server_t *srv = new_server();
-    struct handler_call h;
-    h.srv = srv;
-    h.rc = 12345;
-    h.calls = 0;
+    struct handler_call h = no_call_yet(srv);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/free", free_handler, &h, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    expect_get(vs_server_port(srv), "/free", 200, "VS_EBUSY");
+    vt_expect(vs_server_port(srv), "GET", "/free", 200, "VS_EBUSY");
     VT_CHECK_EQ(h.calls, 1);
     VT_CHECK_EQ(h.rc, VS_EBUSY);
     VT_CHECK_EQ(vs_server_running(srv), 1);
-    expect_get(vs_server_port(srv), "/ping", 200, "pong");
+    vt_expect(vs_server_port(srv), "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 
@@ -220,8 +214,7 @@ static void test_free_stops_a_running_server(void) {
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
     fd = vt_connect(vs_server_port(srv));
     VT_CHECK(fd >= 0);
-    VT_CHECK_EQ(vt_send_all(fd, req, strlen(req)), 0);
-    VT_CHECK_EQ(vt_read_response(fd, 10000, &r), 0);
+    VT_CHECK_EQ(vt_roundtrip(fd, req, 10000, &r), 0);
     VT_CHECK_EQ(r.status, 200);
     VT_CHECK_STR(r.body, "pong");
     vt_response_free(&r);
@@ -269,7 +262,7 @@ static void test_null_and_wrong_handles_are_refused(void) {
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/ping", ping, NULL, NULL), VS_OK);
     /* The refused attach left the server startable. */
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    expect_get(vs_server_port(srv), "/ping", 200, "pong");
+    vt_expect(vs_server_port(srv), "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(vs_server_attach(srv, &loop), VS_ERUNNING); /* running on threads already */
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(uv_loop_close(&loop), 0);
@@ -312,10 +305,10 @@ static void test_bind_failure_leaves_nothing_running(void) {
 
     /* The first still has its port to itself (no reuse-port group was joined): every
      * request reaches it. */
-    for (i = 0; i < 8; ++i) expect_get(port, "/ping", 200, "pong");
+    for (i = 0; i < 8; ++i) vt_expect(port, "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(vs_server_free(second), VS_OK);
     VT_CHECK_EQ(vs_server_free(third), VS_OK);
-    expect_get(port, "/ping", 200, "pong");
+    vt_expect(port, "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(vs_server_free(first), VS_OK);
 }
 
@@ -349,20 +342,20 @@ static void test_stats_count_requests_and_file_cache_use(void) {
 
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
     port = vs_server_port(srv);
-    for (i = 0; i < 3; ++i) expect_get(port, "/ping", 200, "pong");
+    for (i = 0; i < 3; ++i) vt_expect(port, "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_REQUESTS, 3), 3);
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_CONNECTIONS_ACCEPTED, 3), 3);
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_CONNECTIONS_OPEN, 0), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CONNECTIONS_REJECTED), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MISSES), 0); /* no file yet */
 
-    expect_get(port, "/file", 200, file_body);
+    vt_expect(port, "GET", "/file", 200, file_body);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MISSES), 1);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_HITS), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_OPEN_ENTRIES), 1);
     VT_CHECK(stat_of(srv, VS_STAT_CACHE_MAPPED_BYTES) >= strlen(file_body));
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_EVICTIONS), 0);
-    expect_get(port, "/file", 200, file_body);
+    vt_expect(port, "GET", "/file", 200, file_body);
     VT_CHECK(stat_of(srv, VS_STAT_CACHE_HITS) >= 1);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MISSES), 1);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_OPEN_ENTRIES), 1);
@@ -401,7 +394,6 @@ static void fallback(vs_ctx_t *ctx, void *ud) {
 
 static void test_fallback_answers_unmatched_requests(void) {
     vs_server_t *srv = new_server();
-    vt_response r;
     int port;
     fallback_frees = 0;
     /* A second call replaces the first; each userdata is freed once. */
@@ -416,21 +408,17 @@ static void test_fallback_answers_unmatched_requests(void) {
 
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
     port = vs_server_port(srv);
-    expect_get(port, "/nope", 200, "fb GET /nope");
-    expect_get(port, "/ping", 200, "pong"); /* routes still win */
-    VT_CHECK_EQ(vt_request(port,
-                           "PUT /elsewhere/deep HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
-                           "Connection: close\r\n\r\n",
-                           &r),
-                0);
-    VT_CHECK_EQ(r.status, 200);
-    VT_CHECK_STR(r.body, "fb PUT /elsewhere/deep");
-    vt_response_free(&r);
+    vt_expect(port, "GET", "/nope", 200, "fb GET /nope");
+    vt_expect(port, "GET", "/ping", 200, "pong"); /* routes still win */
+    vt_expect_request(port,
+                      "PUT /elsewhere/deep HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n",
+                      200, "fb PUT /elsewhere/deep");
 
     /* After start: VS_ERUNNING, the userdata freed at once, the old fallback kept. */
     VT_CHECK_EQ(vs_server_set_fallback(srv, fallback, "late", count_free), VS_ERUNNING);
     VT_CHECK_EQ(fallback_frees, 4);
-    expect_get(port, "/nope", 200, "fb GET /nope");
+    vt_expect(port, "GET", "/nope", 200, "fb GET /nope");
 
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
     VT_CHECK_EQ(fallback_frees, 5); /* the one in use, at free */
@@ -440,23 +428,18 @@ static void test_fallback_answers_unmatched_requests(void) {
 static void test_fallback_alone_sees_every_request(void) {
     vs_config_t *cfg = make_config();
     vs_server_t *srv = NULL;
-    vt_response r;
     int port;
     VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
     vs_config_free(cfg);
     VT_CHECK_EQ(vs_server_set_fallback(srv, fallback, "all", NULL), VS_OK);
     VT_CHECK_EQ(vs_server_start(srv), VS_OK);
     port = vs_server_port(srv);
-    expect_get(port, "/", 200, "all GET /");
-    expect_get(port, "/a/b/c", 200, "all GET /a/b/c");
-    VT_CHECK_EQ(vt_request(port,
-                           "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
-                           "Connection: close\r\n\r\nabc",
-                           &r),
-                0);
-    VT_CHECK_EQ(r.status, 200);
-    VT_CHECK_STR(r.body, "all POST /x");
-    vt_response_free(&r);
+    vt_expect(port, "GET", "/", 200, "all GET /");
+    vt_expect(port, "GET", "/a/b/c", 200, "all GET /a/b/c");
+    vt_expect_request(port,
+                      "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+                      "Connection: close\r\n\r\nabc",
+                      200, "all POST /x");
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 
@@ -517,12 +500,9 @@ static void test_attach_serves_while_the_host_runs_its_loop(void) {
     uv_timer_t dog;
     pthread_t client;
     struct attach_client c;
-    struct handler_call h;
     vs_server_t *srv = new_server();
+    struct handler_call h = no_call_yet(srv);
     memset(&c, 0, sizeof c);
-    h.srv = srv;
-    h.rc = 12345;
-    h.calls = 0;
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/thread", thread_handler, NULL, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/free", free_handler, &h, NULL),
@@ -600,8 +580,7 @@ static void *keepalive_client_main(void *arg) {
     vt_response r;
     int fd = vt_connect(k->port);
     k->status = -1;
-    if (fd >= 0 && vt_send_all(fd, req, strlen(req)) == 0 &&
-        vt_read_response(fd, 10000, &r) == 0) {
+    if (fd >= 0 && vt_roundtrip(fd, req, 10000, &r) == 0) {
         k->status = r.status;
         snprintf(k->body, sizeof k->body, "%s", r.body);
         vt_response_free(&r);

@@ -7,10 +7,9 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,131 +17,54 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Fails unless two C strings (either may be NULL) are equal, printing both. */
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *cs_a_ = (a), *cs_b_ = (b);                                            \
-        if (cs_a_ == NULL || cs_b_ == NULL || strcmp(cs_a_, cs_b_) != 0) {                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                    __LINE__, #a, #b, cs_a_ ? cs_a_ : "(null)", cs_b_ ? cs_b_ : "(null)"); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
-
-/* ---- state shared with the loop and producer threads, under one lock ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void bump(int *counter) {
-    pthread_mutex_lock(&mu);
-    ++*counter;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void store(int *slot, int value) {
-    pthread_mutex_lock(&mu);
-    *slot = value;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static int load(const int *slot) {
-    int v;
-    pthread_mutex_lock(&mu);
-    v = *slot;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-static void deadline_in(struct timespec *t, long ms) {
-    clock_gettime(CLOCK_REALTIME, t);
-    t->tv_sec += ms / 1000;
-    t->tv_nsec += (ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_nsec -= 1000000000L;
-        ++t->tv_sec;
-    }
-}
-
-/* Waits until *counter >= target or `ms` pass; returns the last value seen. */
-static int wait_for_ms(const int *counter, int target, long ms) {
-    struct timespec deadline;
-    int v;
-    deadline_in(&deadline, ms);
-    pthread_mutex_lock(&mu);
-    while (*counter < target) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
-    }
-    v = *counter;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-static int wait_for(const int *counter, int target) { return wait_for_ms(counter, target, 10000); }
-
-/* ---- threads started by handlers, joined by the test ---- */
-
-static pthread_t threads[16];
-static int thread_count;
-
-static void spawn(void *(*fn)(void *), void *arg) {
-    pthread_mutex_lock(&mu);
-    VT_CHECK(thread_count < 16);
-    VT_CHECK_EQ(pthread_create(&threads[thread_count++], NULL, fn, arg), 0);
-    pthread_mutex_unlock(&mu);
-}
-
-static void join_threads(void) {
-    int i, n;
-    pthread_mutex_lock(&mu);
-    n = thread_count;
-    pthread_mutex_unlock(&mu);
-    for (i = 0; i < n; ++i) pthread_join(threads[i], NULL);
-    pthread_mutex_lock(&mu);
-    thread_count = 0;
-    pthread_mutex_unlock(&mu);
-}
-
 /* ---- a stream's flow: what its drain and close callbacks reported ---- */
 
 typedef struct {
-    int drains, closes, ud_frees; /* under mu */
+    int drains, closes, ud_frees; /* under the lock */
     pthread_t loop;               /* the handler's thread */
     int callbacks_off_loop;       /* a callback ran on another thread */
 } flow;
 
 static void flow_reset(flow *f) {
-    pthread_mutex_lock(&mu);
+    vt_lock();
     memset(f, 0, sizeof *f);
     f->loop = pthread_self();
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 }
 
 static void on_drain(void *ud) {
     flow *f = ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     if (!pthread_equal(f->loop, pthread_self())) f->callbacks_off_loop = 1;
     ++f->drains;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
 static void on_close(void *ud) {
     flow *f = ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     ++f->closes;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
 }
 
-static void flow_free(void *ud) { bump(&((flow *)ud)->ud_frees); }
+static void flow_free(void *ud) { vt_bump(&((flow *)ud)->ud_frees); }
 
 /* Registers both callbacks, with flow_free as each one's userdata_free. */
 static void watch(vs_stream_t *s, flow *f) {
     VT_CHECK_EQ(vs_stream_on_drain(s, on_drain, f, flow_free), VS_OK);
     VT_CHECK_EQ(vs_stream_on_close(s, on_close, f, flow_free), VS_OK);
+}
+
+/* In a handler: answers with a stream of `status`, its flow reset and watched. */
+static vs_stream_t *watched_stream(vs_ctx_t *ctx, int status, flow *f) {
+    vs_stream_t *s = NULL;
+    flow_reset(f);
+    VT_CHECK_EQ(vs_ctx_stream(ctx, status, &s), VS_OK);
+    VT_CHECK(s != NULL);
+    watch(s, f);
+    return s;
 }
 
 /* Writes `len` bytes (data_free as for vs_stream_write) as a well-behaved producer: on
@@ -151,18 +73,18 @@ static void watch(vs_stream_t *s, flow *f) {
 static int produce(vs_stream_t *s, flow *f, const void *data, size_t len, vs_free_cb data_free) {
     struct timespec deadline;
     int drains, rc;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     drains = f->drains;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     rc = vs_stream_write(s, data, len, data_free);
     if (rc != VS_EAGAIN) return rc;
-    deadline_in(&deadline, 10000);
-    pthread_mutex_lock(&mu);
+    vt_deadline_in(&deadline, 10000);
+    vt_lock();
     while (f->drains == drains && f->closes == 0) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+        if (vt_timedwait(&deadline) != 0) break;
     }
     rc = f->drains != drains || f->closes != 0 ? VS_EAGAIN : VS_ETIMEDOUT;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     return rc;
 }
 
@@ -172,7 +94,7 @@ static int data_frees;
 
 static void free_data(void *p) {
     free(p);
-    bump(&data_frees);
+    vt_bump(&data_frees);
 }
 
 static void *dup_bytes(const void *data, size_t len) {
@@ -200,57 +122,10 @@ static int connect_with_rcvbuf(int port, int rcvbuf) {
     return fd;
 }
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer;
-
-/* Reads what arrives within `ms` into b; returns bytes read, 0 on close, -1 on timeout. */
-static long read_some(int fd, buffer *b, int ms) {
-    struct pollfd p;
-    ssize_t n;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    if (poll(&p, 1, ms) <= 0) return -1;
-    if (b->cap - b->len < 65536) {
-        b->cap = b->cap * 2 + 65536;
-        b->data = realloc(b->data, b->cap + 1);
-        VT_CHECK(b->data != NULL);
-    }
-    n = recv(fd, b->data + b->len, b->cap - b->len, 0);
-    if (n < 0 && errno == EINTR) return read_some(fd, b, ms);
-    if (n <= 0) return 0;
-    b->len += (size_t)n;
-    b->data[b->len] = '\0';
-    return (long)n;
-}
-
-/* Reads until b ends with `suffix` (within 10 s); returns 1 if it does. */
-static int read_until_suffix(int fd, buffer *b, const char *suffix) {
-    size_t n = strlen(suffix);
-    for (;;) {
-        if (b->len >= n && memcmp(b->data + b->len - n, suffix, n) == 0) return 1;
-        if (read_some(fd, b, 10000) <= 0) return 0;
-    }
-}
-
-static const char *find_bytes(const char *hay, size_t len, const char *needle) {
-    size_t n = strlen(needle), i;
-    for (i = 0; i + n <= len; ++i) {
-        if (memcmp(hay + i, needle, n) == 0) return hay + i;
-    }
-    return NULL;
-}
-
 /* Sends `req` and reads the raw response to the close (10 s). */
 static char *raw_request(int port, const char *req, size_t *len) {
-    char *raw;
-    int fd = vt_connect(port);
-    VT_CHECK(fd >= 0);
-    VT_CHECK_EQ(vt_send_all(fd, req, strlen(req)), 0);
-    raw = vt_read_all(fd, 10000, len);
-    close(fd);
+    char *raw = vt_exchange(port, req, strlen(req), len);
+    VT_CHECK(raw != NULL);
     return raw;
 }
 
@@ -310,7 +185,7 @@ static void *payload_producer(void *arg) {
     static const char world[] = "world";
     /* After the handler returned: "world" handed over, then every chunk, alternately handed
      * over (freed by vstream) and copied. */
-    VT_CHECK_EQ(wait_for(&payload_handler_done, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&payload_handler_done, 1), 1);
     VT_CHECK_EQ(vs_stream_write(s, dup_bytes(world, 5), 5, free_data), VS_OK);
     ++frees;
     for (i = 0; i < CHUNKS; ++i) {
@@ -326,99 +201,91 @@ static void *payload_producer(void *arg) {
     /* An empty chunk is ignored (it would end the body). */
     VT_CHECK(vs_stream_write(s, "", 0, NULL) >= VS_EAGAIN);
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK);
-    store(&payload_closed_after_end, vs_stream_closed(s));
+    vt_store(&payload_closed_after_end, vs_stream_closed(s));
     /* Writes after the end are refused, and handed-over bytes are freed at once. */
-    store(&payload_frees_before_refusal, load(&data_frees));
-    store(&payload_after_end_rc, vs_stream_write(s, dup_bytes("late", 4), 4, free_data));
+    vt_store(&payload_frees_before_refusal, vt_load(&data_frees));
+    vt_store(&payload_after_end_rc, vs_stream_write(s, dup_bytes("late", 4), 4, free_data));
     ++frees;
-    store(&payload_frees_after_refusal, load(&data_frees));
-    store(&payload_after_end_copy_rc, vs_stream_write(s, "late", 4, NULL));
+    vt_store(&payload_frees_after_refusal, vt_load(&data_frees));
+    vt_store(&payload_after_end_copy_rc, vs_stream_write(s, "late", 4, NULL));
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK); /* later calls do nothing */
-    store(&payload_free_expected, frees);
+    vt_store(&payload_free_expected, frees);
     vs_stream_free(s);
-    bump(&payload_done);
+    vt_bump(&payload_done);
     return NULL;
 }
 
 static void payload_handler(vs_ctx_t *ctx, void *ud) {
-    vs_stream_t *s = NULL;
+    vs_stream_t *s;
     (void)ud;
-    flow_reset(&payload_flow);
     VT_CHECK_EQ(vs_ctx_set_header(ctx, "Content-Type", "application/octet-stream"), VS_OK);
-    VT_CHECK_EQ(vs_ctx_stream(ctx, 200, &s), VS_OK);
-    VT_CHECK(s != NULL);
+    s = watched_stream(ctx, 200, &payload_flow);
     VT_CHECK_EQ(vs_ctx_responded(ctx), 1);
-    watch(s, &payload_flow);
     VT_CHECK_EQ(vs_stream_closed(s), 0);
     /* In the handler: one copied, one handed over. */
     VT_CHECK_EQ(vs_stream_write(s, "hello", 5, NULL), VS_OK);
     VT_CHECK_EQ(vs_stream_write(s, dup_bytes(" ", 1), 1, free_data), VS_OK);
-    spawn(payload_producer, s);
-    bump(&payload_handler_done); /* the last thing before returning */
+    vt_spawn(payload_producer, s);
+    vt_bump(&payload_handler_done); /* the last thing before returning */
 }
 
 static void reset_payload_state(void) {
-    store(&payload_handler_done, 0);
-    store(&payload_done, 0);
-    store(&data_frees, 0);
-    store(&payload_after_end_rc, 1);
-    store(&payload_after_end_copy_rc, 1);
+    vt_store(&payload_handler_done, 0);
+    vt_store(&payload_done, 0);
+    vt_store(&data_frees, 0);
+    vt_store(&payload_after_end_rc, 1);
+    vt_store(&payload_after_end_copy_rc, 1);
 }
 
 /* Checks the producer's view once its stream is over. */
 static void check_payload_producer(void) {
-    VT_CHECK_EQ(wait_for(&payload_done, 1), 1);
-    join_threads();
-    VT_CHECK_EQ(load(&payload_closed_after_end), 1);
-    VT_CHECK_EQ(load(&payload_after_end_rc), VS_EPIPE);
-    VT_CHECK_EQ(load(&payload_after_end_copy_rc), VS_EPIPE);
-    VT_CHECK_EQ(load(&payload_frees_after_refusal), load(&payload_frees_before_refusal) + 1);
+    VT_CHECK_EQ(vt_wait_for(&payload_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&payload_closed_after_end), 1);
+    VT_CHECK_EQ(vt_load(&payload_after_end_rc), VS_EPIPE);
+    VT_CHECK_EQ(vt_load(&payload_after_end_copy_rc), VS_EPIPE);
+    VT_CHECK_EQ(vt_load(&payload_frees_after_refusal), vt_load(&payload_frees_before_refusal) + 1);
     /* Every handed-over chunk freed exactly once: the handler's " " and the producer's. */
-    VT_CHECK_EQ(wait_for(&data_frees, load(&payload_free_expected) + 1),
-                load(&payload_free_expected) + 1);
-    VT_CHECK_EQ(load(&payload_flow.closes), 0);
-    VT_CHECK_EQ(wait_for(&payload_flow.ud_frees, 2), 2); /* drain's and close's, once each */
-    VT_CHECK_EQ(load(&payload_flow.callbacks_off_loop), 0);
+    VT_CHECK_EQ(vt_wait_for(&data_frees, vt_load(&payload_free_expected) + 1),
+                vt_load(&payload_free_expected) + 1);
+    VT_CHECK_EQ(vt_load(&payload_flow.closes), 0);
+    VT_CHECK_EQ(vt_wait_for(&payload_flow.ud_frees, 2), 2); /* drain's and close's, once each */
+    VT_CHECK_EQ(vt_load(&payload_flow.callbacks_off_loop), 0);
 }
 
 /* HTTP/1.1: a chunked body, written in the handler and then from another thread, arrives
  * byte-exact; the raw framing is chunked, and the connection serves another request. */
 static void test_chunked_for_http_1_1(int port) {
     static const char req[] = "GET /payload HTTP/1.1\r\nHost: t\r\n\r\n";
-    buffer b = {NULL, 0, 0};
+    vt_buffer b = {NULL, 0, 0};
     vt_response r;
     const char *body;
     char value[64];
-    size_t len;
-    char *raw;
     int fd;
     reset_payload_state();
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    VT_CHECK(read_until_suffix(fd, &b, "\r\n0\r\n\r\n"));
+    VT_CHECK(vt_read_until_suffix(fd, &b, "\r\n0\r\n\r\n"));
     VT_CHECK_EQ(vt_parse_response(b.data, b.len, &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(vt_header(&r, "Transfer-Encoding", value, sizeof value), "chunked");
+    VT_CHECK_STR(vt_header(&r, "Transfer-Encoding", value, sizeof value), "chunked");
     VT_CHECK(vt_header(&r, "Content-Length", value, sizeof value) == NULL);
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/octet-stream");
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/octet-stream");
     body = strstr(b.data, "\r\n\r\n") + 4;
     VT_CHECK(strncmp(body, "5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n1\r\n", 29) == 0);
     VT_CHECK_EQ(r.body_len, payload_len);
     VT_CHECK(memcmp(r.body, payload_all, payload_len) == 0);
     vt_response_free(&r);
-    free(b.data);
+    vt_buffer_free(&b);
     check_payload_producer();
 
     /* The body's end was well framed: the connection takes another request. */
     VT_CHECK_EQ(vt_send_all(fd, plain_req, strlen(plain_req)), 0);
-    raw = vt_read_all(fd, 10000, &len);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
+    VT_CHECK_EQ(vt_read_closing(fd, &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "plain");
+    VT_CHECK_STR(r.body, "plain");
     vt_response_free(&r);
-    free(raw);
 }
 
 /* HTTP/1.0: the same body, close-delimited (no chunked framing, no length). */
@@ -475,7 +342,7 @@ static void trailers_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_stream_end(s, ok_names, ok_values, 2), VS_OK); /* does nothing */
     VT_CHECK_EQ(vs_stream_write(s, "ghi", 3, NULL), VS_EPIPE);
     vs_stream_free(s);
-    bump(&trailer_checks_done);
+    vt_bump(&trailer_checks_done);
 }
 
 /* Trailers follow the last chunk; bad ones are refused without ending the stream. */
@@ -486,19 +353,19 @@ static void test_trailers(int port) {
     size_t len;
     char *raw;
     const char *body;
-    store(&trailer_checks_done, 0);
+    vt_store(&trailer_checks_done, 0);
     raw = raw_request(port, "GET /trailers HTTP/1.1\r\nHost: t\r\nTE: trailers\r\n"
                             "Connection: close\r\n\r\n",
                       &len);
-    VT_CHECK_EQ(load(&trailer_checks_done), 1);
-    body = find_bytes(raw, len, "\r\n\r\n");
+    VT_CHECK_EQ(vt_load(&trailer_checks_done), 1);
+    body = vt_find_bytes(raw, len, "\r\n\r\n");
     VT_CHECK(body != NULL);
     body += 4;
-    CHECK_STR(body, expect);
+    VT_CHECK_STR(body, expect);
     VT_CHECK(strstr(raw, "X-Evil") == NULL);
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "abcdef");
+    VT_CHECK_STR(r.body, "abcdef");
     vt_response_free(&r);
     free(raw);
 
@@ -506,7 +373,7 @@ static void test_trailers(int port) {
     raw = raw_request(port, "GET /trailers HTTP/1.0\r\nHost: t\r\n\r\n", &len);
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "abcdef");
+    VT_CHECK_STR(r.body, "abcdef");
     VT_CHECK(strstr(raw, "X-Checksum") == NULL);
     vt_response_free(&r);
     free(raw);
@@ -539,53 +406,50 @@ static void *bp_producer(void *arg) {
         int drains;
         struct timespec deadline;
         fill_chunk(buf, i);
-        pthread_mutex_lock(&mu);
+        vt_lock();
         drains = bp_flow.drains;
-        pthread_mutex_unlock(&mu);
+        vt_unlock();
         rc = vs_stream_write(s, buf, BP_CHUNK, NULL);
         if (after_stall >= 0) ++after_stall;
         if (rc == VS_OK) continue;
         VT_CHECK_EQ(rc, VS_EAGAIN);
-        bump(&bp_eagains);
+        vt_bump(&bp_eagains);
         /* Past the mark by at most one chunk: the producer stops at the first refusal. */
         if (vs_stream_queued(s) > BP_HIGH + BP_CHUNK) queued_ok = 0;
-        deadline_in(&deadline, after_stall < 0 ? 300 : 10000);
-        pthread_mutex_lock(&mu);
+        vt_deadline_in(&deadline, after_stall < 0 ? 300 : 10000);
+        vt_lock();
         while (bp_flow.drains == drains && bp_flow.closes == 0) {
-            if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+            if (vt_timedwait(&deadline) != 0) break;
         }
         if (bp_flow.drains == drains && after_stall < 0) {
             /* Stalled: the queue holds what the connection cannot take. */
             bp_queued_at_stall = (int)vs_stream_queued(s);
             bp_drains_at_stall = bp_flow.drains;
             bp_stalled = 1;
-            pthread_cond_broadcast(&cv);
-            deadline_in(&deadline, 30000);
+            vt_broadcast();
+            vt_deadline_in(&deadline, 30000);
             while (bp_flow.drains == drains && bp_flow.closes == 0) {
-                if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+                if (vt_timedwait(&deadline) != 0) break;
             }
             after_stall = 0;
         }
         if (bp_flow.drains == drains) bp_timed_out = 1;
-        pthread_mutex_unlock(&mu);
-        if (load(&bp_timed_out)) break;
+        vt_unlock();
+        if (vt_load(&bp_timed_out)) break;
     }
-    store(&bp_chunks_written, i);
-    store(&bp_queued_ok, queued_ok);
+    vt_store(&bp_chunks_written, i);
+    vt_store(&bp_queued_ok, queued_ok);
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK);
     vs_stream_free(s);
-    bump(&bp_done);
+    vt_bump(&bp_done);
     return NULL;
 }
 
 static void bp_handler(vs_ctx_t *ctx, void *ud) {
-    vs_stream_t *s = NULL;
+    vs_stream_t *s = watched_stream(ctx, 200, &bp_flow);
     (void)ud;
-    flow_reset(&bp_flow);
-    VT_CHECK_EQ(vs_ctx_stream(ctx, 200, &s), VS_OK);
-    watch(s, &bp_flow);
     VT_CHECK_EQ(vs_stream_queued(s), 0);
-    spawn(bp_producer, s);
+    vt_spawn(bp_producer, s);
 }
 
 /* With a small high-water mark and a client that does not read, writes return VS_EAGAIN;
@@ -600,31 +464,31 @@ static void test_backpressure(int port) {
     fd = connect_with_rcvbuf(port, 16 * 1024);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
     /* Nothing is read until the producer stalled on a full pipe. */
-    deadline_in(&deadline, 60000);
-    pthread_mutex_lock(&mu);
+    vt_deadline_in(&deadline, 60000);
+    vt_lock();
     while (!bp_stalled && !bp_done) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
+        if (vt_timedwait(&deadline) != 0) break;
     }
     stalled = bp_stalled;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK_EQ(stalled, 1);
-    VT_CHECK(load(&bp_eagains) >= 1);
-    VT_CHECK(load(&bp_queued_at_stall) > BP_HIGH);
-    VT_CHECK(load(&bp_queued_at_stall) <= BP_HIGH + BP_CHUNK);
+    VT_CHECK(vt_load(&bp_eagains) >= 1);
+    VT_CHECK(vt_load(&bp_queued_at_stall) > BP_HIGH);
+    VT_CHECK(vt_load(&bp_queued_at_stall) <= BP_HIGH + BP_CHUNK);
 
     raw = vt_read_all(fd, 10000, &len);
     close(fd);
-    VT_CHECK_EQ(wait_for(&bp_done, 1), 1);
-    join_threads();
-    VT_CHECK_EQ(load(&bp_timed_out), 0);
-    VT_CHECK(load(&bp_flow.drains) > load(&bp_drains_at_stall)); /* the reading drained it */
-    VT_CHECK_EQ(load(&bp_flow.callbacks_off_loop), 0);
-    VT_CHECK_EQ(load(&bp_flow.closes), 0);
-    VT_CHECK_EQ(load(&bp_queued_ok), 1);
+    VT_CHECK_EQ(vt_wait_for(&bp_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&bp_timed_out), 0);
+    VT_CHECK(vt_load(&bp_flow.drains) > vt_load(&bp_drains_at_stall)); /* the reading drained it */
+    VT_CHECK_EQ(vt_load(&bp_flow.callbacks_off_loop), 0);
+    VT_CHECK_EQ(vt_load(&bp_flow.closes), 0);
+    VT_CHECK_EQ(vt_load(&bp_queued_ok), 1);
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
     free(raw);
     VT_CHECK_EQ(r.status, 200);
-    chunks = (size_t)load(&bp_chunks_written);
+    chunks = (size_t)vt_load(&bp_chunks_written);
     VT_CHECK_EQ(r.body_len, chunks * BP_CHUNK);
     for (i = 0; i < chunks; ++i) {
         static unsigned char want[BP_CHUNK];
@@ -632,7 +496,7 @@ static void test_backpressure(int port) {
         VT_CHECK(memcmp(r.body + i * BP_CHUNK, want, BP_CHUNK) == 0);
     }
     vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&bp_flow.ud_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&bp_flow.ud_frees, 2), 2);
 }
 
 /* ---- a client leaving mid-stream ---- */
@@ -656,59 +520,52 @@ static void *endless_producer(void *arg) {
         memset(chunk, 'a' + (int)(n++ % 26), sizeof chunk);
         rc = produce(s, &leave_flow, chunk, sizeof chunk, NULL);
     } while ((rc == VS_OK || rc == VS_EAGAIN) && n < 1024u * 1024);
-    store(&leave_last_rc, rc);
-    store(&leave_closed, vs_stream_closed(s));
-    store(&leave_frees_before, load(&data_frees));
-    store(&leave_late_rc, vs_stream_write(s, dup_bytes("x", 1), 1, free_data));
-    store(&leave_late_frees, load(&data_frees));
+    vt_store(&leave_last_rc, rc);
+    vt_store(&leave_closed, vs_stream_closed(s));
+    vt_store(&leave_frees_before, vt_load(&data_frees));
+    vt_store(&leave_late_rc, vs_stream_write(s, dup_bytes("x", 1), 1, free_data));
+    vt_store(&leave_late_frees, vt_load(&data_frees));
     late_close_runs = 0;
     VT_CHECK_EQ(vs_stream_on_close(s, late_close, NULL, NULL), VS_OK);
     VT_CHECK_EQ(late_close_runs, 1);
     vs_stream_free(s);
-    bump(&leave_done);
+    vt_bump(&leave_done);
     return NULL;
 }
 
 static void endless_handler(vs_ctx_t *ctx, void *ud) {
-    vs_stream_t *s = NULL;
     (void)ud;
-    flow_reset(&leave_flow);
-    VT_CHECK_EQ(vs_ctx_stream(ctx, 200, &s), VS_OK);
-    watch(s, &leave_flow);
-    spawn(endless_producer, s);
+    vt_spawn(endless_producer, watched_stream(ctx, 200, &leave_flow));
 }
 
 /* The client reads the start of an endless stream, then leaves (a reset, or a FIN and then a
  * close): on_close runs once, writes return VS_EPIPE and free what they are given. */
 static void test_client_leaving_mid_stream(int port, int reset) {
     static const char req[] = "GET /endless HTTP/1.1\r\nHost: t\r\n\r\n";
-    buffer b = {NULL, 0, 0};
+    vt_buffer b = {NULL, 0, 0};
     int fd = vt_connect(port);
-    store(&leave_done, 0);
-    store(&data_frees, 0);
+    vt_store(&leave_done, 0);
+    vt_store(&data_frees, 0);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    while (b.len < 64 * 1024) VT_CHECK(read_some(fd, &b, 10000) > 0);
+    while (b.len < 64 * 1024) VT_CHECK(vt_buffer_read(fd, &b, 10000) > 0);
     VT_CHECK(strncmp(b.data, "HTTP/1.1 200", 12) == 0);
     if (reset) {
-        struct linger now;
-        now.l_onoff = 1;
-        now.l_linger = 0;
-        VT_CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+        VT_CHECK_EQ(vt_reset_on_close(fd), 0);
     } else {
         VT_CHECK_EQ(shutdown(fd, SHUT_WR), 0);
     }
     close(fd);
-    free(b.data);
-    VT_CHECK_EQ(wait_for(&leave_flow.closes, 1), 1);
-    VT_CHECK_EQ(wait_for(&leave_done, 1), 1);
-    join_threads();
-    VT_CHECK_EQ(load(&leave_flow.closes), 1);
-    VT_CHECK_EQ(load(&leave_last_rc), VS_EPIPE);
-    VT_CHECK_EQ(load(&leave_closed), 1);
-    VT_CHECK_EQ(load(&leave_late_rc), VS_EPIPE);
-    VT_CHECK_EQ(load(&leave_late_frees), load(&leave_frees_before) + 1);
-    VT_CHECK_EQ(wait_for(&leave_flow.ud_frees, 2), 2);
+    vt_buffer_free(&b);
+    VT_CHECK_EQ(vt_wait_for(&leave_flow.closes, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&leave_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&leave_flow.closes), 1);
+    VT_CHECK_EQ(vt_load(&leave_last_rc), VS_EPIPE);
+    VT_CHECK_EQ(vt_load(&leave_closed), 1);
+    VT_CHECK_EQ(vt_load(&leave_late_rc), VS_EPIPE);
+    VT_CHECK_EQ(vt_load(&leave_late_frees), vt_load(&leave_frees_before) + 1);
+    VT_CHECK_EQ(vt_wait_for(&leave_flow.ud_frees, 2), 2);
 }
 
 /* ---- freeing a stream that was not ended ---- */
@@ -718,56 +575,49 @@ static int unended_done, unended_finish_runs, unended_finish_status, unended_fin
 
 static void unended_finish(vs_ctx_t *ctx, void *ud) {
     (void)ud;
-    store(&unended_finish_status, vs_ctx_response_status(ctx));
-    store(&unended_finish_size, (int)vs_ctx_response_size(ctx));
-    bump(&unended_finish_runs);
+    vt_store(&unended_finish_status, vs_ctx_response_status(ctx));
+    vt_store(&unended_finish_size, (int)vs_ctx_response_size(ctx));
+    vt_bump(&unended_finish_runs);
 }
 
 static void unended_handler(vs_ctx_t *ctx, void *ud) {
-    vs_stream_t *s = NULL;
+    vs_stream_t *s;
     (void)ud;
-    flow_reset(&unended_flow);
     VT_CHECK_EQ(vs_ctx_on_finish(ctx, unended_finish, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_ctx_stream(ctx, 201, &s), VS_OK);
-    watch(s, &unended_flow);
+    s = watched_stream(ctx, 201, &unended_flow);
     VT_CHECK_EQ(vs_stream_write(s, "partial", 7, NULL), VS_OK);
     vs_stream_free(s); /* ends the body */
-    bump(&unended_done);
+    vt_bump(&unended_done);
 }
 
 /* vs_stream_free without vs_stream_end ends the body: the client sees a complete chunked
  * body, and the connection serves on. */
 static void test_free_without_end_ends_the_body(int port) {
     static const char req[] = "GET /unended HTTP/1.1\r\nHost: t\r\n\r\n";
-    buffer b = {NULL, 0, 0};
+    vt_buffer b = {NULL, 0, 0};
     vt_response r;
-    size_t len;
-    char *raw;
     int fd = vt_connect(port);
-    store(&unended_done, 0);
-    store(&unended_finish_runs, 0);
+    vt_store(&unended_done, 0);
+    vt_store(&unended_finish_runs, 0);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
-    VT_CHECK(read_until_suffix(fd, &b, "7\r\npartial\r\n0\r\n\r\n"));
+    VT_CHECK(vt_read_until_suffix(fd, &b, "7\r\npartial\r\n0\r\n\r\n"));
     VT_CHECK_EQ(vt_parse_response(b.data, b.len, &r), 0);
     VT_CHECK_EQ(r.status, 201);
-    CHECK_STR(r.body, "partial");
+    VT_CHECK_STR(r.body, "partial");
     vt_response_free(&r);
-    free(b.data);
-    VT_CHECK_EQ(load(&unended_done), 1);
+    vt_buffer_free(&b);
+    VT_CHECK_EQ(vt_load(&unended_done), 1);
     VT_CHECK_EQ(vt_send_all(fd, plain_req, strlen(plain_req)), 0);
-    raw = vt_read_all(fd, 10000, &len);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
-    free(raw);
-    CHECK_STR(r.body, "plain");
+    VT_CHECK_EQ(vt_read_closing(fd, &r), 0);
+    VT_CHECK_STR(r.body, "plain");
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&unended_flow.closes), 0); /* it ended: not closed early */
+    VT_CHECK_EQ(vt_load(&unended_flow.closes), 0); /* it ended: not closed early */
     /* The request is over once the stream ended: on_finish runs once, with its status. */
-    VT_CHECK_EQ(wait_for(&unended_finish_runs, 1), 1);
-    VT_CHECK_EQ(load(&unended_finish_status), 201);
-    VT_CHECK_EQ(load(&unended_finish_size), 7); /* body bytes, chunk framing excluded */
-    VT_CHECK_EQ(wait_for(&unended_flow.ud_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&unended_finish_runs, 1), 1);
+    VT_CHECK_EQ(vt_load(&unended_finish_status), 201);
+    VT_CHECK_EQ(vt_load(&unended_finish_size), 7); /* body bytes, chunk framing excluded */
+    VT_CHECK_EQ(vt_wait_for(&unended_flow.ud_frees, 2), 2);
 }
 
 /* ---- HEAD ---- */
@@ -779,27 +629,24 @@ static int head_checks_done, head_write_rc, head_closed, head_late_frees;
 static void *head_producer(void *arg) {
     vs_stream_t *s = arg;
     int frees;
-    VT_CHECK_EQ(wait_for(&head_flow.closes, 1), 1);
-    store(&head_closed, vs_stream_closed(s));
-    store(&head_write_rc, vs_stream_write(s, "body", 4, NULL));
-    frees = load(&data_frees);
+    VT_CHECK_EQ(vt_wait_for(&head_flow.closes, 1), 1);
+    vt_store(&head_closed, vs_stream_closed(s));
+    vt_store(&head_write_rc, vs_stream_write(s, "body", 4, NULL));
+    frees = vt_load(&data_frees);
     VT_CHECK_EQ(vs_stream_write(s, dup_bytes("body", 4), 4, free_data), VS_EPIPE);
-    store(&head_late_frees, load(&data_frees) - frees);
+    vt_store(&head_late_frees, vt_load(&data_frees) - frees);
     vs_stream_free(s);
-    bump(&head_checks_done);
+    vt_bump(&head_checks_done);
     return NULL;
 }
 
 static void head_handler(vs_ctx_t *ctx, void *ud) {
-    vs_stream_t *s = NULL;
+    vs_stream_t *s;
     (void)ud;
-    flow_reset(&head_flow);
     VT_CHECK_EQ(vs_ctx_set_header(ctx, "X-Stream", "yes"), VS_OK);
-    VT_CHECK_EQ(vs_ctx_stream(ctx, 200, &s), VS_OK);
-    VT_CHECK(s != NULL);
-    watch(s, &head_flow);
+    s = watched_stream(ctx, 200, &head_flow);
     if (strcmp(vs_ctx_method(ctx, NULL), "HEAD") == 0) {
-        spawn(head_producer, s);
+        vt_spawn(head_producer, s);
         return;
     }
     VT_CHECK_EQ(vs_stream_write(s, "body", 4, NULL), VS_OK);
@@ -813,28 +660,28 @@ static void test_head(int port) {
     char value[64];
     size_t len;
     char *raw;
-    store(&head_checks_done, 0);
-    store(&data_frees, 0);
+    vt_store(&head_checks_done, 0);
+    vt_store(&data_frees, 0);
     raw = raw_request(port, "HEAD /head HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &len);
     VT_CHECK(strncmp(raw, "HTTP/1.1 200", 12) == 0);
-    VT_CHECK(find_bytes(raw, len, "\r\n\r\n") + 4 == raw + len); /* nothing after the head */
+    VT_CHECK(vt_find_bytes(raw, len, "\r\n\r\n") + 4 == raw + len); /* nothing after the head */
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
-    CHECK_STR(vt_header(&r, "X-Stream", value, sizeof value), "yes");
+    VT_CHECK_STR(vt_header(&r, "X-Stream", value, sizeof value), "yes");
     vt_response_free(&r);
     free(raw);
-    VT_CHECK_EQ(wait_for(&head_checks_done, 1), 1);
-    join_threads();
-    VT_CHECK_EQ(load(&head_flow.closes), 1);
-    VT_CHECK_EQ(load(&head_closed), 1);
-    VT_CHECK_EQ(load(&head_write_rc), VS_EPIPE);
-    VT_CHECK_EQ(load(&head_late_frees), 1);
-    VT_CHECK_EQ(wait_for(&head_flow.ud_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&head_checks_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&head_flow.closes), 1);
+    VT_CHECK_EQ(vt_load(&head_closed), 1);
+    VT_CHECK_EQ(vt_load(&head_write_rc), VS_EPIPE);
+    VT_CHECK_EQ(vt_load(&head_late_frees), 1);
+    VT_CHECK_EQ(vt_wait_for(&head_flow.ud_frees, 2), 2);
 
     /* The same route for GET streams a body. */
     raw = raw_request(port, "GET /head HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &len);
     VT_CHECK_EQ(vt_parse_response(raw, len, &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "body");
+    VT_CHECK_STR(r.body, "body");
     vt_response_free(&r);
     free(raw);
 }
@@ -847,7 +694,7 @@ static void *retained_streamer(void *arg) {
     vs_ctx_t *ctx = arg;
     vs_stream_t *s = NULL;
     int rc = vs_ctx_stream(ctx, 200, &s);
-    store(&retained_stream_rc, rc);
+    vt_store(&retained_stream_rc, rc);
     if (rc == VS_OK) {
         VT_CHECK_EQ(vs_stream_write(s, "from ", 5, NULL), VS_OK);
         VT_CHECK_EQ(vs_stream_write(s, "afar", 4, NULL), VS_OK);
@@ -855,29 +702,29 @@ static void *retained_streamer(void *arg) {
         vs_stream_free(s);
     }
     VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
-    bump(&retained_stream_done);
+    vt_bump(&retained_stream_done);
     return NULL;
 }
 
 static void retained_stream_handler(vs_ctx_t *ctx, void *ud) {
     (void)ud;
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
-    spawn(retained_streamer, ctx);
+    vt_spawn(retained_streamer, ctx);
 }
 
 /* A retained ctx answered with a stream from a worker thread after the handler returned. */
 static void test_stream_from_a_retained_ctx(int port) {
     vt_response r;
     char value[32];
-    store(&retained_stream_done, 0);
+    vt_store(&retained_stream_done, 0);
     VT_CHECK_EQ(vt_get(port, "/retained", &r), 0);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(vt_header(&r, "Transfer-Encoding", value, sizeof value), "chunked");
-    CHECK_STR(r.body, "from afar");
+    VT_CHECK_STR(vt_header(&r, "Transfer-Encoding", value, sizeof value), "chunked");
+    VT_CHECK_STR(r.body, "from afar");
     vt_response_free(&r);
-    VT_CHECK_EQ(wait_for(&retained_stream_done, 1), 1);
-    join_threads();
-    VT_CHECK_EQ(load(&retained_stream_rc), VS_OK);
+    VT_CHECK_EQ(vt_wait_for(&retained_stream_done, 1), 1);
+    vt_join_spawned();
+    VT_CHECK_EQ(vt_load(&retained_stream_rc), VS_OK);
 }
 
 /* ---- misuse ---- */
@@ -903,7 +750,7 @@ static void misuse_handler(vs_ctx_t *ctx, void *ud) {
     VT_CHECK_EQ(vs_stream_write(s, "ok", 2, NULL), VS_OK);
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK);
     vs_stream_free(s);
-    bump(&misuse_done);
+    vt_bump(&misuse_done);
 }
 
 static int ud_frees;
@@ -919,24 +766,20 @@ static void noop_event(void *ud) { (void)ud; }
 static void test_null_handles(int port) {
     vs_config_t *cfg = NULL;
     vs_stream_t *wrong;
-    vt_response r;
     static const char *const names[] = {"X-A"};
     static const char *const values[] = {"1"};
-    store(&misuse_done, 0);
-    VT_CHECK_EQ(vt_get(port, "/misuse", &r), 0);
-    VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(r.body, "ok");
-    vt_response_free(&r);
-    VT_CHECK_EQ(load(&misuse_done), 1);
+    vt_store(&misuse_done, 0);
+    vt_expect(port, "GET", "/misuse", 200, "ok");
+    VT_CHECK_EQ(vt_load(&misuse_done), 1);
 
     VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
     wrong = (vs_stream_t *)cfg;
-    store(&data_frees, 0);
+    vt_store(&data_frees, 0);
     VT_CHECK_EQ(vs_stream_write(NULL, "x", 1, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_stream_write(NULL, dup_bytes("x", 1), 1, free_data), VS_EINVAL);
-    VT_CHECK_EQ(load(&data_frees), 1);
+    VT_CHECK_EQ(vt_load(&data_frees), 1);
     VT_CHECK_EQ(vs_stream_write(wrong, dup_bytes("x", 1), 1, free_data), VS_EINVAL);
-    VT_CHECK_EQ(load(&data_frees), 2);
+    VT_CHECK_EQ(vt_load(&data_frees), 2);
     VT_CHECK_EQ(vs_stream_end(NULL, NULL, NULL, 0), VS_EINVAL);
     VT_CHECK_EQ(vs_stream_end(NULL, names, values, 1), VS_EINVAL);
     VT_CHECK_EQ(vs_stream_end(wrong, NULL, NULL, 0), VS_EINVAL);

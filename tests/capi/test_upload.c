@@ -8,6 +8,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_sync.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -15,78 +16,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-/* Fails unless two C strings (either may be NULL) are equal, printing both. */
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *cs_a_ = (a), *cs_b_ = (b);                                            \
-        if (cs_a_ == NULL || cs_b_ == NULL || strcmp(cs_a_, cs_b_) != 0) {                \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                    __LINE__, #a, #b, cs_a_ ? cs_a_ : "(null)", cs_b_ ? cs_b_ : "(null)"); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
 
 /* SHA-256 test vectors (FIPS 180-2): "abc" and the empty string. */
 #define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* ---- state shared with the loop thread, under one lock ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void bump(int *counter) {
-    pthread_mutex_lock(&mu);
-    ++*counter;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static void store(int *slot, int value) {
-    pthread_mutex_lock(&mu);
-    *slot = value;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-static int load(const int *slot) {
-    int v;
-    pthread_mutex_lock(&mu);
-    v = *slot;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
-/* Waits until *counter >= target or 10 s pass; returns the last value seen. */
-static int wait_for(const int *counter, int target) {
-    struct timespec deadline;
-    int v;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    pthread_mutex_lock(&mu);
-    while (*counter < target) {
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) != 0) break;
-    }
-    v = *counter;
-    pthread_mutex_unlock(&mu);
-    return v;
-}
-
 /* ---- files ---- */
-
-static char *random_bytes(size_t len, uint32_t seed) {
-    char *p = malloc(len + 1);
-    size_t i;
-    VT_CHECK(p != NULL);
-    for (i = 0; i < len; ++i) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (char)(seed >> 16);
-    }
-    return p;
-}
 
 /* Whether the file at `path` holds exactly `len` bytes of `data`. */
 static int file_is(const char *path, const char *data, size_t len) {
@@ -158,15 +94,15 @@ static int receive_rc, handler_runs, ud_frees, ud_freed_during_call;
 static int ud_token = 5;
 
 static void set_case(upload_case c) {
-    pthread_mutex_lock(&mu);
+    vt_lock();
     current = c;
     receive_rc = 1;
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
 }
 
 static void count_ud_free(void *p) {
     VT_CHECK(p == &ud_token);
-    bump(&ud_frees);
+    vt_bump(&ud_frees);
 }
 
 /* ---- the done callback: a copy of what it saw ---- */
@@ -187,12 +123,21 @@ typedef struct {
 static seen_result seen;
 static pthread_t loop_thread;
 
+/* The start of a test: no userdata freed yet, nothing seen by done, then set_case(c). */
+static void fresh_case(upload_case c) {
+    vt_store(&ud_frees, 0);
+    vt_lock();
+    memset(&seen, 0, sizeof seen);
+    vt_unlock();
+    set_case(c);
+}
+
 static void done(vs_ctx_t *ctx, const vs_upload_result_t *result, void *ud) {
     size_t i;
     int what;
     const char *json;
     VT_CHECK(ud == &ud_token);
-    pthread_mutex_lock(&mu);
+    vt_lock();
     seen.file_count = vs_upload_result_file_count(result);
     for (i = 0; i < seen.file_count && i < MAX_FILES; ++i) {
         for (what = VS_UPLOAD_FIELD; what <= VS_UPLOAD_SHA256; ++what) {
@@ -221,8 +166,8 @@ static void done(vs_ctx_t *ctx, const vs_upload_result_t *result, void *ud) {
     snprintf(seen.json, sizeof seen.json, "%s", json);
     seen.on_loop = pthread_equal(loop_thread, pthread_self());
     ++seen.runs;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    vt_broadcast();
+    vt_unlock();
     VT_CHECK_EQ(vs_ctx_set_header(ctx, "X-Done", "yes"), VS_OK);
     VT_CHECK_EQ(vs_ctx_send_json(ctx, 200, json), VS_OK);
 }
@@ -232,22 +177,22 @@ static void upload_handler(vs_ctx_t *ctx, void *ud) {
     upload_case c;
     int rc, frees_before;
     (void)ud;
-    pthread_mutex_lock(&mu);
+    vt_lock();
     c = current;
     loop_thread = pthread_self();
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     VT_CHECK_EQ(vs_upload_options_new(&o), VS_OK);
     if (c.dir != NULL) VT_CHECK_EQ(vs_upload_options_set_dir(o, c.dir), VS_OK);
     if (c.name != NULL) VT_CHECK_EQ(vs_upload_options_set_name(o, c.name), VS_OK);
     VT_CHECK_EQ(vs_upload_options_set_overwrite(o, c.overwrite), VS_OK);
     VT_CHECK_EQ(vs_upload_options_set_max_bytes(o, c.max_bytes), VS_OK);
-    frees_before = load(&ud_frees);
+    frees_before = vt_load(&ud_frees);
     rc = vs_ctx_receive_upload(ctx, c.null_options ? NULL : o, c.use_done ? done : NULL,
                                &ud_token, count_ud_free);
     vs_upload_options_free(o); /* copied */
-    store(&ud_freed_during_call, load(&ud_frees) - frees_before);
-    store(&receive_rc, rc);
-    bump(&handler_runs);
+    vt_store(&ud_freed_during_call, vt_load(&ud_frees) - frees_before);
+    vt_store(&receive_rc, rc);
+    vt_bump(&handler_runs);
     if (rc != VS_OK) VT_CHECK_EQ(vs_ctx_send_text(ctx, 500, "receive_upload refused"), VS_OK);
 }
 
@@ -256,20 +201,15 @@ static void upload_handler(vs_ctx_t *ctx, void *ud) {
 /* Sends `method target` with `content_type` and `len` bytes; reads the response. */
 static void send_body(int port, const char *method, const char *content_type, const char *body,
                       size_t len, vt_response *out) {
-    char head[512], *raw;
-    size_t n;
+    char headers[384], head[512];
     int fd = vt_connect(port);
     VT_CHECK(fd >= 0);
-    snprintf(head, sizeof head,
-             "%s /upload HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\nContent-Length: %lu\r\n"
-             "Connection: close\r\n\r\n",
-             method, content_type, (unsigned long)len);
+    snprintf(headers, sizeof headers, "Content-Type: %s\r\nContent-Length: %lu\r\n",
+             content_type, (unsigned long)len);
+    VT_CHECK_EQ(vt_format_request(head, sizeof head, method, "/upload", headers), 0);
     VT_CHECK_EQ(vt_send_all(fd, head, strlen(head)), 0);
     (void)vt_send_all(fd, body, len); /* the server may refuse before taking it all */
-    raw = vt_read_all(fd, 10000, &n);
-    close(fd);
-    VT_CHECK_EQ(vt_parse_response(raw, n, out), 0);
-    free(raw);
+    VT_CHECK_EQ(vt_read_closing(fd, out), 0);
 }
 
 static void put_raw(int port, const char *body, size_t len, vt_response *out) {
@@ -282,18 +222,17 @@ static void put_raw(int port, const char *body, size_t len, vt_response *out) {
  * is 201 with the result's JSON; the userdata is freed once. */
 static void test_raw_put(int port) {
     char *dir = new_dir(), path[4200], digest[65], value[64];
-    char *big = random_bytes(300 * 1024 + 5, 1);
+    char *big = vt_random_bytes(300 * 1024 + 5, 1);
     upload_case c = {NULL, "clip.bin", 0, 0, 0, 0};
     vt_response r;
     c.dir = dir;
-    store(&ud_frees, 0);
-    set_case(c);
+    fresh_case(c);
     put_raw(port, "abc", 3, &r);
-    VT_CHECK_EQ(load(&receive_rc), VS_OK);
+    VT_CHECK_EQ(vt_load(&receive_rc), VS_OK);
     /* Without a done callback the userdata still belongs to the request until it is over. */
-    VT_CHECK_EQ(load(&ud_freed_during_call), 0);
+    VT_CHECK_EQ(vt_load(&ud_freed_during_call), 0);
     VT_CHECK_EQ(r.status, 201);
-    CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/json");
+    VT_CHECK_STR(vt_header(&r, "Content-Type", value, sizeof value), "application/json");
     VT_CHECK(strstr(r.body, "\"files\"") != NULL);
     VT_CHECK(strstr(r.body, "\"clip.bin\"") != NULL);
     VT_CHECK(strstr(r.body, SHA256_ABC) != NULL);
@@ -302,7 +241,7 @@ static void test_raw_put(int port) {
     snprintf(path, sizeof path, "%s/clip.bin", dir);
     VT_CHECK(file_is(path, "abc", 3));
     VT_CHECK_EQ(entries_in(dir), 1);
-    VT_CHECK_EQ(wait_for(&ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 1), 1);
 
     /* A larger body, its digest checked with sha256sum(1); a name is reduced to a basename. */
     c.name = "../../sub/dir/big.bin";
@@ -315,7 +254,7 @@ static void test_raw_put(int port) {
     VT_CHECK(strstr(r.body, digest) != NULL);
     vt_response_free(&r);
     VT_CHECK_EQ(entries_in(dir), 2);
-    VT_CHECK_EQ(wait_for(&ud_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 2), 2);
 
     /* An empty body is a file too. */
     c.name = "empty";
@@ -326,7 +265,7 @@ static void test_raw_put(int port) {
     vt_response_free(&r);
     snprintf(path, sizeof path, "%s/empty", dir);
     VT_CHECK(file_is(path, "", 0));
-    VT_CHECK_EQ(load(&ud_frees), 3);
+    VT_CHECK_EQ(vt_load(&ud_frees), 3);
     free(big);
     free(dir);
 }
@@ -363,42 +302,38 @@ static char *multipart_body(const char *file_b, size_t file_b_len, size_t *len) 
 static void test_multipart_with_done(int port) {
     char *dir = new_dir(), digest[65];
     const size_t b_len = 100 * 1024 + 1;
-    char *file_b = random_bytes(b_len, 2), *body;
+    char *file_b = vt_random_bytes(b_len, 2), *body;
     upload_case c = {NULL, NULL, 0, 0, 1, 0};
     vt_response r;
     size_t len;
     char value[64];
     c.dir = dir;
     body = multipart_body(file_b, b_len, &len);
-    store(&ud_frees, 0);
-    pthread_mutex_lock(&mu);
-    memset(&seen, 0, sizeof seen);
-    pthread_mutex_unlock(&mu);
-    set_case(c);
+    fresh_case(c);
     send_body(port, "POST", "multipart/form-data; boundary=XyZzy42", body, len, &r);
     VT_CHECK_EQ(r.status, 200);
-    CHECK_STR(vt_header(&r, "X-Done", value, sizeof value), "yes");
-    VT_CHECK_EQ(load(&seen.runs), 1);
-    pthread_mutex_lock(&mu);
-    CHECK_STR(r.body, seen.json); /* the callback answered with the result's JSON */
+    VT_CHECK_STR(vt_header(&r, "X-Done", value, sizeof value), "yes");
+    VT_CHECK_EQ(vt_load(&seen.runs), 1);
+    vt_lock();
+    VT_CHECK_STR(r.body, seen.json); /* the callback answered with the result's JSON */
     VT_CHECK_EQ(seen.on_loop, 1);
     VT_CHECK_EQ(seen.file_count, 2);
-    CHECK_STR(seen.text[0][VS_UPLOAD_FIELD - 1], "first");
-    CHECK_STR(seen.text[0][VS_UPLOAD_FILENAME - 1], "a.txt");
-    CHECK_STR(seen.text[0][VS_UPLOAD_CONTENT_TYPE - 1], "text/plain");
-    CHECK_STR(seen.text[0][VS_UPLOAD_SHA256 - 1], SHA256_ABC);
+    VT_CHECK_STR(seen.text[0][VS_UPLOAD_FIELD - 1], "first");
+    VT_CHECK_STR(seen.text[0][VS_UPLOAD_FILENAME - 1], "a.txt");
+    VT_CHECK_STR(seen.text[0][VS_UPLOAD_CONTENT_TYPE - 1], "text/plain");
+    VT_CHECK_STR(seen.text[0][VS_UPLOAD_SHA256 - 1], SHA256_ABC);
     VT_CHECK_EQ(seen.size[0], 3);
-    CHECK_STR(seen.text[1][VS_UPLOAD_FIELD - 1], "second");
-    CHECK_STR(seen.text[1][VS_UPLOAD_FILENAME - 1], "b.bin");
-    CHECK_STR(seen.text[1][VS_UPLOAD_CONTENT_TYPE - 1], "application/octet-stream");
+    VT_CHECK_STR(seen.text[1][VS_UPLOAD_FIELD - 1], "second");
+    VT_CHECK_STR(seen.text[1][VS_UPLOAD_FILENAME - 1], "b.bin");
+    VT_CHECK_STR(seen.text[1][VS_UPLOAD_CONTENT_TYPE - 1], "application/octet-stream");
     VT_CHECK_EQ(seen.size[1], b_len);
     VT_CHECK(seen.past_end_null);
     VT_CHECK_EQ(seen.past_end_size, 0);
     VT_CHECK(seen.bad_what_null);
     VT_CHECK_EQ(seen.field_count, 1);
     VT_CHECK_EQ(seen.field_rc[0], VS_OK);
-    CHECK_STR(seen.field_name[0], "title");
-    CHECK_STR(seen.field_value[0], "hello world");
+    VT_CHECK_STR(seen.field_name[0], "title");
+    VT_CHECK_STR(seen.field_value[0], "hello world");
     VT_CHECK_EQ(seen.field_rc[1], VS_ENOENT);
     VT_CHECK_EQ(seen.field_rc[2], VS_ENOENT);
     VT_CHECK(strstr(seen.json, "\"title\":\"hello world\"") != NULL);
@@ -407,17 +342,17 @@ static void test_multipart_with_done(int port) {
     {
         char want_path[4200];
         snprintf(want_path, sizeof want_path, "%s/%s", dir, seen.text[0][VS_UPLOAD_NAME - 1]);
-        CHECK_STR(seen.text[0][VS_UPLOAD_PATH - 1], want_path);
+        VT_CHECK_STR(seen.text[0][VS_UPLOAD_PATH - 1], want_path);
         VT_CHECK(file_is(seen.text[0][VS_UPLOAD_PATH - 1], "abc", 3));
         VT_CHECK(file_is(seen.text[1][VS_UPLOAD_PATH - 1], file_b, b_len));
         sha256_of_file(seen.text[1][VS_UPLOAD_PATH - 1], digest);
-        CHECK_STR(seen.text[1][VS_UPLOAD_SHA256 - 1], digest);
+        VT_CHECK_STR(seen.text[1][VS_UPLOAD_SHA256 - 1], digest);
         VT_CHECK(strstr(seen.json, digest) != NULL);
     }
-    pthread_mutex_unlock(&mu);
+    vt_unlock();
     vt_response_free(&r);
     VT_CHECK_EQ(entries_in(dir), 2);
-    VT_CHECK_EQ(wait_for(&ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 1), 1);
     free(body);
     free(file_b);
     free(dir);
@@ -462,8 +397,7 @@ static void test_max_bytes_gets_413(int port) {
     upload_case c = {NULL, "big", 0, 10, 0, 0};
     vt_response r;
     c.dir = dir;
-    store(&ud_frees, 0);
-    set_case(c);
+    fresh_case(c);
     put_raw(port, "0123456789abcdef", 16, &r);
     VT_CHECK_EQ(r.status, 413);
     vt_response_free(&r);
@@ -472,7 +406,7 @@ static void test_max_bytes_gets_413(int port) {
     VT_CHECK_EQ(r.status, 413);
     vt_response_free(&r);
     VT_CHECK_EQ(entries_in(dir), 0);
-    VT_CHECK_EQ(wait_for(&ud_frees, 2), 2);
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 2), 2);
     put_raw(port, "0123456789", 10, &r);
     VT_CHECK_EQ(r.status, 201);
     vt_response_free(&r);
@@ -490,21 +424,17 @@ static void test_failures_leave_no_file(int port) {
     vt_response r;
     int fd, runs;
     c.dir = dir;
-    store(&ud_frees, 0);
-    pthread_mutex_lock(&mu);
-    memset(&seen, 0, sizeof seen);
-    pthread_mutex_unlock(&mu);
-    set_case(c);
+    fresh_case(c);
     send_body(port, "POST", "multipart/form-data; boundary=XyZzy42", bad_multipart,
               sizeof bad_multipart - 1, &r);
     VT_CHECK_EQ(r.status, 400);
     vt_response_free(&r);
     VT_CHECK_EQ(entries_in(dir), 0);
-    VT_CHECK_EQ(load(&seen.runs), 0); /* done never runs for a failure */
-    VT_CHECK_EQ(wait_for(&ud_frees, 1), 1);
+    VT_CHECK_EQ(vt_load(&seen.runs), 0); /* done never runs for a failure */
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 1), 1);
 
     /* A client that leaves mid-body. */
-    runs = load(&handler_runs);
+    runs = vt_load(&handler_runs);
     c.name = "partial";
     set_case(c);
     fd = vt_connect(port);
@@ -512,11 +442,11 @@ static void test_failures_leave_no_file(int port) {
     snprintf(head, sizeof head,
              "PUT /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n%s", "some");
     VT_CHECK_EQ(vt_send_all(fd, head, strlen(head)), 0);
-    VT_CHECK_EQ(wait_for(&handler_runs, runs + 1), runs + 1);
+    VT_CHECK_EQ(vt_wait_for(&handler_runs, runs + 1), runs + 1);
     close(fd);
-    VT_CHECK_EQ(wait_for(&ud_frees, 2), 2); /* the upload is over */
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 2), 2); /* the upload is over */
     VT_CHECK_EQ(entries_in(dir), 0);
-    VT_CHECK_EQ(load(&seen.runs), 0);
+    VT_CHECK_EQ(vt_load(&seen.runs), 0);
 
     /* A directory that does not exist: 500 with a JSON error. */
     snprintf(missing, sizeof missing, "%s/not-there", dir);
@@ -528,7 +458,7 @@ static void test_failures_leave_no_file(int port) {
     VT_CHECK(strstr(r.body, "\"error\"") != NULL);
     vt_response_free(&r);
     VT_CHECK_EQ(entries_in(dir), 0);
-    VT_CHECK_EQ(wait_for(&ud_frees, 3), 3);
+    VT_CHECK_EQ(vt_wait_for(&ud_frees, 3), 3);
     free(dir);
 }
 
@@ -538,37 +468,33 @@ static void test_missing_dir_is_einval(int port) {
     upload_case c = {NULL, "x", 0, 0, 1, 0};
     vt_response r;
     vs_upload_options_t *o = NULL;
-    store(&ud_frees, 0);
-    pthread_mutex_lock(&mu);
-    memset(&seen, 0, sizeof seen);
-    pthread_mutex_unlock(&mu);
-    set_case(c);
+    fresh_case(c);
     put_raw(port, "abc", 3, &r);
-    VT_CHECK_EQ(load(&receive_rc), VS_EINVAL);
-    VT_CHECK_EQ(load(&ud_freed_during_call), 1); /* a failed call frees it at once */
+    VT_CHECK_EQ(vt_load(&receive_rc), VS_EINVAL);
+    VT_CHECK_EQ(vt_load(&ud_freed_during_call), 1); /* a failed call frees it at once */
     VT_CHECK_EQ(r.status, 500);
-    CHECK_STR(r.body, "receive_upload refused");
+    VT_CHECK_STR(r.body, "receive_upload refused");
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&ud_frees), 1);
+    VT_CHECK_EQ(vt_load(&ud_frees), 1);
 
     c.dir = base_dir;
     c.null_options = 1;
     set_case(c);
     put_raw(port, "abc", 3, &r);
-    VT_CHECK_EQ(load(&receive_rc), VS_EINVAL);
+    VT_CHECK_EQ(vt_load(&receive_rc), VS_EINVAL);
     VT_CHECK_EQ(r.status, 500);
     vt_response_free(&r);
-    VT_CHECK_EQ(load(&ud_frees), 2);
-    VT_CHECK_EQ(load(&seen.runs), 0);
+    VT_CHECK_EQ(vt_load(&ud_frees), 2);
+    VT_CHECK_EQ(vt_load(&seen.runs), 0);
 
     /* A NULL or wrong ctx. */
     VT_CHECK_EQ(vs_upload_options_new(&o), VS_OK);
     VT_CHECK_EQ(vs_upload_options_set_dir(o, base_dir), VS_OK);
     VT_CHECK_EQ(vs_ctx_receive_upload(NULL, o, done, &ud_token, count_ud_free), VS_EINVAL);
-    VT_CHECK_EQ(load(&ud_frees), 3);
+    VT_CHECK_EQ(vt_load(&ud_frees), 3);
     VT_CHECK_EQ(vs_ctx_receive_upload((vs_ctx_t *)o, o, done, &ud_token, count_ud_free),
                 VS_EINVAL);
-    VT_CHECK_EQ(load(&ud_frees), 4);
+    VT_CHECK_EQ(vt_load(&ud_frees), 4);
     vs_upload_options_free(o);
 }
 
@@ -629,7 +555,7 @@ static void test_null_result(void) {
     VT_CHECK_EQ(vs_upload_result_file_size(NULL, 0), 0);
     VT_CHECK_EQ(vs_upload_result_field_count(NULL), 0);
     VT_CHECK_EQ(vs_upload_result_field(NULL, 0, &name, &value), VS_EINVAL);
-    CHECK_STR(name, "n");
+    VT_CHECK_STR(name, "n");
     VT_CHECK(vs_upload_result_json(NULL) == NULL);
 }
 

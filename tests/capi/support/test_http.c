@@ -43,38 +43,60 @@ int vt_send_all(int fd, const void *data, size_t len) {
     return 0;
 }
 
-char *vt_read_all(int fd, int timeout_ms, size_t *len) {
-    size_t cap = 65536, used = 0;
-    char *buf = malloc(cap + 1);
-    VT_CHECK(buf != NULL);
+long vt_buffer_read(int fd, vt_buffer *b, int timeout_ms) {
     for (;;) {
         struct pollfd p;
-        int rc;
         ssize_t n;
+        int rc;
         p.fd = fd;
         p.events = POLLIN;
         p.revents = 0;
         rc = poll(&p, 1, timeout_ms);
         if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) break; /* timeout */
-        if (used == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            VT_CHECK(buf != NULL);
+        if (rc <= 0) return -1; /* timeout */
+        if (b->cap - b->len < 65536) {
+            b->cap = b->cap * 2 + 65536;
+            b->data = realloc(b->data, b->cap + 1);
+            VT_CHECK(b->data != NULL);
         }
-        n = recv(fd, buf + used, cap - used, 0);
+        n = recv(fd, b->data + b->len, b->cap - b->len, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break; /* closed or reset */
-        used += (size_t)n;
+        if (n <= 0) return 0; /* closed or reset */
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+        return (long)n;
     }
-    buf[used] = '\0';
-    *len = used;
-    return buf;
 }
 
-static const char *find_bytes(const char *hay, size_t hay_len, const char *needle) {
+int vt_read_until_suffix(int fd, vt_buffer *b, const char *suffix) {
+    size_t n = strlen(suffix);
+    for (;;) {
+        if (b->len >= n && memcmp(b->data + b->len - n, suffix, n) == 0) return 1;
+        if (vt_buffer_read(fd, b, 10000) <= 0) return 0;
+    }
+}
+
+void vt_buffer_free(vt_buffer *b) {
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+char *vt_read_all(int fd, int timeout_ms, size_t *len) {
+    vt_buffer b = {NULL, 0, 0};
+    while (vt_buffer_read(fd, &b, timeout_ms) > 0) {
+    }
+    if (b.data == NULL) {
+        b.data = malloc(1);
+        VT_CHECK(b.data != NULL);
+        b.data[0] = '\0';
+    }
+    *len = b.len;
+    return b.data;
+}
+
+const char *vt_find_bytes(const char *hay, size_t hay_len, const char *needle) {
     size_t n = strlen(needle), i;
-    if (n > hay_len) return NULL;
+    if (hay == NULL || n > hay_len) return NULL;
     for (i = 0; i + n <= hay_len; ++i) {
         if (memcmp(hay + i, needle, n) == 0) return hay + i;
     }
@@ -89,7 +111,7 @@ static int dechunk(const char *p, size_t len, char **out, size_t *out_len) {
     for (;;) {
         char *stop;
         unsigned long size;
-        const char *line_end = find_bytes(p, (size_t)(end - p), "\r\n");
+        const char *line_end = vt_find_bytes(p, (size_t)(end - p), "\r\n");
         if (line_end == NULL) break;
         size = strtoul(p, &stop, 16);
         p = line_end + 2;
@@ -109,7 +131,7 @@ static int dechunk(const char *p, size_t len, char **out, size_t *out_len) {
 }
 
 int vt_parse_response(const char *raw, size_t len, vt_response *out) {
-    const char *head_end = find_bytes(raw, len, "\r\n\r\n");
+    const char *head_end = vt_find_bytes(raw, len, "\r\n\r\n");
     size_t head_len, rest;
     char value[64];
     memset(out, 0, sizeof *out);
@@ -137,26 +159,87 @@ int vt_parse_response(const char *raw, size_t len, vt_response *out) {
     return 0;
 }
 
-int vt_request(int port, const char *request, vt_response *out) {
-    size_t len;
+char *vt_exchange(int port, const void *request, size_t len, size_t *out_len) {
     char *raw;
-    int rc, fd = vt_connect(port);
-    if (fd < 0) return -1;
-    if (vt_send_all(fd, request, strlen(request)) != 0) {
+    int fd = vt_connect(port);
+    if (fd < 0) return NULL;
+    if (vt_send_all(fd, request, len) != 0) {
         close(fd);
-        return -1;
+        return NULL;
     }
-    raw = vt_read_all(fd, 10000, &len);
+    raw = vt_read_all(fd, 10000, out_len);
+    close(fd);
+    return raw;
+}
+
+int vt_read_closing(int fd, vt_response *out) {
+    size_t len;
+    char *raw = vt_read_all(fd, 10000, &len);
+    int rc;
     close(fd);
     rc = vt_parse_response(raw, len, out);
     free(raw);
     return rc;
 }
 
+int vt_request_bytes(int port, const void *request, size_t len, vt_response *out) {
+    size_t raw_len;
+    char *raw = vt_exchange(port, request, len, &raw_len);
+    int rc;
+    if (raw == NULL) return -1;
+    rc = vt_parse_response(raw, raw_len, out);
+    free(raw);
+    return rc;
+}
+
+int vt_request(int port, const char *request, vt_response *out) {
+    return vt_request_bytes(port, request, strlen(request), out);
+}
+
+int vt_format_request(char *buf, size_t size, const char *method, const char *target,
+                      const char *headers) {
+    int n = snprintf(buf, size, "%s %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n",
+                     method, target, headers != NULL ? headers : "");
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
 int vt_get(int port, const char *path, vt_response *out) {
     char req[2048];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    if (vt_format_request(req, sizeof req, "GET", path, NULL) != 0) return -1;
     return vt_request(port, req, out);
+}
+
+void vt_expect_request(int port, const char *request, int status, const char *body) {
+    vt_response r;
+    int line = (int)strcspn(request, "\r\n");
+    if (vt_request(port, request, &r) != 0) {
+        fprintf(stderr, "vt_expect: no response to \"%.*s\"\n", line, request);
+        exit(1);
+    }
+    if (r.status != status || (body != NULL && strcmp(r.body, body) != 0)) {
+        fprintf(stderr, "vt_expect: \"%.*s\" answered %d \"%s\", not %d \"%s\"\n", line, request,
+                r.status, r.body, status, body != NULL ? body : "(any body)");
+        exit(1);
+    }
+    vt_response_free(&r);
+}
+
+void vt_expect(int port, const char *method, const char *target, int status, const char *body) {
+    char req[4096];
+    VT_CHECK_EQ(vt_format_request(req, sizeof req, method, target, NULL), 0);
+    vt_expect_request(port, req, status, body);
+}
+
+int vt_roundtrip(int fd, const char *request, int timeout_ms, vt_response *out) {
+    if (vt_send_all(fd, request, strlen(request)) != 0) return -1;
+    return vt_read_response(fd, timeout_ms, out);
+}
+
+int vt_reset_on_close(int fd) {
+    struct linger now;
+    now.l_onoff = 1;
+    now.l_linger = 0;
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
 }
 
 long long vt_now_ms(void) {
@@ -180,7 +263,7 @@ static size_t chunked_length(const char *p, size_t len) {
     for (;;) {
         char *stop;
         unsigned long size;
-        const char *line_end = find_bytes(p + pos, len - pos, "\r\n");
+        const char *line_end = vt_find_bytes(p + pos, len - pos, "\r\n");
         if (line_end == NULL) return 0;
         size = strtoul(p + pos, &stop, 16);
         pos = (size_t)(line_end - p) + 2;
@@ -190,7 +273,7 @@ static size_t chunked_length(const char *p, size_t len) {
     }
     /* Trailer fields, then an empty line. */
     for (;;) {
-        const char *line_end = find_bytes(p + pos, len - pos, "\r\n");
+        const char *line_end = vt_find_bytes(p + pos, len - pos, "\r\n");
         if (line_end == NULL) return 0;
         if (line_end == p + pos) return pos + 2;
         pos = (size_t)(line_end - p) + 2;
@@ -198,66 +281,49 @@ static size_t chunked_length(const char *p, size_t len) {
 }
 
 int vt_read_response(int fd, int timeout_ms, vt_response *out) {
-    size_t cap = 65536, used = 0, need = 0;
+    vt_buffer b = {NULL, 0, 0};
+    size_t need = 0;
     int to_close = 0, rc = -1;
     long long deadline = vt_now_ms() + timeout_ms;
-    char *buf = malloc(cap + 1);
-    VT_CHECK(buf != NULL);
     memset(out, 0, sizeof *out);
     for (;;) {
-        const char *head_end = find_bytes(buf, used, "\r\n\r\n");
+        const char *head_end = vt_find_bytes(b.data, b.len, "\r\n\r\n");
+        long long left;
+        long n;
         if (head_end != NULL && !to_close) {
-            size_t head_len = (size_t)(head_end - buf) + 4;
+            size_t head_len = (size_t)(head_end - b.data) + 4;
             vt_response probe;
             char value[64];
             int status;
             memset(&probe, 0, sizeof probe);
-            buf[used] = '\0';
-            probe.head = buf; /* vt_header reads only the head */
-            status = used >= 12 ? atoi(buf + 9) : 0;
+            probe.head = b.data; /* NUL-terminated; vt_header reads only the head */
+            status = b.len >= 12 ? atoi(b.data + 9) : 0;
             if ((status >= 100 && status < 200) || status == 204 || status == 304) {
                 need = head_len;
             } else if (vt_header(&probe, "Transfer-Encoding", value, sizeof value) != NULL &&
                        strstr(value, "chunked") != NULL) {
-                size_t body = chunked_length(buf + head_len, used - head_len);
+                size_t body = chunked_length(b.data + head_len, b.len - head_len);
                 need = body == 0 ? 0 : head_len + body;
             } else if (vt_header(&probe, "Content-Length", value, sizeof value) != NULL) {
                 need = head_len + (size_t)strtoull(value, NULL, 10);
             } else {
                 to_close = 1;
             }
-            if (need != 0 && used >= need) {
-                rc = vt_parse_response(buf, need, out);
+            if (need != 0 && b.len >= need) {
+                rc = vt_parse_response(b.data, need, out);
                 break;
             }
         }
-        {
-            struct pollfd p;
-            long long left = deadline - vt_now_ms();
-            ssize_t n;
-            int pr;
-            if (left <= 0) break;
-            p.fd = fd;
-            p.events = POLLIN;
-            p.revents = 0;
-            pr = poll(&p, 1, (int)left);
-            if (pr < 0 && errno == EINTR) continue;
-            if (pr <= 0) break;
-            if (used == cap) {
-                cap *= 2;
-                buf = realloc(buf, cap + 1);
-                VT_CHECK(buf != NULL);
-            }
-            n = recv(fd, buf + used, cap - used, 0);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                if (to_close) rc = vt_parse_response(buf, used, out);
-                break;
-            }
-            used += (size_t)n;
+        left = deadline - vt_now_ms();
+        if (left <= 0) break;
+        n = vt_buffer_read(fd, &b, (int)left);
+        if (n < 0) break; /* timeout */
+        if (n == 0) {     /* closed: the end of a close-delimited body */
+            if (to_close) rc = vt_parse_response(b.data, b.len, out);
+            break;
         }
     }
-    free(buf);
+    vt_buffer_free(&b);
     return rc;
 }
 
@@ -335,4 +401,15 @@ int vt_write_file(const char *path, const void *data, size_t len) {
     n = fwrite(data, 1, len, f);
     if (fclose(f) != 0 || n != len) return -1;
     return 0;
+}
+
+char *vt_random_bytes(size_t len, uint32_t seed) {
+    char *p = malloc(len + 1);
+    size_t i;
+    VT_CHECK(p != NULL);
+    for (i = 0; i < len; ++i) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (char)(seed >> 16);
+    }
+    return p;
 }
