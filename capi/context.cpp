@@ -300,6 +300,10 @@ int vs_ctx_on_finish(vs_ctx_t* ctx, vs_handler_cb fn, void* userdata, vs_free_cb
         auto ud = own_userdata(userdata, userdata_free);
         if (fn == nullptr) return fail(VS_EINVAL, "fn is NULL");
         return vstream::capi::with_live(ctx, [&](vs_ctx& h) {
+            // The hooks are the loop's: it runs them when the request ends, unlocked.
+            if (!vstream::http::Exchange::of(*h.ctx).on_loop_thread()) {
+                return fail(VS_EINVAL, "vs_ctx_on_finish off the loop thread");
+            }
             h.ctx->on_finish(vstream::capi::make_handler(fn, std::move(ud)));
             return VS_OK;
         });

@@ -136,6 +136,7 @@ struct vs_group : vstream::capi::Checked<0x76734752> {  // "vsGR"
 
 struct vs_server : vstream::capi::Checked<0x76735356> {  // "vsSV"
     std::unique_ptr<vstream::Server> server;
+    std::atomic<bool> freeing{false};  // vs_server_free is under way (callbacks may run in it)
     vs_group root;
     std::deque<vs_group> groups;  // nested groups; stable addresses
 };

@@ -44,6 +44,9 @@ int vs_server_free(vs_server_t* srv) {
         if (s->server->inside_loop()) {
             return fail(VS_EBUSY, "a server cannot be freed from its own callbacks");
         }
+        if (s->freeing.exchange(true)) {
+            return fail(VS_EBUSY, "the server is being freed already (from a callback of it?)");
+        }
         delete s;  // stops, joins, and frees every route's userdata
         return VS_OK;
     });

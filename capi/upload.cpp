@@ -77,9 +77,11 @@ int vs_ctx_receive_upload(vs_ctx_t* ctx, const vs_upload_options_t* options,
                     with_ctx(c, [&](vs_ctx_t* handle) { done(handle, &r, ud->get()); });
                 };
             } else if (userdata_free != nullptr) {
-                // Nothing calls back with it, but per-request userdata is the request's until
-                // the request is over (the header's callback rule), not freed on return.
-                h.ctx->on_finish([ud](vstream::Context&) {});
+                // Nothing calls back with it, but per-request userdata stays with the request
+                // until it is over (the header's callback rule): the default answer, holding it.
+                fn = [ud](vstream::Context& c, vstream::UploadResult& result) {
+                    c.json(201, result.to_json());
+                };
             }
             h.ctx->receive_upload(o->options, std::move(fn));
             return VS_OK;

@@ -569,8 +569,8 @@ VS_API int vs_ctx_response_status(vs_ctx_t *ctx);
  * hands. Since: 0.1 */
 VS_API uint64_t vs_ctx_response_size(vs_ctx_t *ctx);
 /* Runs `fn` once on the loop thread when the request is over (answered and queued, or cancelled);
- * the ctx it gets is valid during the call.
- * Thread: the callback's thread, or one thread at a time while retained. Owns: userdata
+ * the ctx it gets is valid during the call. VS_EINVAL off the loop thread.
+ * Thread: the loop thread (in a callback of this request). Owns: userdata
  * (userdata_free runs once, when the request is over or at once on failure). Since: 0.1 */
 VS_API int vs_ctx_on_finish(vs_ctx_t *ctx, vs_handler_cb fn, void *userdata,
                             vs_free_cb userdata_free);
@@ -591,7 +591,8 @@ VS_API int vs_ctx_release(vs_ctx_t *ctx);
  * Thread: any thread while retained. Owns: see vs_ctx_retain. Since: 0.1 */
 VS_API int vs_ctx_cancelled(vs_ctx_t *ctx);
 /* Runs `fn` once, on the loop thread, if the request is cancelled (at once, on the calling thread,
- * if it already is).
+ * if it already is). A later call replaces an earlier `fn`, whose userdata is freed then; once the
+ * request has been answered and sent, `fn` is dropped unrun and its userdata freed.
  * Thread: any thread while retained. Owns: userdata (userdata_free runs once, when the request is
  * over or at once on failure). Since: 0.1 */
 VS_API int vs_ctx_on_cancel(vs_ctx_t *ctx, vs_event_cb fn, void *userdata,

@@ -75,7 +75,19 @@ void Exchange::release() noexcept {
 
 void Exchange::detach(bool cancelled) noexcept {
     owner_ = nullptr;
-    source.reset();  // unsent: a stream's producer is told (it holds a reference on us)
+    // Unsent: a stream's producer is told (it holds a reference on us). Only an answer that is
+    // complete: one still being built on another thread may be setting `source` right now; it
+    // reaches deliver(), which closes it here on the loop since no owner takes it.
+    if (answered.load(std::memory_order_acquire)) source.reset();
+    if (!cancelled) {
+        // Answered: a cancel callback can never run now. Let it go (and what it holds, which
+        // may be a reference on this very exchange) instead of keeping it until reuse.
+        std::function<void()> unused;
+        {
+            std::lock_guard lock(cancel_mutex_);
+            unused.swap(cancel_fn_);
+        }
+    }
     if (cancelled) {
         std::function<void()> fn;
         {
@@ -235,13 +247,18 @@ void Exchange::deliver() noexcept {
     }
     // From another thread: carry the completion to the loop. If the loop is gone (server
     // stopped), the task is dropped and the exchange was already cancelled.
-    handoff_->post([x = ExchangePtr(this)]() {
-        if (x->owner_ != nullptr) {
-            x->owner_->on_exchange_answered(*x.operator->());
-        } else {
-            x->source.reset();  // the connection went meanwhile: close it, on the loop thread
-        }
-    });
+    try {
+        handoff_->post([x = ExchangePtr(this)]() {
+            if (x->owner_ != nullptr) {
+                x->owner_->on_exchange_answered(*x.operator->());
+            } else {
+                x->source.reset();  // the connection went: close it, on the loop thread
+            }
+        });
+    } catch (...) {
+        // Out of memory queueing it: the answer is lost; the connection is closed by the
+        // server's stop, or when the client gives up.
+    }
 }
 
 void Exchange::holder_dropped() noexcept {
@@ -251,8 +268,12 @@ void Exchange::holder_dropped() noexcept {
     status = 500;
     header_block.clear();
     source.reset();
-    set_header_line("Content-Type", "text/plain; charset=utf-8", true);
-    body = Body("500 Internal Server Error: the request was dropped unanswered\n");
+    try {
+        set_header_line("Content-Type", "text/plain; charset=utf-8", true);
+        body = Body("500 Internal Server Error: the request was dropped unanswered\n");
+    } catch (...) {
+        body.reset();  // out of memory: an empty 500 still ends the request
+    }
     answered = true;
     deliver();
 }

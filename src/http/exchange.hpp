@@ -138,6 +138,9 @@ public:
     void run_on_loop(std::function<void()> fn);
     /// Whether the caller is on this exchange's loop thread.
     bool on_loop_thread() const noexcept;
+    /// Whether a connection still holds it (false once detached: closed or answered). Loop
+    /// thread.
+    bool attached() const noexcept { return owner_ != nullptr; }
     /// Tells the owner, on its loop thread, that the body source has bytes again. Any thread.
     void source_ready();
     /// Answers 500 unless answered; for exceptions that escape handler code.

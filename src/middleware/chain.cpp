@@ -16,6 +16,9 @@ void Next::operator()() const {
         x.run_on_loop([next = *this, hold = ContextRef(ctx_)] { next(); });
         return;
     }
+    // The connection has gone (or the server with it): nothing of the chain may run, and the
+    // router it points into may be gone too.
+    if (!x.attached()) return;
     const auto& chain = *static_cast<const router::Chain*>(chain_);
     if (index_ < chain.middleware.size()) {
         (*chain.middleware[index_])(*ctx_, Next(chain_, index_ + 1, ctx_));

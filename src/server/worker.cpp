@@ -86,9 +86,15 @@ void Worker::abort_attached() noexcept {
     driver_.reset();
     if (finished || !loop_ready_) return;
     net::SigpipeGuard guard;
-    begin_shutdown();
+    aborting_ = true;
+    try {
+        begin_shutdown();
+    } catch (...) {
+        stopping_ = env_.stopping = true;  // out of memory for the grace timer: abort anyway
+    }
     for (http::Connection* c = connections_; c != nullptr; c = c->next) c->abort();
     uv_run(&loop_, UV_RUN_DEFAULT);  // until every connection has closed
+    aborting_ = false;
 }
 
 void Worker::close_all_handles() {

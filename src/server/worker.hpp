@@ -49,7 +49,7 @@ public:
     /// runs that loop (Server::attach). `on_done` runs there once the worker has shut down.
     void attach(uv_loop_t* host, std::function<void()> on_done);
     /// Whether an attached worker's loop is running (one of its callbacks is on the stack).
-    bool driving() const noexcept { return driver_ && driver_->driving(); }
+    bool driving() const noexcept { return aborting_ || (driver_ && driver_->driving()); }
     /// Asks the loop to stop gracefully. Any thread.
     void request_stop() noexcept;
     /// Waits for the loop thread to end.
@@ -89,6 +89,7 @@ private:
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::uint64_t> requests_{0};
     bool stopping_ = false;
+    bool aborting_ = false;  // abort_attached() runs the loop (its callbacks may run)
     bool loop_ready_ = false;
 };
 

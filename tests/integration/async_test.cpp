@@ -152,6 +152,30 @@ TEST_CASE("a deferred request answered from another thread reaches the client, "
     threads.join();
 }
 
+TEST_CASE("once a request is answered and sent, its cancel callback is let go, so a callback "
+          "that holds the request's own ref is no cycle") {
+    auto token = std::make_shared<int>(0);
+    std::weak_ptr<int> watch = token;
+    std::atomic<bool> cancel_ran{false};
+    TestServer server(
+        [&](Context& ctx) {
+            ContextRef ref = ctx.defer();
+            // The callback keeps the request alive through its own ref, and a token to watch.
+            ref.on_cancel([ref, t = std::move(token), &cancel_ran] { cancel_ran = true; });
+            ref->text(200, "answered");
+        },
+        async_config());
+    RawClient c(server.port());
+    REQUIRE(c.send(get("/a")));
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->body == "answered");
+    // Without being let go, the callback (and the exchange it holds) would live on until the
+    // server is destroyed; the connection stays open here, so nothing else would free it.
+    CHECK(wait_until([&] { return watch.expired(); }));
+    CHECK_FALSE(cancel_ran.load());
+}
+
 TEST_CASE("a deferred request can be answered on the loop thread before the handler returns") {
     TestServer server(
         [](Context& ctx) {

@@ -262,9 +262,12 @@ struct Rig {
     HostLoop host;
     std::unique_ptr<vstream::Server> server;
 
-    explicit Rig(vstream::Handler handler, vstream::ServerConfig config = attach_config())
+    // `setup` registers middleware or routes before the attach.
+    explicit Rig(vstream::Handler handler, vstream::ServerConfig config = attach_config(),
+                 const std::function<void(vstream::Server&)>& setup = {})
         : server(std::make_unique<vstream::Server>(std::move(config))) {
         server->handle(std::move(handler));
+        if (setup) setup(*server);
         std::string error;
         host.on_thread([&] {
             try {
@@ -867,6 +870,54 @@ TEST_CASE("destroying an attached server with open connections, without stop(), 
 
     // One more run of the host's loop (its own handles closed first) frees the two host-side
     // handles of the server; then the loop closes clean.
+    CHECK(rig.host.close_loop() == 0);
+}
+
+TEST_CASE("callbacks run while an attached server is destroyed see inside_loop(), and a Next "
+          "kept past the destruction runs nothing") {
+    std::mutex m;
+    std::optional<vstream::Next> kept;
+    RefSlot held;
+    std::atomic<int> handler_runs{0};
+    std::atomic<int> inside_in_cancel{-1};
+    vstream::Server* server = nullptr;
+    Rig rig(
+        [&](Context& ctx) {
+            handler_runs.fetch_add(1);
+            hello_handler(ctx);
+        },
+        attach_config(),
+        [&](vstream::Server& s) {
+            s.use([&](Context& ctx, vstream::Next next) {
+                if (ctx.path() != "/keep") return next();
+                ContextRef ref = ctx.defer();
+                ref.on_cancel([&] { inside_in_cancel = server->inside_loop() ? 1 : 0; });
+                {
+                    std::lock_guard lock(m);
+                    kept.emplace(next);
+                }
+                held.put(std::move(ref));
+            });
+        });
+    server = rig.server.get();
+    RawClient c(rig.port());
+    REQUIRE(c.send(get("/keep")));
+    REQUIRE(wait_until([&] { return held.filled(); }));
+
+    rig.host.in_loop([&] { uv_stop(rig.host.loop()); });
+    REQUIRE(rig.host.wait_run_returned());
+    rig.host.on_thread([&] { rig.server.reset(); });
+    // The cancel ran inside the destruction's own run of the server's loop: a C host freeing
+    // the server again from there is refused (vs_server_free's VS_EBUSY) instead of freeing twice.
+    CHECK(inside_in_cancel.load() == 1);
+    CHECK(c.wait_closed());
+    // The rest of the chain (and the router it lives in) is gone: calling on nothing runs.
+    rig.host.on_thread([&] {
+        std::lock_guard lock(m);
+        (*kept)();
+    });
+    CHECK(handler_runs.load() == 0);
+    held.take().reset();
     CHECK(rig.host.close_loop() == 0);
 }
 
