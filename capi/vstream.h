@@ -7,8 +7,9 @@
  *   vs_strerror() describes a code and vs_last_error_message() says more about the last
  *   failure on the calling thread. New codes may appear in later versions: treat any
  *   negative value you do not know as a failure.
- * - A NULL, freed or wrong handle gives VS_EINVAL (or NULL, or 0, for functions returning a
- *   pointer or a count), never a crash; vs_*_free(NULL) does nothing.
+ * - A NULL or wrong-type handle gives VS_EINVAL (or NULL, or 0, for functions returning a
+ *   pointer or a count), never a crash; vs_*_free(NULL) does nothing. A handle used after it
+ *   was freed is refused as long as its memory still reads as freed: a guard, not a promise.
  * - Strings passed in are copied; the caller keeps its own. Strings handed out are borrowed,
  *   NUL-terminated, and valid for as long as each function states.
  * - Callbacks take (fn, void *userdata, vs_free_cb userdata_free). userdata_free, when not
@@ -282,9 +283,9 @@ VS_API int vs_server_stat(const vs_server_t *srv, int stat, uint64_t *out);
  * Owns: the server's, valid as long as it. Thread: any thread. Since: 0.1 */
 VS_API vs_group_t *vs_server_root(vs_server_t *srv);
 /* Sets the handler for requests no route matches (default: 404); with no routes at all it sees
- * every request.
+ * every request. A later call replaces the handler (the earlier userdata is freed then).
  * Thread: before start only (VS_ERUNNING after). Owns: userdata (userdata_free runs once, when the
- * server is freed or at once on failure). Since: 0.1 */
+ * server is freed or replaced, or at once on failure). Since: 0.1 */
 VS_API int vs_server_set_fallback(vs_server_t *srv, vs_handler_cb handler, void *userdata,
                                   vs_free_cb userdata_free);
 
@@ -609,8 +610,9 @@ VS_API int vs_next_call(vs_next_t *next);
 /* ---- streamed request bodies and uploads ------------------------------------------------- */
 /* Reads the body as it arrives (on a streaming route, straight off the socket with flow control;
  * elsewhere the buffered body at once) and answers "100 Continue" if asked. Exactly one of on_end
- * and on_error runs, once, on the loop thread, with a ctx valid during that call; until then the
- * request is kept as if retained. max_bytes 0: VS_LIMIT_MAX_STREAM_BODY _BYTES; timeout_ms 0:
+ * and on_error runs, once, on the loop thread (on_error on the calling thread, during this call,
+ * if the server has stopped meanwhile), with a ctx valid during that call; until then the request
+ * is kept as if retained. max_bytes 0: VS_LIMIT_MAX_STREAM_BODY_BYTES; timeout_ms 0:
  * VS_TIMEOUT_STREAM_BODY. Once per request: a second call gets on_error with status 0.
  * Thread: the callback's thread, or one thread at a time while retained. Owns: userdata
  * (userdata_free runs once, when the request is over or at once on failure). Since: 0.1 */
