@@ -7,6 +7,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <pthread.h>
@@ -316,6 +317,78 @@ static void test_on_cancel_not_run_when_answered(int port) {
     VT_CHECK_EQ(vt_load(&uncancelled_ud_frees), 1);
 }
 
+/* ---- callbacks whose userdata holds the request ---- */
+
+static vs_ctx_t *cycle_ctx;
+static int cycle_ud_frees;
+
+/* The cancel userdata owns a retain of its own request: freeing it releases that retain. */
+static void release_cycle_ctx(void *p) {
+    VT_CHECK(p == &cycle_ctx);
+    VT_CHECK_EQ(vs_ctx_release(cycle_ctx), VS_OK);
+    vt_bump(&cycle_ud_frees);
+}
+
+static void cycle_handler(vs_ctx_t *ctx, void *ud) {
+    (void)ud;
+    cycle_ctx = ctx;
+    VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK); /* owned by the cancel userdata */
+    VT_CHECK_EQ(vs_ctx_on_cancel(ctx, never_cancelled, &cycle_ctx, release_cycle_ctx), VS_OK);
+    VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "cycle"), VS_OK);
+}
+
+/* Once answered and sent, a request lets its cancel callback go: userdata that holds the
+ * request itself is freed then, on a connection that stays open (no cycle keeps it). */
+static void test_cancel_userdata_holding_the_request_is_freed_after_the_answer(int port) {
+    vt_response r;
+    int fd = vt_connect(port);
+    VT_CHECK(fd >= 0);
+    vt_store(&cycle_ud_frees, 0);
+    VT_CHECK_EQ(vt_roundtrip(fd, "GET /cycle HTTP/1.1\r\nHost: t\r\n\r\n", 10000, &r), 0);
+    VT_CHECK_EQ(r.status, 200);
+    VT_CHECK_STR(r.body, "cycle");
+    vt_response_free(&r);
+    VT_CHECK_EQ(vt_wait_for(&cycle_ud_frees, 1), 1); /* the connection is still open */
+    close(fd);
+}
+
+/* ---- on_finish is the loop's ---- */
+
+static int finish_token = 4, finish_ud_frees, finish_off_loop_rc = 1;
+
+static void finish_free(void *p) {
+    VT_CHECK(p == &finish_token);
+    vt_bump(&finish_ud_frees);
+}
+
+static void finish_never(vs_ctx_t *ctx, void *ud) {
+    (void)ctx;
+    (void)ud;
+    fprintf(stderr, "%s:%d: an on_finish refused off the loop ran\n", __FILE__, __LINE__);
+    exit(1);
+}
+
+static void finish_off_loop_job(vs_ctx_t *ctx) {
+    vt_store(&finish_off_loop_rc, vs_ctx_on_finish(ctx, finish_never, &finish_token, finish_free));
+    VT_CHECK_EQ(vs_ctx_send_text(ctx, 200, "finish"), VS_OK);
+    VT_CHECK_EQ(vs_ctx_release(ctx), VS_OK);
+}
+
+static void finish_off_loop_handler(vs_ctx_t *ctx, void *ud) {
+    (void)ud;
+    VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
+    submit(ctx, finish_off_loop_job);
+}
+
+/* vs_ctx_on_finish from a worker thread is refused (the hooks are the loop's), and its
+ * userdata is freed at once, as for any failed registration. */
+static void test_on_finish_off_the_loop_is_refused(int port) {
+    vt_store(&finish_ud_frees, 0);
+    vt_expect(port, "GET", "/finish-off-loop", 200, "finish");
+    VT_CHECK_EQ(vt_load(&finish_off_loop_rc), VS_EINVAL);
+    VT_CHECK_EQ(vt_load(&finish_ud_frees), 1);
+}
+
 /* ---- several retains ---- */
 
 static int twice_first_release_rc, twice_checks_done;
@@ -411,24 +484,17 @@ static void hold_handler(vs_ctx_t *ctx, void *ud) {
  * released, before and after the server is freed. */
 static void test_server_stop_cancels_a_held_request(void) {
     static const char req[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
+    vs_server_t *srv = vt_new_server(1, 200);
     vs_ctx_t *ctx;
     size_t len;
     char *raw;
-    int fd, rc;
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 200), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
+    int port, fd, rc;
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/hold", hold_handler, NULL, NULL),
                 VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
+    port = vt_start(srv);
     vt_store(&held_count, 0);
     vt_store(&held_cancels, 0);
-    fd = vt_connect(vs_server_port(srv));
+    fd = vt_connect(port);
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
     VT_CHECK_EQ(vt_wait_for(&held_count, 1), 1);
@@ -451,19 +517,13 @@ static void test_server_stop_cancels_a_held_request(void) {
 }
 
 int main(void) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
+    vs_server_t *srv;
     vs_group_t *root;
     int port;
     main_thread = pthread_self();
     pool_start();
 
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 2), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 2000), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
+    srv = vt_new_server(2, 2000);
     root = vs_server_root(srv);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/async/:n", async_handler, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/drop", drop_handler, NULL, NULL), VS_OK);
@@ -474,16 +534,20 @@ int main(void) {
                                NULL, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/twice", twice_handler, NULL, NULL), VS_OK);
+    VT_CHECK_EQ(vs_group_route(root, "GET", "/cycle", cycle_handler, NULL, NULL), VS_OK);
+    VT_CHECK_EQ(vs_group_route(root, "GET", "/finish-off-loop", finish_off_loop_handler, NULL,
+                               NULL),
+                VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/early", early_handler, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
-    VT_CHECK(port > 0);
+    port = vt_start(srv);
 
     test_answer_from_a_worker_thread(port);
     test_many_concurrent_async_requests(port);
     test_release_without_answer_gets_500(port);
     test_client_leaving_cancels(port);
     test_on_cancel_not_run_when_answered(port);
+    test_cancel_userdata_holding_the_request_is_freed_after_the_answer(port);
+    test_on_finish_off_the_loop_is_refused(port);
     test_retain_twice_release_twice(port);
     test_answer_before_handler_returns(port);
 

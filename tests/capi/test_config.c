@@ -6,6 +6,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -366,27 +367,21 @@ static void hello(vs_ctx_t *ctx, void *ud) {
     vs_ctx_send_text(ctx, 200, "hello");
 }
 
-/* Starts a server on 127.0.0.1 port 0 with one loop thread and GET /. */
+/* Starts a server made from `cfg` (which it frees) with GET /. */
 static vs_server_t *start_server(vs_config_t *cfg) {
-    vs_server_t *srv = NULL;
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
+    vs_server_t *srv = vt_server_from(cfg);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/", hello, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    VT_CHECK(vs_server_port(srv) > 0);
+    vt_start(srv);
     return srv;
 }
 
-static vs_config_t *test_config(void) {
-    vs_config_t *cfg = new_config();
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    return cfg;
-}
+/* 127.0.0.1 port 0, one loop thread, the default shutdown grace (10 s, as
+ * test_defaults_are_the_documented_ones checks). */
+static vs_config_t *test_config(void) { return vt_test_config(1, 10000); }
 
 /* The defaults that have no getter show on the wire: Server "vstream", loopback. */
 static void test_default_server_name_and_address_show_on_the_wire(void) {
-    vs_config_t *cfg = test_config();
-    vs_server_t *srv = start_server(cfg);
+    vs_server_t *srv = start_server(test_config());
     vt_response r;
     char v[128];
     VT_CHECK_EQ(vt_get(vs_server_port(srv), "/", &r), 0);
@@ -395,7 +390,6 @@ static void test_default_server_name_and_address_show_on_the_wire(void) {
     VT_CHECK_STR(vt_header(&r, "Server", v, sizeof v), "vstream");
     vt_response_free(&r);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
-    vs_config_free(cfg);
 }
 
 /* The server copies its config: changes after vs_server_new, or freeing it, change nothing. */
@@ -441,7 +435,6 @@ static void test_limits_set_are_enforced(void) {
     snprintf(target, sizeof target, "/%0100d", 0);
     vt_expect(vs_server_port(srv), "GET", target, 414, NULL);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
-    vs_config_free(cfg);
 }
 
 /* A flag set through the C API changes how unmatched requests are answered. */
@@ -452,7 +445,6 @@ static void test_flags_set_are_applied(void) {
     srv = start_server(cfg);
     vt_expect(vs_server_port(srv), "DELETE", "/", 404, NULL); /* not 405 */
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
-    vs_config_free(cfg);
 }
 
 int main(void) {

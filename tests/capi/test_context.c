@@ -7,6 +7,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <arpa/inet.h>
@@ -816,8 +817,7 @@ static void test_null_and_wrong_handles(void) {
 }
 
 int main(void) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
+    vs_server_t *srv;
     vs_group_t *root, *rid = NULL;
     int port;
 
@@ -826,11 +826,7 @@ int main(void) {
     snprintf(missing_path, sizeof missing_path, "%s/missing.txt", file_dir);
     VT_CHECK_EQ(vt_write_file(file_path, alphabet, strlen(alphabet)), 0);
 
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
+    srv = vt_new_server(1, 10000); /* the default shutdown grace */
     root = vs_server_root(srv);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/items/:id/*rest", accessors_handler, NULL, NULL),
                 VS_OK);
@@ -861,9 +857,7 @@ int main(void) {
     VT_CHECK_EQ(vs_group_nested(root, "/rid", &rid), VS_OK);
     VT_CHECK_EQ(vs_group_use_request_id(rid, NULL, 1), VS_OK);
     VT_CHECK_EQ(vs_group_route(rid, "GET", "/x", rid_handler, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
-    VT_CHECK(port > 0);
+    port = vt_start(srv);
 
     test_every_request_accessor(port);
     test_http_minor_for_1_0_and_1_1(port);

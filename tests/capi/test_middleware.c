@@ -6,6 +6,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <pthread.h>
@@ -40,25 +41,8 @@ static void reset_order(void) {
 
 /* ---- servers ---- */
 
-static vs_server_t *new_server(void) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 2000), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
-    return srv;
-}
-
-static int start(vs_server_t *srv) {
-    int port;
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
-    VT_CHECK(port > 0);
-    return port;
-}
+/* One loop thread, a 2 s shutdown grace. */
+static vs_server_t *new_server(void) { return vt_new_server(1, 2000); }
 
 /* GETs `path`, checks the status (and the body, unless NULL), then the order the chain ran
  * in, which starts empty. */
@@ -114,7 +98,7 @@ static void test_order_server_outer_inner_handler(void) {
     VT_CHECK_EQ(vs_group_route(inner, "GET", "/h", handler_ok, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/top", handler_ok, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_server_set_fallback(srv, fallback_404, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     expect_order(port, "/outer/inner/h", 200, "handled", "STOPIH");
     expect_order(port, "/top", 200, NULL, "STH");
@@ -154,7 +138,7 @@ static void test_short_circuit_never_runs_the_handler(void) {
     VT_CHECK_EQ(vs_group_nested(vs_server_root(srv), "/api", &api), VS_OK);
     VT_CHECK_EQ(vs_group_use(api, auth_mw, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(api, "GET", "/secret", counting_handler, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_store(&handler_runs, 0);
 
     VT_CHECK_EQ(vt_get(port, "/api/secret", &r), 0);
@@ -204,7 +188,7 @@ static void test_after_logic_sees_the_response_and_next_runs_once(void) {
     VT_CHECK_EQ(vs_group_use(vs_server_root(srv), after_mw, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/made", handler_201, NULL, NULL),
                 VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_store(&after_runs, 0);
     vt_store(&second_call_rc, 1);
     vt_store(&null_call_rc, 1);
@@ -291,7 +275,7 @@ static void test_next_called_later_from_another_thread(void) {
     VT_CHECK_EQ(vs_group_use(root, recording_mw, (void *)&letter_s, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/later/:x", async_chain_handler, NULL, NULL),
                 VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_store(&deferred_done, 0);
     vt_store(&async_handler_runs, 0);
     vt_store(&deferred_next_rc, 1);
@@ -353,7 +337,7 @@ static void test_forgotten_continuation_gets_500(void) {
     VT_CHECK_EQ(vs_group_use(g, forgetting_mw, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(g, "GET", "/x", forgotten_handler, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/ok", handler_ok, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_store(&forgotten_done, 0);
     vt_store(&forgotten_handler_runs, 0);
     vt_expect(port, "GET", "/forgot/x", 500, NULL);
@@ -391,7 +375,7 @@ static void test_userdata_freed_exactly_once(void) {
     VT_CHECK_EQ(vs_group_use(vs_server_root(srv), ud_mw, &ud_value, count_free), VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/x", handler_ok, NULL, NULL),
                 VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/x", 200, NULL);
     vt_expect(port, "GET", "/x", 200, NULL);
     VT_CHECK_EQ(vt_load(&ud_seen), 42);
@@ -405,7 +389,7 @@ static void test_userdata_freed_exactly_once(void) {
     VT_CHECK_EQ(vt_load(&ud_frees), 2);
     VT_CHECK_EQ(vs_group_use(NULL, ud_mw, &ud_value, count_free), VS_EINVAL);
     VT_CHECK_EQ(vt_load(&ud_frees), 3);
-    start(srv);
+    vt_start(srv);
     VT_CHECK(vs_group_use(vs_server_root(srv), ud_mw, &ud_value, count_free) < 0);
     VT_CHECK_EQ(vt_load(&ud_frees), 4);
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);

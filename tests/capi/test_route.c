@@ -6,6 +6,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <math.h>
@@ -60,23 +61,8 @@ static void fixed(vs_ctx_t *ctx, void *ud) {
     vs_ctx_send_text(ctx, 200, "fixed body");
 }
 
-static vs_server_t *new_server(void) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 5000), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
-    return srv;
-}
-
-static int start(vs_server_t *srv) {
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    VT_CHECK(vs_server_port(srv) > 0);
-    return vs_server_port(srv);
-}
+/* One loop thread, a 5 s shutdown grace. */
+static vs_server_t *new_server(void) { return vt_new_server(1, 5000); }
 
 /* Sends a raw request (Connection: close is added) and returns the response. */
 static vt_response request(int port, const char *method, const char *path, const char *headers) {
@@ -104,7 +90,7 @@ static void test_routes_for_several_methods(void) {
     for (i = 0; i < sizeof methods / sizeof methods[0]; ++i) {
         VT_CHECK_EQ(vs_group_route(root, methods[i], "/item", echo_route, NULL, NULL), VS_OK);
     }
-    port = start(srv);
+    port = vt_start(srv);
     for (i = 0; i < sizeof methods / sizeof methods[0]; ++i) {
         char want[64];
         vt_response r = request(port, methods[i], "/item", "Content-Length: 0\r\n");
@@ -125,7 +111,7 @@ static void test_params_one_segment_and_the_rest(void) {
                 VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/files/*rest", echo_params, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/users/me", echo_route, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/users/42", 200, "id=42;");
     vt_expect(port, "GET", "/users/j%20d", 200, "id=j d;"); /* decoded */
     vt_expect(port, "GET", "/users/42/posts/7", 200, "id=42;post=7;");
@@ -163,7 +149,7 @@ static void test_nested_groups_prefix_and_scope(void) {
     VT_CHECK_EQ(vs_group_route(v1, "GET", "/ping", echo_route, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(v2, "GET", "/ping", echo_route, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/top", echo_route, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     r = request(port, "GET", "/api/v1/ping", NULL);
     VT_CHECK_EQ(r.status, 200);
@@ -219,7 +205,7 @@ static void test_head_404_and_405(void) {
     VT_CHECK_EQ(vs_group_route(root, "GET", "/fixed", fixed, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/own-head", fixed, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "HEAD", "/own-head", head_handler, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     /* GET answers HEAD: the same head, no body. */
     r = request(port, "HEAD", "/fixed", NULL);
@@ -276,7 +262,7 @@ static void test_conflicts_are_refused_and_named(void) {
                 VS_OK);
     VT_CHECK_STR(vs_last_error_message(), "");
 
-    port = start(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/dup", 200, "first");
     vt_expect(port, "GET", "/u/9", 200, "a=9;");
     vt_expect(port, "GET", "/api/x", 200, "GET /api/x");
@@ -334,7 +320,7 @@ static void test_registration_after_start_is_refused(void) {
     int port;
     VT_CHECK_EQ(vs_group_nested(root, "/api", &api), VS_OK);
     VT_CHECK_EQ(vs_group_route(api, "GET", "/ok", echo_route, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     VT_CHECK_EQ(vs_group_route(root, "GET", "/late", answer_slot, &s, free_slot), VS_ERUNNING);
     VT_CHECK(vs_last_error_message()[0] != '\0');
@@ -384,7 +370,7 @@ static void test_userdata_is_freed_once_at_server_free(void) {
     VT_CHECK_EQ(vs_group_use(g, tag_middleware, (void *)"mw", NULL), VS_OK);
     VT_CHECK_EQ(vs_group_use(root, tag_middleware, &mw, free_slot), VS_OK);
     VT_CHECK_EQ(vs_group_route_stream(root, "PUT", "/st", answer_slot, &st, free_slot), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/a", 200, "a");
     vt_expect(port, "GET", "/g/c", 200, "c");
     VT_CHECK_EQ(vs_server_stop(srv), VS_OK);
@@ -424,7 +410,7 @@ static void test_stream_route_runs_before_the_body(void) {
                 VS_ECONFLICT);
     VT_CHECK_EQ(clash.frees, 1);
     VT_CHECK_EQ(vs_group_route(root, "POST", "/buffered", answer_slot, &s, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     fd = vt_connect(port);
     VT_CHECK(fd >= 0);
@@ -505,7 +491,7 @@ static void test_static_serves_a_directory_with_defaults(void) {
     char want[64];
     int port;
     VT_CHECK_EQ(vs_group_static(vs_server_root(srv), "/s", t.dir, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     r = request(port, "GET", "/s/hello.txt", NULL);
     VT_CHECK_EQ(r.status, 200);
@@ -593,7 +579,7 @@ static void test_static_options_change_what_is_served(void) {
     VT_CHECK_EQ(vs_static_options_set_index(opts, "a.txt"), VS_OK);
     VT_CHECK_EQ(vs_group_static(vs_server_root(srv), "/i/", t.dir, opts), VS_OK);
     vs_static_options_free(opts);
-    port = start(srv);
+    port = vt_start(srv);
 
     r = request(port, "GET", "/l/hello.txt", NULL);
     VT_CHECK_EQ(r.status, 200);
@@ -755,7 +741,7 @@ static void test_access_log_writes_one_line_per_request_to_the_sink(void) {
     log_init(&log);
     VT_CHECK_EQ(vs_group_use_access_log(root, 16, log_sink, &log, log_free), VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/logged/:id", fixed, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
 
     vt_expect(port, "GET", "/logged/7", 200, "fixed body");
     VT_CHECK(wait_line(&log, "\"path\":\"/logged/7\"", line, sizeof line));
@@ -815,10 +801,10 @@ static void test_request_id_is_made_echoed_and_seen_by_the_handler(void) {
                 VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(none), "GET", "/ids", ids_handler, NULL, NULL),
                 VS_OK);
-    port = start(srv);
-    port2 = start(untrusting);
-    port3 = start(custom);
-    port4 = start(none);
+    port = vt_start(srv);
+    port2 = vt_start(untrusting);
+    port3 = vt_start(custom);
+    port4 = vt_start(none);
 
     /* Made here: the handler sees it, and it is echoed. */
     r = request(port, "GET", "/ids", NULL);
@@ -876,7 +862,7 @@ static void test_recovery_leaves_normal_requests_alone(void) {
     VT_CHECK_EQ(vs_group_use_recovery(vs_server_root(srv), log_sink, &log, log_free), VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/fine", fixed, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_use_recovery(vs_server_root(quiet), NULL, NULL, NULL), VS_OK);
-    port = start(srv);
+    port = vt_start(srv);
     r = request(port, "GET", "/fine", NULL);
     VT_CHECK_EQ(r.status, 200);
     VT_CHECK_STR(r.body, "fixed body");
@@ -907,7 +893,7 @@ static void test_rate_limit_answers_429_past_the_burst(void) {
     VT_CHECK_EQ(vs_group_use_rate_limit(root, 10, 0.5, 0, NULL, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_group_use_rate_limit(root, 10, 0, 0, NULL, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_group_use_rate_limit(root, 10, NAN, 0, NULL, NULL), VS_EINVAL);
-    port = start(srv);
+    port = vt_start(srv);
 
     vt_expect(port, "GET", "/limited/x", 200, "fixed body");
     vt_expect(port, "GET", "/limited/x", 200, "fixed body");
@@ -933,8 +919,8 @@ static void test_cors_answers_preflights_for_allowed_origins_only(void) {
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/c", fixed, NULL, NULL), VS_OK);
     VT_CHECK_EQ(vs_group_use_cors(vs_server_root(any), NULL, "GET", NULL, NULL, 0, 60), VS_OK);
     VT_CHECK_EQ(vs_group_route(vs_server_root(any), "GET", "/c", fixed, NULL, NULL), VS_OK);
-    port = start(srv);
-    port2 = start(any);
+    port = vt_start(srv);
+    port2 = vt_start(any);
 
     r = request(port, "OPTIONS", "/c",
                 "Origin: https://ok.example\r\nAccess-Control-Request-Method: GET\r\n");

@@ -6,6 +6,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -19,14 +20,7 @@ static pthread_t main_thread;
 static void fallback(vs_ctx_t *ctx, void *ud);
 
 /* 127.0.0.1, port 0, one loop thread, a short grace so that no stop can hang for long. */
-static vs_config_t *make_config(void) {
-    vs_config_t *cfg = NULL;
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 5000), VS_OK);
-    return cfg;
-}
+static vs_config_t *make_config(void) { return vt_test_config(1, 5000); }
 
 static void ping(vs_ctx_t *ctx, void *ud) {
     (void)ud;
@@ -35,10 +29,7 @@ static void ping(vs_ctx_t *ctx, void *ud) {
 
 /* A server made from make_config() with GET /ping. */
 static vs_server_t *new_server(void) {
-    vs_config_t *cfg = make_config();
-    vs_server_t *srv = NULL;
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
+    vs_server_t *srv = vt_server_from(make_config());
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/ping", ping, NULL, NULL), VS_OK);
     return srv;
 }
@@ -173,8 +164,7 @@ static void test_stop_from_a_handler_and_wait_elsewhere(void) {
     struct handler_call h = no_call_yet(srv);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/stop", stop_handler, &h, NULL),
                 VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    vt_expect(vs_server_port(srv), "GET", "/stop", 200, "stopping");
+    vt_expect(vt_start(srv), "GET", "/stop", 200, "stopping");
     VT_CHECK_EQ(vs_server_wait(srv), VS_OK);
     VT_CHECK_EQ(h.calls, 1);
     VT_CHECK_EQ(h.rc, VS_OK);
@@ -196,8 +186,7 @@ static void test_free_from_a_handler_is_busy(void) {
     struct handler_call h = no_call_yet(srv);
     VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/free", free_handler, &h, NULL),
                 VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    vt_expect(vs_server_port(srv), "GET", "/free", 200, "VS_EBUSY");
+    vt_expect(vt_start(srv), "GET", "/free", 200, "VS_EBUSY");
     VT_CHECK_EQ(h.calls, 1);
     VT_CHECK_EQ(h.rc, VS_EBUSY);
     VT_CHECK_EQ(vs_server_running(srv), 1);
@@ -211,8 +200,7 @@ static void test_free_stops_a_running_server(void) {
     vt_response r;
     int fd;
     static const char req[] = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    fd = vt_connect(vs_server_port(srv));
+    fd = vt_connect(vt_start(srv));
     VT_CHECK(fd >= 0);
     VT_CHECK_EQ(vt_roundtrip(fd, req, 10000, &r), 0);
     VT_CHECK_EQ(r.status, 200);
@@ -279,8 +267,7 @@ static void test_bind_failure_leaves_nothing_running(void) {
     vs_config_t *cfg;
     uv_loop_t loop;
     int port, i;
-    VT_CHECK_EQ(vs_server_start(first), VS_OK);
-    port = vs_server_port(first);
+    port = vt_start(first);
 
     cfg = make_config();
     VT_CHECK_EQ(vs_config_set_port(cfg, (unsigned)port), VS_OK);
@@ -340,8 +327,7 @@ static void test_stats_count_requests_and_file_cache_use(void) {
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_OPEN_ENTRIES), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MAPPED_BYTES), 0);
 
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
+    port = vt_start(srv);
     for (i = 0; i < 3; ++i) vt_expect(port, "GET", "/ping", 200, "pong");
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_REQUESTS, 3), 3);
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_CONNECTIONS_ACCEPTED, 3), 3);
@@ -406,8 +392,7 @@ static void test_fallback_answers_unmatched_requests(void) {
     VT_CHECK_EQ(vs_server_set_fallback(NULL, fallback, "x", count_free), VS_EINVAL);
     VT_CHECK_EQ(fallback_frees, 3);
 
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/nope", 200, "fb GET /nope");
     vt_expect(port, "GET", "/ping", 200, "pong"); /* routes still win */
     vt_expect_request(port,
@@ -426,14 +411,10 @@ static void test_fallback_answers_unmatched_requests(void) {
 
 /* With no routes at all the fallback sees every request. */
 static void test_fallback_alone_sees_every_request(void) {
-    vs_config_t *cfg = make_config();
-    vs_server_t *srv = NULL;
+    vs_server_t *srv = vt_server_from(make_config());
     int port;
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
     VT_CHECK_EQ(vs_server_set_fallback(srv, fallback, "all", NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
+    port = vt_start(srv);
     vt_expect(port, "GET", "/", 200, "all GET /");
     vt_expect(port, "GET", "/a/b/c", 200, "all GET /a/b/c");
     vt_expect_request(port,
@@ -625,6 +606,66 @@ static void test_free_attached_without_stop_closes_everything(void) {
     VT_CHECK_EQ(uv_loop_close(&loop), 0);
 }
 
+/* For the free-during-free case: a request held across the free, whose cancel callback tries
+ * to free the server again. */
+static vs_server_t *refree_srv;
+static vs_ctx_t *refree_ctx;
+static uv_loop_t *refree_loop;
+static int refree_rc = 1, refree_cancels;
+
+static void refree_on_cancel(void *ud) {
+    (void)ud;
+    ++refree_cancels;
+    refree_rc = vs_server_free(refree_srv); /* runs inside the first free */
+    VT_CHECK_EQ(vs_ctx_release(refree_ctx), VS_OK);
+}
+
+static void refree_hold(vs_ctx_t *ctx, void *ud) {
+    (void)ud;
+    refree_ctx = ctx;
+    VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
+    VT_CHECK_EQ(vs_ctx_on_cancel(ctx, refree_on_cancel, NULL, NULL), VS_OK);
+    uv_stop(refree_loop); /* the host's run returns; the request stays held */
+}
+
+static void *refree_client_main(void *arg) {
+    int port = *(int *)arg;
+    static const char req[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = vt_connect(port);
+    if (fd >= 0) {
+        VT_CHECK_EQ(vt_send_all(fd, req, sizeof req - 1), 0);
+        VT_CHECK_EQ(vt_wait_closed(fd, 10000), 1); /* closed by the free, unanswered */
+        close(fd);
+    }
+    return NULL;
+}
+
+/* A callback that the free of an attached server runs (here: the held request's cancel) and
+ * that frees the server again gets VS_EBUSY instead of freeing it twice. */
+static void test_free_from_a_callback_of_the_free_is_busy(void) {
+    uv_loop_t loop;
+    uv_timer_t dog;
+    pthread_t client;
+    int port;
+    refree_srv = new_server();
+    refree_loop = &loop;
+    VT_CHECK_EQ(vs_group_route(vs_server_root(refree_srv), "GET", "/hold", refree_hold, NULL, NULL),
+                VS_OK);
+    VT_CHECK_EQ(uv_loop_init(&loop), 0);
+    start_watchdog(&loop, &dog);
+    VT_CHECK_EQ(vs_server_attach(refree_srv, &loop), VS_OK);
+    port = vs_server_port(refree_srv);
+    VT_CHECK_EQ(pthread_create(&client, NULL, refree_client_main, &port), 0);
+    uv_run(&loop, UV_RUN_DEFAULT); /* until the handler holds the request (uv_stop) */
+    VT_CHECK_EQ(vs_server_free(refree_srv), VS_OK);
+    VT_CHECK_EQ(refree_cancels, 1);
+    VT_CHECK_EQ(refree_rc, VS_EBUSY);
+    VT_CHECK_EQ(pthread_join(client, NULL), 0);
+    uv_close((uv_handle_t *)&dog, NULL);
+    VT_CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    VT_CHECK_EQ(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
     main_thread = pthread_self();
     test_start_stop_and_the_codes_of_each_step();
@@ -632,6 +673,7 @@ int main(void) {
     test_run_in_a_thread_and_stop_from_another();
     test_stop_from_a_handler_and_wait_elsewhere();
     test_free_from_a_handler_is_busy();
+    test_free_from_a_callback_of_the_free_is_busy();
     test_free_stops_a_running_server();
     test_null_and_wrong_handles_are_refused();
     test_bind_failure_leaves_nothing_running();

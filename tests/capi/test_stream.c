@@ -7,6 +7,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <netinet/in.h>
@@ -95,6 +96,14 @@ static int data_frees;
 static void free_data(void *p) {
     free(p);
     vt_bump(&data_frees);
+}
+
+/* free_data for the one chunk written after the end, counted apart as well: the loop thread
+ * may free earlier chunks at any moment, so data_frees alone cannot tell when this one went. */
+static int late_frees;
+static void free_late(void *p) {
+    vt_bump(&late_frees);
+    free_data(p);
 }
 
 static void *dup_bytes(const void *data, size_t len) {
@@ -203,10 +212,10 @@ static void *payload_producer(void *arg) {
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK);
     vt_store(&payload_closed_after_end, vs_stream_closed(s));
     /* Writes after the end are refused, and handed-over bytes are freed at once. */
-    vt_store(&payload_frees_before_refusal, vt_load(&data_frees));
-    vt_store(&payload_after_end_rc, vs_stream_write(s, dup_bytes("late", 4), 4, free_data));
+    vt_store(&payload_frees_before_refusal, vt_load(&late_frees));
+    vt_store(&payload_after_end_rc, vs_stream_write(s, dup_bytes("late", 4), 4, free_late));
     ++frees;
-    vt_store(&payload_frees_after_refusal, vt_load(&data_frees));
+    vt_store(&payload_frees_after_refusal, vt_load(&late_frees)); /* freed before the return */
     vt_store(&payload_after_end_copy_rc, vs_stream_write(s, "late", 4, NULL));
     VT_CHECK_EQ(vs_stream_end(s, NULL, NULL, 0), VS_OK); /* later calls do nothing */
     vt_store(&payload_free_expected, frees);
@@ -233,6 +242,7 @@ static void reset_payload_state(void) {
     vt_store(&payload_handler_done, 0);
     vt_store(&payload_done, 0);
     vt_store(&data_frees, 0);
+    vt_store(&late_frees, 0);
     vt_store(&payload_after_end_rc, 1);
     vt_store(&payload_after_end_copy_rc, 1);
 }
@@ -800,20 +810,14 @@ static void test_null_handles(int port) {
     vs_config_free(cfg);
 }
 
+/* One loop thread, a 1 s shutdown grace and, unless `high` is 0, these write water marks. */
 static vs_server_t *new_server(uint64_t high, uint64_t low) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 1000), VS_OK);
+    vs_config_t *cfg = vt_test_config(1, 1000);
     if (high != 0) {
         VT_CHECK_EQ(vs_config_set_limit(cfg, VS_LIMIT_WRITE_LOW_WATER, low), VS_OK);
         VT_CHECK_EQ(vs_config_set_limit(cfg, VS_LIMIT_WRITE_HIGH_WATER, high), VS_OK);
     }
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
-    return srv;
+    return vt_server_from(cfg);
 }
 
 int main(void) {
@@ -833,9 +837,7 @@ int main(void) {
     VT_CHECK_EQ(vs_group_route(root, "GET", "/retained", retained_stream_handler, NULL, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_group_route(root, "GET", "/misuse", misuse_handler, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
-    VT_CHECK(port > 0);
+    port = vt_start(srv);
 
     test_chunked_for_http_1_1(port);
     test_close_delimited_for_http_1_0(port);
@@ -850,8 +852,7 @@ int main(void) {
 
     bp = new_server(BP_HIGH, BP_LOW);
     VT_CHECK_EQ(vs_group_route(vs_server_root(bp), "GET", "/bp", bp_handler, NULL, NULL), VS_OK);
-    VT_CHECK_EQ(vs_server_start(bp), VS_OK);
-    test_backpressure(vs_server_port(bp));
+    test_backpressure(vt_start(bp));
     VT_CHECK_EQ(vs_server_free(bp), VS_OK);
 
     free_payload();

@@ -8,6 +8,7 @@
 #include "vstream.h"
 
 #include "test_http.h"
+#include "test_server.h"
 #include "test_sync.h"
 
 #include <dirent.h>
@@ -560,26 +561,20 @@ static void test_null_result(void) {
 }
 
 int main(void) {
-    vs_config_t *cfg = NULL;
-    vs_server_t *srv = NULL;
+    vs_config_t *cfg;
+    vs_server_t *srv;
     vs_group_t *root;
     int port;
     base_dir = vt_temp_dir();
-    VT_CHECK_EQ(vs_config_new(&cfg), VS_OK);
-    VT_CHECK_EQ(vs_config_set_port(cfg, 0), VS_OK);
-    VT_CHECK_EQ(vs_config_set_threads(cfg, 1), VS_OK);
-    VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE, 1000), VS_OK);
+    cfg = vt_test_config(1, 1000);
     VT_CHECK_EQ(vs_config_set_timeout(cfg, VS_TIMEOUT_LINGER, 200), VS_OK);
-    VT_CHECK_EQ(vs_server_new(&srv, cfg), VS_OK);
-    vs_config_free(cfg);
+    srv = vt_server_from(cfg);
     root = vs_server_root(srv);
     VT_CHECK_EQ(vs_group_route_stream(root, "PUT", "/upload", upload_handler, NULL, NULL),
                 VS_OK);
     VT_CHECK_EQ(vs_group_route_stream(root, "POST", "/upload", upload_handler, NULL, NULL),
                 VS_OK);
-    VT_CHECK_EQ(vs_server_start(srv), VS_OK);
-    port = vs_server_port(srv);
-    VT_CHECK(port > 0);
+    port = vt_start(srv);
 
     test_raw_put(port);
     test_multipart_with_done(port);
