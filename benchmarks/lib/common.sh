@@ -24,7 +24,8 @@
 #     wrk_measure (1 s warm-up, measured run with --latency, fresh-server
 #     checks), to_us; cpu_meter_start / cpu_meter_stop (server and client
 #     CPU use during a load);
-#   * statistics and Markdown: median, ratio, md_header, md_rows, md_env.
+#   * statistics and Markdown: median, ratio, paired_ratios, paired_summary,
+#     md_header, md_rows, md_env.
 #
 # Conventions: the server runs pinned to SERVER_CPU, clients (wrk, curl,
 # samplers) to CLIENT_CPU; everything listens on and talks to 127.0.0.1 only;
@@ -660,6 +661,27 @@ median() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+# paired_ratios FILE COL: one line per run found for both servers in FILE (TSV:
+# run, server, ...), vstream's column COL divided by nginx's in the same run.
+# The two runs of a pair sit side by side in time and share that moment's
+# machine noise, so their ratio is steadier than a ratio of medians.
+paired_ratios() {
+    awk -F'\t' -v c="$2" '$2 == "vstream" { v[$1] = $c } $2 == "nginx" { n[$1] = $c }
+        END { for (r in v) if ((r in n) && n[r] > 0) printf "%.10g\n", v[r] / n[r] }' "$1"
+}
+
+# paired_summary FILE COL higher|lower: "median ratio (vstream at or better in
+# W of N runs)" over the pairs of paired_ratios.
+paired_summary() {
+    paired_ratios "$1" "$2" | sort -g | awk -v better="$3" '
+        { a[NR] = $1; if ((better == "higher" && $1 >= 1) || (better == "lower" && $1 <= 1)) w++ }
+        END {
+            if (NR == 0) { print "n/a"; exit }
+            m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+            printf "%.3f (vstream at or better in %d of %d runs)", m, w, NR
+        }'
+}
 
 # ---------------------------------------------------------------- Markdown
 

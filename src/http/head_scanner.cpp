@@ -33,8 +33,23 @@ const char* HeadScanner::end_of_line() noexcept {
     return nullptr;
 }
 
+std::size_t HeadScanner::skip_plain(const char* data, std::size_t i, std::size_t len) const noexcept {
+    // Most of a head is field values and the target, where only line ends (and, in the
+    // target, the SP before the version) matter: a tight loop over them instead of the
+    // state machine.
+    if (cr_) return i;
+    if (state_ == State::header_line) {
+        while (i < len && data[i] != '\r' && data[i] != '\n') ++i;
+    } else if (state_ == State::request_line && spaces_ == 1) {
+        while (i < len && data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t') ++i;
+    }
+    return i;
+}
+
 const char* HeadScanner::scan(const char* data, std::size_t len) noexcept {
     for (std::size_t i = 0; i < len && state_ != State::done; ++i) {
+        i = skip_plain(data, i, len);
+        if (i == len) break;
         const char c = data[i];
         if (cr_) {
             if (c != '\n') return "bare CR in the request head";

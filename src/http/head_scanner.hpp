@@ -41,6 +41,8 @@ private:
         done,         // past the blank line
     };
     const char* end_of_line() noexcept;
+    /// The index of the first byte at or after `i` that the state machine must look at.
+    std::size_t skip_plain(const char* data, std::size_t i, std::size_t len) const noexcept;
 
     State state_ = State::line_start;
     bool seen_request_line_ = false;
