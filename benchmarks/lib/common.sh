@@ -662,24 +662,27 @@ median() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 
-# paired_ratios FILE COL: one line per run found for both servers in FILE (TSV:
-# run, server, ...), vstream's column COL divided by nginx's in the same run.
-# The two runs of a pair sit side by side in time and share that moment's
-# machine noise, so their ratio is steadier than a ratio of medians.
+# paired_ratios FILE COL [A B]: one line per run found for both servers in FILE
+# (TSV: run, server, ...), A's column COL divided by B's in the same run (A and
+# B default to vstream and nginx). The two runs of a pair sit side by side in
+# time and share that moment's machine noise, so their ratio is steadier than
+# a ratio of medians.
 paired_ratios() {
-    awk -F'\t' -v c="$2" '$2 == "vstream" { v[$1] = $c } $2 == "nginx" { n[$1] = $c }
-        END { for (r in v) if ((r in n) && n[r] > 0) printf "%.10g\n", v[r] / n[r] }' "$1"
+    awk -F'\t' -v c="$2" -v a="${3:-vstream}" -v b="${4:-nginx}" '
+        $2 == a { x[$1] = $c } $2 == b { y[$1] = $c }
+        END { for (r in x) if ((r in y) && y[r] > 0) printf "%.10g\n", x[r] / y[r] }' "$1"
 }
 
-# paired_summary FILE COL higher|lower: "median ratio (vstream at or better in
+# paired_summary FILE COL higher|lower [A B]: "median ratio (A at or better in
 # W of N runs)" over the pairs of paired_ratios.
 paired_summary() {
-    paired_ratios "$1" "$2" | sort -g | awk -v better="$3" '
-        { a[NR] = $1; if ((better == "higher" && $1 >= 1) || (better == "lower" && $1 <= 1)) w++ }
+    local a=${4:-vstream}
+    paired_ratios "$1" "$2" "$a" "${5:-nginx}" | sort -g | awk -v better="$3" -v a="$a" '
+        { v[NR] = $1; if ((better == "higher" && $1 >= 1) || (better == "lower" && $1 <= 1)) w++ }
         END {
             if (NR == 0) { print "n/a"; exit }
-            m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-            printf "%.3f (vstream at or better in %d of %d runs)", m, w, NR
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.3f (%s at or better in %d of %d runs)", m, a, w, NR
         }'
 }
 

@@ -5,6 +5,7 @@
 #include <vstream/error.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include <unistd.h>
@@ -14,8 +15,9 @@ namespace vstream::net {
 namespace {
 
 // EPOLLRDHUP: a FIN that came with the last bytes is seen in the same event, so a watcher
-// knows to read on to the end instead of waiting for an edge that will not come.
-constexpr std::uint32_t kEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+// knows to read on to the end instead of waiting for an edge that will not come. EPOLLPRI
+// likewise for TCP urgent data, at whose mark a read stops short.
+constexpr std::uint32_t kEvents = EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 
 }  // namespace
 
@@ -81,7 +83,13 @@ void EdgePoller::remove(int fd, EdgeWatcher* w) noexcept {
 
 void EdgePoller::on_poll(uv_poll_t* handle, int status, int) {
     auto* self = static_cast<EdgePoller*>(handle->data);
-    if (self == nullptr || status < 0) return;
+    if (self == nullptr) return;
+    if (status < 0) {
+        // libuv stopped the watcher; an epoll descriptor has no error state of its own, so
+        // watch again rather than leave every connection of the loop unread.
+        std::fprintf(stderr, "vstream: edge poller: %s; watching again\n", uv_strerror(status));
+        uv_poll_start(handle, UV_READABLE, &EdgePoller::on_poll);
+    }
     self->dispatch();
 }
 

@@ -12,7 +12,8 @@ namespace vstream::net {
 /// Told that a descriptor registered with an EdgePoller may have become readable.
 class EdgeWatcher {
 public:
-    /// `events` are epoll's bits for it (EPOLLIN, EPOLLRDHUP, EPOLLHUP, EPOLLERR). It is told
+    /// `events` are epoll's bits for it (EPOLLIN, EPOLLRDHUP, EPOLLPRI, EPOLLHUP, EPOLLERR):
+    /// with any but EPOLLIN, a short read does not mean the socket is drained. It is told
     /// again only when more arrives, or after EdgePoller::rearm().
     virtual void on_edge(std::uint32_t events) noexcept = 0;
 

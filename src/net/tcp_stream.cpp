@@ -39,8 +39,9 @@ void TcpStream::on_edge(std::uint32_t events) noexcept {
         return;
     }
     // A short read drains the socket, and later bytes are a new edge; but once the peer's FIN
-    // is in, no edge follows it, so read on to the end.
-    const bool ending = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    // is in, no edge follows it, and a read stops short at urgent data: then read on until
+    // the end or EAGAIN.
+    const bool ending = (events & (EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR)) != 0;
     for (int turn = 0; turn < kReadsPerTurn;) {
         const ssize_t n = ::read(fd_, slab_->bytes, ReadSlab::kSize);
         if (n > 0) {

@@ -23,7 +23,8 @@ class TcpStream final : public Stream, private EdgeWatcher {
 public:
     /// Initialises the handle on `loop`; then accept() into it. Throws Error on failure.
     TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
-    ~TcpStream() override = default;
+    /// Stops watching if close() never ran, so the poller never reports to freed memory.
+    ~TcpStream() override { unwatch(); }
 
     /// Accepts a pending connection from `server` and watches it for reads. Returns 0 or a
     /// libuv error (then close()).

@@ -249,6 +249,72 @@ TEST_CASE("bytes sent before the connection was accepted are delivered") {
     f.close(conn.s, conn.ev);
 }
 
+TEST_CASE("bytes and FIN sent before the connection was accepted: the bytes, then one UV_EOF") {
+    LoopFixture f;
+    RawClient client(f.port());
+    REQUIRE(client.send("all of it"));
+    client.shutdown_write();
+    REQUIRE(wait_until([&] { return unacked(client.fd()) == 0; }));
+    auto& conn = f.accept();
+    REQUIRE(conn.s->read_start() == 0);
+    REQUIRE(f.run_until([&] { return !conn.ev.ends.empty(); }));
+    CHECK(conn.ev.read == "all of it");
+    for (int i = 0; i < 5; ++i) uv_run(f.loop(), UV_RUN_NOWAIT);
+    CHECK(conn.ev.ends == std::vector<int>{UV_EOF});
+    f.close(conn.s, conn.ev);
+}
+
+TEST_CASE("urgent data does not leave the bytes after it unread") {
+    // A read stops short at TCP's urgent mark, and no new edge comes for what follows it.
+    LoopFixture f;
+    RawClient client(f.port());
+    auto& conn = f.accept();
+    REQUIRE(client.send("GET / HTTP/1.1\r\n"));
+    REQUIRE(::send(client.fd(), "!", 1, MSG_OOB) == 1);
+    REQUIRE(client.send("Host: a\r\n\r\n"));
+    REQUIRE(wait_until([&] { return unacked(client.fd()) == 0; }));
+    REQUIRE(conn.s->read_start() == 0);
+    // The urgent byte itself is out of band: not part of the stream.
+    CHECK(f.run_until([&] { return conn.ev.read == "GET / HTTP/1.1\r\nHost: a\r\n\r\n"; }));
+    CHECK(conn.ev.ends.empty());
+    f.close(conn.s, conn.ev);
+}
+
+TEST_CASE("a peer's reset ends reading with UV_ECONNRESET") {
+    LoopFixture f;
+    auto client = std::make_unique<RawClient>(f.port());
+    auto& conn = f.accept();
+    REQUIRE(conn.s->read_start() == 0);
+    const linger hard{1, 0};
+    REQUIRE(::setsockopt(client->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard) == 0);
+    client.reset();  // close with SO_LINGER 0: RST
+    REQUIRE(f.run_until([&] { return !conn.ev.ends.empty(); }));
+    CHECK(conn.ev.ends == std::vector<int>{UV_ECONNRESET});
+    f.close(conn.s, conn.ev);
+}
+
+TEST_CASE("a stream that fills many slabs in a row lets another connection be read") {
+    LoopFixture f;
+    RawClient big_client(f.port());
+    auto& big = f.accept();
+    RawClient small_client(f.port());
+    auto& small = f.accept();
+    REQUIRE(big.s->read_start() == 0);
+    REQUIRE(small.s->read_start() == 0);
+    std::string payload;
+    for (int i = 0; payload.size() < 40 * ReadSlab::kSize; ++i) payload += std::to_string(i) + ":";
+    bool sent = false;
+    std::thread sender([&] { sent = big_client.send(payload); });
+    REQUIRE(small_client.send("small"));
+    const bool both = f.run_until([&] { return small.ev.read == "small" && big.ev.read.size() >= payload.size(); });
+    sender.join();
+    REQUIRE(both);
+    CHECK(sent);
+    CHECK(big.ev.read == payload);
+    f.close(big.s, big.ev);
+    f.close(small.s, small.ev);
+}
+
 TEST_CASE("reads stopped inside a read callback resume where they left off") {
     LoopFixture f;
     RawClient client(f.port());
@@ -257,21 +323,25 @@ TEST_CASE("reads stopped inside a read callback resume where they left off") {
     std::unique_ptr<TcpStream>& s = conn.s;
     std::string payload;
     for (int i = 0; payload.size() < 4 * ReadSlab::kSize; ++i) payload += std::to_string(i) + ";";
-    std::thread sender([&] { client.send(payload); });
+    bool sent = false;
+    std::thread sender([&] { sent = client.send(payload); });
     // Stop after every read: each read_start must bring the next piece, though no new byte
     // arrives to make an edge.
     ev.after_read = [&] { s->read_stop(); };
     REQUIRE(s->read_start() == 0);
     int starts = 1;
-    while (ev.read.size() < payload.size() && starts < 1000) {
+    bool progressed = true;  // no REQUIRE while the sender runs: it must be joined first
+    while (progressed && ev.read.size() < payload.size() && starts < 1000) {
         const int before = ev.reads;
-        REQUIRE(f.run_until([&] { return ev.reads > before; }));
+        progressed = f.run_until([&] { return ev.reads > before; });
         for (int i = 0; i < 5; ++i) uv_run(f.loop(), UV_RUN_NOWAIT);
         CHECK(ev.reads == before + 1);  // stopped: nothing more until read_start
-        REQUIRE(s->read_start() == 0);
+        progressed = progressed && s->read_start() == 0;
         ++starts;
     }
     sender.join();
+    CHECK(progressed);
+    CHECK(sent);
     CHECK(ev.read == payload);
     CHECK(ev.reads >= 4);
     f.close(s, ev);
