@@ -5,9 +5,9 @@
 #include <cerrno>
 
 #include <netinet/in.h>
-#include <unistd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace vstream::net {
 
@@ -65,7 +65,7 @@ void TcpStream::on_edge(std::uint32_t events) noexcept {
 
 void TcpStream::end_reading(int status) noexcept {
     reading_ = false;
-    unread_ = false;
+    unread_ = true;  // a later read_start reads the end (or the error) again, as libuv's did
     events_->on_stream_end(status);
 }
 

@@ -214,8 +214,12 @@ TEST_CASE("the client's FIN ends reading with UV_EOF") {
     REQUIRE(f.run_until([&] { return !ev.ends.empty(); }));
     CHECK(ev.read == "last");
     CHECK(ev.ends == std::vector<int>{UV_EOF});
+    // Reading again after the end reports the end again (libuv's streams did the same).
+    REQUIRE(s->read_start() == 0);
+    REQUIRE(f.run_until([&] { return ev.ends.size() == 2; }));
+    CHECK(ev.ends == std::vector<int>{UV_EOF, UV_EOF});
     f.close(s, ev);
-    CHECK(ev.ends.size() == 1);
+    CHECK(ev.ends.size() == 2);
 }
 
 TEST_CASE("bytes sent while reads are stopped are delivered after read_start") {
