@@ -26,9 +26,10 @@ protected:
 /// libuv watches descriptors level-triggered, and a level-triggered epoll puts every
 /// descriptor it has just reported back on its ready list: a connection served in one batch
 /// comes first in the next, ahead of connections whose requests arrived earlier. Under load
-/// that unfairness is a latency tail (p98 about 35% higher in the ping benchmark, see
-/// docs/benchmarks.md). This keeps a second epoll set, edge-triggered, whose ready list is in
-/// arrival order; the loop watches that set's descriptor like any other.
+/// that unfairness is a latency tail (in benchmarks/ping_ab.sh, p95 and p98 fall by about a
+/// sixth with this; see docs/benchmarks.md). This keeps a second epoll set, edge-triggered,
+/// whose ready list is in arrival order; the loop watches that set's descriptor like any
+/// other.
 /// Thread: its loop thread only.
 class EdgePoller {
 public:
