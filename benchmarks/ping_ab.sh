@@ -111,13 +111,7 @@ measure() {
 }
 
 log "baseline: $BASELINE_BIN; candidate: $CANDIDATE_BIN; ${RUNS} runs x ${DURATION} s, ${CONNECTIONS} connections"
-for ((run = 1; run <= RUNS; run++)); do
-    if ((run % 2)); then
-        measure baseline "$run"; measure candidate "$run"
-    else
-        measure candidate "$run"; measure baseline "$run"
-    fi
-done
+abba_runs "$RUNS" baseline candidate
 
 cat <<REPORT
 ## GET /ping: candidate vs baseline vstream

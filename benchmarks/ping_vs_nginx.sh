@@ -148,14 +148,7 @@ measure() {
 # -------------------------------------------------------------------- main
 
 log "vstream: $VSTREAM_BIN; nginx: $NGINX_BIN; ${RUNS} runs x ${DURATION} s, ${CONNECTIONS} connections"
-for ((run = 1; run <= RUNS; run++)); do
-    # ABBA order: a server that always went second would always meet the drift first.
-    if ((run % 2)); then
-        measure vstream "$run"; measure nginx "$run"
-    else
-        measure nginx "$run"; measure vstream "$run"
-    fi
-done
+abba_runs "$RUNS" vstream nginx
 
 v_rps=$(median "$RESULTS" vstream 3); v_p50=$(median "$RESULTS" vstream 4); v_p99=$(median "$RESULTS" vstream 5)
 n_rps=$(median "$RESULTS" nginx 3);   n_p50=$(median "$RESULTS" nginx 4);   n_p99=$(median "$RESULTS" nginx 5)

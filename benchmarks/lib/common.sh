@@ -24,6 +24,7 @@
 #     wrk_measure (1 s warm-up, measured run with --latency, fresh-server
 #     checks), to_us; cpu_meter_start / cpu_meter_stop (server and client
 #     CPU use during a load);
+#   * runs: abba_runs (the caller's measure NAME RUN, in ABBA order);
 #   * statistics and Markdown: median, ratio, paired_ratios, paired_summary,
 #     md_header, md_rows, md_env.
 #
@@ -661,6 +662,20 @@ median() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+# abba_runs RUNS A B: calls `measure NAME RUN` for RUN = 1..RUNS, A then B in
+# odd runs and B then A in even ones: a server that always went second would
+# always meet the machine's drift first.
+abba_runs() {
+    local runs=$1 a=$2 b=$3 run
+    for ((run = 1; run <= runs; run++)); do
+        if ((run % 2)); then
+            measure "$a" "$run"; measure "$b" "$run"
+        else
+            measure "$b" "$run"; measure "$a" "$run"
+        fi
+    done
+}
 
 # paired_ratios FILE COL [A B]: one line per run found for both servers in FILE
 # (TSV: run, server, ...), A's column COL divided by B's in the same run (A and
