@@ -7,10 +7,12 @@
 #include <netinet/in.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace vstream::net {
 
-TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab) : slab_(slab) {
+TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller)
+    : slab_(slab), poller_(poller) {
     if (int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
         throw Error(errc::io_error, std::string("uv_tcp_init: ") + uv_strerror(rc));
     }
@@ -19,39 +21,69 @@ TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab) : slab_(slab) {
 
 int TcpStream::accept(uv_stream_t* server) noexcept {
     int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
-    if (rc == 0) {
-        // Responses are written whole, in one gathered write: no Nagle delay wanted.
-        uv_tcp_nodelay(&tcp_, 1);
-    }
-    return rc;
+    if (rc != 0) return rc;
+    // Responses are written whole, in one gathered write: no Nagle delay wanted.
+    uv_tcp_nodelay(&tcp_, 1);
+    uv_os_fd_t fd = -1;
+    if (rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd); rc != 0) return rc;
+    if (rc = poller_->add(fd, this); rc != 0) return rc;
+    fd_ = fd;
+    watched_ = true;  // bytes already there are reported like later ones: add() looks
+    return 0;
 }
 
-void TcpStream::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
-    auto* self = static_cast<TcpStream*>(h->data);
-    *buf = uv_buf_init(self->slab_->bytes, ReadSlab::kSize);
+void TcpStream::on_edge(std::uint32_t events) noexcept {
+    if (closing_) return;
+    if (!reading_) {
+        unread_ = true;  // paused: read_start asks again
+        return;
+    }
+    // A short read drains the socket, and later bytes are a new edge; but once the peer's FIN
+    // is in, no edge follows it, and a read stops short at urgent data: then read on until
+    // the end or EAGAIN.
+    const bool ending = (events & (EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR)) != 0;
+    for (int turn = 0; turn < kReadsPerTurn;) {
+        const ssize_t n = ::read(fd_, slab_->bytes, ReadSlab::kSize);
+        if (n > 0) {
+            events_->on_stream_read(slab_->bytes, static_cast<std::size_t>(n));
+            if (closing_) return;
+            if (!reading_) {
+                unread_ = true;
+                return;
+            }
+            if (static_cast<std::size_t>(n) < ReadSlab::kSize && !ending) return;
+            ++turn;
+            continue;
+        }
+        if (n == 0) return end_reading(UV_EOF);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        return end_reading(-errno);
+    }
+    poller_->rearm(fd_, this);  // more is waiting: to the back of the queue
 }
 
-void TcpStream::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
-    auto* self = static_cast<TcpStream*>(s->data);
-    if (nread > 0) {
-        self->events_->on_stream_read(self->slab_->bytes, static_cast<std::size_t>(nread));
-    } else if (nread < 0) {
-        self->read_stop();
-        self->events_->on_stream_end(static_cast<int>(nread));
-    }
+void TcpStream::end_reading(int status) noexcept {
+    reading_ = false;
+    unread_ = true;  // a later read_start reads the end (or the error) again, as libuv's did
+    events_->on_stream_end(status);
 }
 
 int TcpStream::read_start() noexcept {
     if (reading_ || closing_) return 0;
-    const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &on_alloc, &on_read);
-    reading_ = rc == 0;
-    return rc;
+    if (!watched_) return UV_ENOTCONN;
+    reading_ = true;
+    if (!unread_) return 0;  // nothing arrived while paused: the next bytes are an edge
+    unread_ = false;
+    return poller_->rearm(fd_, this);
 }
 
-void TcpStream::read_stop() noexcept {
-    if (!reading_) return;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
+void TcpStream::read_stop() noexcept { reading_ = false; }
+
+void TcpStream::unwatch() noexcept {
+    if (!watched_) return;
+    watched_ = false;
+    poller_->remove(fd_, this);
 }
 
 void TcpStream::on_write(uv_write_t* req, int status) {
@@ -120,6 +152,7 @@ void TcpStream::close() noexcept {
     if (closing_) return;
     closing_ = true;
     reading_ = false;
+    unwatch();
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &on_close);
 }
 
@@ -127,6 +160,7 @@ void TcpStream::reset() noexcept {
     if (closing_) return;
     // uv_tcp_close_reset refuses a handle whose write side is shutting down: then a plain
     // close has to do.
+    unwatch();
     if (!shutting_down_ && uv_tcp_close_reset(&tcp_, &on_close) == 0) {
         closing_ = true;
         reading_ = false;

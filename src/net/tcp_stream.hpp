@@ -1,5 +1,6 @@
 #pragma once
 
+#include "net/edge_poller.hpp"
 #include "net/stream.hpp"
 
 #include <cstdint>
@@ -16,14 +17,17 @@ struct ReadSlab {
     char bytes[kSize];
 };
 
-/// A Stream over a libuv TCP handle.
-class TcpStream final : public Stream {
+/// A Stream over a libuv TCP handle. libuv writes, shuts down and closes it; reads are
+/// this class's own, on the loop's EdgePoller, so connections are read in arrival order.
+class TcpStream final : public Stream, private EdgeWatcher {
 public:
     /// Initialises the handle on `loop`; then accept() into it. Throws Error on failure.
-    TcpStream(uv_loop_t* loop, ReadSlab* slab);
-    ~TcpStream() override = default;
+    TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
+    /// Stops watching if close() never ran, so the poller never reports to freed memory.
+    ~TcpStream() override { unwatch(); }
 
-    /// Accepts a pending connection from `server`. Returns 0 or a libuv error (then close()).
+    /// Accepts a pending connection from `server` and watches it for reads. Returns 0 or a
+    /// libuv error (then close()).
     int accept(uv_stream_t* server) noexcept;
 
     void set_events(StreamEvents* events) noexcept override { events_ = events; }
@@ -42,8 +46,12 @@ public:
     int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override;
 
 private:
-    static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
-    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    /// Full slabs read in a row before the others get their turn.
+    static constexpr int kReadsPerTurn = 16;
+
+    void on_edge(std::uint32_t events) noexcept override;
+    void end_reading(int status) noexcept;
+    void unwatch() noexcept;
     static void on_write(uv_write_t* req, int status);
     static void on_shutdown(uv_shutdown_t* req, int status);
     static void on_close(uv_handle_t* h);
@@ -52,8 +60,12 @@ private:
     uv_write_t write_req_{};
     uv_shutdown_t shutdown_req_{};
     ReadSlab* slab_;
+    EdgePoller* poller_;
     StreamEvents* events_ = nullptr;
+    int fd_ = -1;
+    bool watched_ = false;
     bool reading_ = false;
+    bool unread_ = false;  // bytes may wait that no edge will report: rearm on read_start
     bool closing_ = false;
     bool shutting_down_ = false;
 };

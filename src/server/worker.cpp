@@ -30,6 +30,7 @@ Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounter
     loop_ready_ = true;
     try {
         slab_ = std::make_unique<net::ReadSlab>();
+        poller_ = std::make_unique<net::EdgePoller>(&loop_);
         handoff_ = core::LoopHandoff::create(&loop_);
         env_.loop = &loop_;
         env_.config = &config_;
@@ -110,6 +111,7 @@ void Worker::close_all_handles() {
         tick_timer_ = nullptr;
     }
     if (handoff_) handoff_->close();
+    if (poller_) poller_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
     if (uv_loop_close(&loop_) != 0) {
         std::fprintf(stderr, "vstream: a loop closed with handles still open\n");
@@ -182,7 +184,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
 }
 
 void Worker::accept_one(uv_stream_t* server) {
-    auto stream = std::make_unique<net::TcpStream>(&loop_, slab_.get());
+    auto stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
     const int rc = stream->accept(server);
     auto conn = std::make_unique<http::Connection>(env_, std::move(stream));
     http::Connection* c = conn.release();  // owned by the list until on_connection_closed

@@ -76,6 +76,7 @@ private:
     SharedCounters& shared_;
     uv_loop_t loop_{};
     std::unique_ptr<net::ReadSlab> slab_;
+    std::unique_ptr<net::EdgePoller> poller_;  // reads of every connection of this loop
     core::DateCache date_;
     std::shared_ptr<core::LoopHandoff> handoff_;
     http::ConnectionEnv env_;

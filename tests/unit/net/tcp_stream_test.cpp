@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+using vstream::net::EdgePoller;
 using vstream::net::PeerName;
 using vstream::net::ReadSlab;
 using vstream::net::StreamEvents;
@@ -55,6 +56,7 @@ class LoopFixture {
 public:
     LoopFixture() : slab_(std::make_unique<ReadSlab>()) {
         REQUIRE(uv_loop_init(&loop_) == 0);
+        poller_ = std::make_unique<EdgePoller>(&loop_);
         REQUIRE(uv_tcp_init(&loop_, &server_) == 0);
         server_.data = this;
         sockaddr_in addr{};
@@ -74,6 +76,7 @@ public:
         for (auto& a : accepted_) a->s->close();  // idempotent
         uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+        poller_->close();
         uv_run(&loop_, UV_RUN_DEFAULT);
         CHECK(uv_loop_close(&loop_) == 0);
     }
@@ -102,7 +105,7 @@ public:
         REQUIRE(run_until([&] { return pending_ > 0; }));
         --pending_;
         auto a = std::make_unique<Accepted>();
-        a->s = std::make_unique<TcpStream>(&loop_, slab_.get());
+        a->s = std::make_unique<TcpStream>(&loop_, slab_.get(), poller_.get());
         a->s->set_events(&a->ev);
         accepted_.push_back(std::move(a));
         REQUIRE(accepted_.back()->s->accept(reinterpret_cast<uv_stream_t*>(&server_)) == 0);
@@ -123,6 +126,7 @@ private:
     uv_tcp_t server_{};
     uv_timer_t tick_{};
     std::unique_ptr<ReadSlab> slab_;
+    std::unique_ptr<EdgePoller> poller_;
     std::uint16_t port_ = 0;
     int pending_ = 0;
     std::vector<std::unique_ptr<Accepted>> accepted_;
@@ -265,7 +269,7 @@ TEST_CASE("bytes and FIN sent before the connection was accepted: the bytes, the
 }
 
 TEST_CASE("urgent data does not leave the bytes after it unread") {
-    // A read stops short at TCP's urgent mark: what follows it must still be read.
+    // A read stops short at TCP's urgent mark, and no new edge comes for what follows it.
     LoopFixture f;
     RawClient client(f.port());
     auto& conn = f.accept();
@@ -325,8 +329,8 @@ TEST_CASE("reads stopped inside a read callback resume where they left off") {
     for (int i = 0; payload.size() < 4 * ReadSlab::kSize; ++i) payload += std::to_string(i) + ";";
     bool sent = false;
     std::thread sender([&] { sent = client.send(payload); });
-    // Stop after every read: each read_start must bring the next piece, even when no new
-    // byte arrives meanwhile.
+    // Stop after every read: each read_start must bring the next piece, though no new byte
+    // arrives to make an edge.
     ev.after_read = [&] { s->read_stop(); };
     REQUIRE(s->read_start() == 0);
     int starts = 1;
