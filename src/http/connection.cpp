@@ -27,7 +27,7 @@ std::uint64_t ms(std::chrono::milliseconds d) noexcept {
 
 }  // namespace
 
-Connection::Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream)
+Connection::Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream) noexcept
     : env_(env),
       stream_(std::move(stream)),
       out_(*stream_, env.config->limits.write_high_water, env.config->limits.write_low_water),

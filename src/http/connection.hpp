@@ -62,7 +62,7 @@ class Connection final : public net::StreamEvents,
                          public ParserEvents,
                          public ExchangeOwner {
 public:
-    Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream);
+    Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream) noexcept;
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;

@@ -145,7 +145,19 @@ void TcpStream::shutdown() noexcept {
 
 void TcpStream::on_close(uv_handle_t* h) {
     auto* self = static_cast<TcpStream*>(h->data);
+    if (self->discarded_) {
+        delete self;
+        return;
+    }
     self->events_->on_stream_closed();
+}
+
+void TcpStream::discard(std::unique_ptr<TcpStream> stream) noexcept {
+    // The handle is in the loop's list from construction on: its memory may only go in the
+    // close callback, never with the unique_ptr.
+    TcpStream* s = stream.release();
+    s->discarded_ = true;
+    s->close();
 }
 
 void TcpStream::close() noexcept {

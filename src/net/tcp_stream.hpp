@@ -4,6 +4,7 @@
 #include "net/stream.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <uv.h>
@@ -36,6 +37,9 @@ public:
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
+    /// Closes a stream that no connection took (making one failed) and frees it once libuv
+    /// has let go of its handle; its events are not told. Thread: the loop's.
+    static void discard(std::unique_ptr<TcpStream> stream) noexcept;
     void reset() noexcept override;
     std::size_t write_pending() const noexcept override;
     PeerName peer() const override;
@@ -67,6 +71,7 @@ private:
     bool reading_ = false;
     bool unread_ = false;  // bytes may wait that no edge will report: rearm on read_start
     bool closing_ = false;
+    bool discarded_ = false;  // owned by nobody: on_close frees it
     bool shutting_down_ = false;
 };
 

@@ -170,6 +170,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
         }
         return;
     }
+    bool counted = false;
     try {
         if (self->shared_.open.fetch_add(1, std::memory_order_relaxed) >=
             self->config_.limits.max_connections) {
@@ -177,8 +178,12 @@ void Worker::on_connection(uv_stream_t* server, int status) {
             self->reject(server);
             return;
         }
+        counted = true;
         self->accept_one(server);
     } catch (...) {
+        // accept_one throws only before a connection exists, so nothing else gives back its
+        // place under max_connections.
+        if (counted) self->shared_.open.fetch_sub(1, std::memory_order_relaxed);
         std::fprintf(stderr, "vstream: out of memory accepting a connection\n");
     }
 }
@@ -186,7 +191,15 @@ void Worker::on_connection(uv_stream_t* server, int status) {
 void Worker::accept_one(uv_stream_t* server) {
     auto stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
     const int rc = stream->accept(server);
-    auto conn = std::make_unique<http::Connection>(env_, std::move(stream));
+    std::unique_ptr<http::Connection> conn;
+    try {
+        conn = std::make_unique<http::Connection>(env_, std::move(stream));
+    } catch (...) {
+        // Only the allocation can fail (the constructor is noexcept, and C++17 allocates before
+        // it moves the argument), so the stream is still ours, its handle in the loop.
+        net::TcpStream::discard(std::move(stream));
+        throw;
+    }
     http::Connection* c = conn.release();  // owned by the list until on_connection_closed
     c->next = connections_;
     if (connections_ != nullptr) connections_->prev = c;
