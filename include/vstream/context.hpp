@@ -1,6 +1,6 @@
 // The request/response context a handler works with, and the handle that lets a handler
-// answer later, from any thread. Implemented by src/server/context.cpp over
-// src/http/exchange.hpp (json_body() by src/server/json.cpp).
+// answer later, from any thread. Implemented by src/request/context.cpp over
+// src/request/exchange.hpp (json_body() by src/request/json.cpp).
 #pragma once
 
 #include <vstream/body.hpp>

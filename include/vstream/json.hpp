@@ -1,5 +1,5 @@
 // A read-only view of a parsed JSON document (request bodies). Implemented by
-// src/server/json.cpp over simdjson's DOM.
+// src/request/json.cpp over simdjson's DOM.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Route registration: groups, methods, patterns, middleware. Implemented by
-// src/router/route_group.cpp over src/router/router.cpp.
+// src/server/route_group.cpp over src/router/router.cpp.
 #pragma once
 
 #include <vstream/files.hpp>

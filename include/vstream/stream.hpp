@@ -1,6 +1,6 @@
 // Streaming responses of unknown length (live data): StreamWriter; and request bodies read as
-// they arrive: BodyReader. Implemented by src/server/stream.cpp over src/http/stream_source.cpp
-// and src/http/body_stream.cpp.
+// they arrive: BodyReader. Implemented by src/request/stream.cpp over src/request/stream_source.cpp
+// and src/request/body_stream.cpp.
 #pragma once
 
 #include <vstream/body.hpp>
@@ -16,7 +16,7 @@
 
 namespace vstream {
 
-namespace http {
+namespace request {
 class StreamState;
 }
 
@@ -62,9 +62,9 @@ public:
 
 private:
     friend class Context;
-    explicit StreamWriter(std::shared_ptr<http::StreamState> state) noexcept
+    explicit StreamWriter(std::shared_ptr<request::StreamState> state) noexcept
         : state_(std::move(state)) {}
-    std::shared_ptr<http::StreamState> state_;
+    std::shared_ptr<request::StreamState> state_;
 };
 
 /// Receives a request body piece by piece, as it arrives (Context::read_body). Every callback

@@ -1,5 +1,5 @@
 // Uploads to disk: Context::receive_upload() and what it reports. Implemented by
-// src/server/upload.cpp over src/files/upload_receiver.cpp.
+// src/handlers/upload.cpp over src/handlers/upload_receiver.cpp.
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,6 @@
 #include "router/router.hpp"
 
-#include "http/exchange.hpp"
+#include "request/exchange.hpp"
 #include "http/uri.hpp"
 
 #include <vstream/error.hpp>
@@ -10,7 +10,7 @@
 
 namespace vstream::router {
 
-using http::Exchange;
+using request::Exchange;
 
 namespace {
 

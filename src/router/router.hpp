@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace vstream::http {
+namespace vstream::request {
 class Exchange;
 }
 
@@ -55,7 +55,7 @@ public:
     void dispatch(Context& ctx) const;
     /// Resolves the route of a request whose head has arrived (the exchange keeps the
     /// result for dispatch()) and tells whether it streams its body. Loop threads.
-    bool streams_body(http::Exchange& x) const;
+    bool streams_body(request::Exchange& x) const;
     /// Whether any route streams its body.
     bool has_streaming_routes() const noexcept { return streaming_routes_ > 0; }
 
@@ -73,7 +73,7 @@ private:
     void check_open() const;
     const MethodTree* tree_for(std::string_view method) const noexcept;
     void answer_unmatched(Context& ctx, std::string_view path) const;
-    int resolve(http::Exchange& x) const;
+    int resolve(request::Exchange& x) const;
 
     RouterOptions options_;
     std::vector<std::unique_ptr<Group>> groups_;  // [0] is the root (the Server)

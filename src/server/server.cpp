@@ -108,7 +108,7 @@ void Server::Impl::prepare_workers(unsigned threads) {
     if (!router->frozen()) router->freeze(fallback);
     handler = [r = router.get()](Context& ctx) { r->dispatch(ctx); };
     if (router->has_streaming_routes()) {
-        shared.stream_probe = [r = router.get()](http::Exchange& x) { return r->streams_body(x); };
+        shared.stream_probe = [r = router.get()](request::Exchange& x) { return r->streams_body(x); };
     }
     workers = std::move(made);
     port = chosen;

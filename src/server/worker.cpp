@@ -93,7 +93,7 @@ void Worker::abort_attached() noexcept {
     } catch (...) {
         stopping_ = env_.stopping = true;  // out of memory for the grace timer: abort anyway
     }
-    for (http::Connection* c = connections_; c != nullptr; c = c->next) c->abort();
+    for (http1::Connection* c = connections_; c != nullptr; c = c->next) c->abort();
     uv_run(&loop_, UV_RUN_DEFAULT);  // until every connection has closed
     aborting_ = false;
 }
@@ -191,16 +191,16 @@ void Worker::on_connection(uv_stream_t* server, int status) {
 void Worker::accept_one(uv_stream_t* server) {
     auto stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
     const int rc = stream->accept(server);
-    std::unique_ptr<http::Connection> conn;
+    std::unique_ptr<http1::Connection> conn;
     try {
-        conn = std::make_unique<http::Connection>(env_, std::move(stream));
+        conn = std::make_unique<http1::Connection>(env_, std::move(stream));
     } catch (...) {
         // Only the allocation can fail (the constructor is noexcept, and C++17 allocates before
         // it moves the argument), so the stream is still ours, its handle in the loop.
         net::TcpStream::discard(std::move(stream));
         throw;
     }
-    http::Connection* c = conn.release();  // owned by the list until on_connection_closed
+    http1::Connection* c = conn.release();  // owned by the list until on_connection_closed
     c->next = connections_;
     if (connections_ != nullptr) connections_->prev = c;
     connections_ = c;
@@ -250,11 +250,11 @@ void Worker::begin_shutdown() {
         [](uv_timer_t* t) {
             // The grace period is over: close whatever is still open.
             auto* self = static_cast<Worker*>(t->data);
-            for (http::Connection* c = self->connections_; c != nullptr; c = c->next) c->abort();
+            for (http1::Connection* c = self->connections_; c != nullptr; c = c->next) c->abort();
         },
         grace, 0);
 
-    for (http::Connection* c = connections_; c != nullptr; c = c->next) c->on_server_stopping();
+    for (http1::Connection* c = connections_; c != nullptr; c = c->next) c->on_server_stopping();
     check_done();
 }
 
@@ -267,11 +267,11 @@ void Worker::check_done() {
     handoff_->close();  // the last handle: uv_run returns once it is closed
 }
 
-void Worker::on_connection_closed(http::Connection* c) noexcept {
+void Worker::on_connection_closed(http1::Connection* c) noexcept {
     if (c->prev != nullptr) c->prev->next = c->next;
     if (c->next != nullptr) c->next->prev = c->prev;
     if (connections_ == c) connections_ = c->next;
-    std::unique_ptr<http::Connection> owned(c);
+    std::unique_ptr<http1::Connection> owned(c);
     owned.reset();
     shared_.open.fetch_sub(1, std::memory_order_relaxed);
     check_done();

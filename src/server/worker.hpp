@@ -3,7 +3,7 @@
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
 #include "files/mmap_cache.hpp"
-#include "http/connection.hpp"
+#include "http1/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tcp_stream.hpp"
 #include "server/loop_driver.hpp"
@@ -27,12 +27,12 @@ struct SharedCounters {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
     std::shared_ptr<files::MmapCache> files;  // the file cache, shared by every loop
     // Whether a request's route streams its body (the router's probe); empty: none does.
-    std::function<bool(http::Exchange&)> stream_probe;
+    std::function<bool(request::Exchange&)> stream_probe;
 };
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
 /// they accept, which never leave it (shared-nothing, like Seastar's shards).
-class Worker final : public http::ConnectionHost {
+class Worker final : public http1::ConnectionHost {
 public:
     /// Sets up the loop and its listeners on the calling thread (so errors surface in
     /// Server::start), ready for run_in_thread(). Throws Error.
@@ -68,7 +68,7 @@ private:
     void reject(uv_stream_t* server);
     void begin_shutdown();
     void check_done();
-    void on_connection_closed(http::Connection* c) noexcept override;
+    void on_connection_closed(http1::Connection* c) noexcept override;
     void close_all_handles();
     void abort_attached() noexcept;
 
@@ -79,11 +79,11 @@ private:
     std::unique_ptr<net::EdgePoller> poller_;  // reads of every connection of this loop
     core::DateCache date_;
     std::shared_ptr<core::LoopHandoff> handoff_;
-    http::ConnectionEnv env_;
+    http1::ConnectionEnv env_;
     std::vector<uv_tcp_t*> listeners_;
     uv_timer_t* grace_timer_ = nullptr;
     uv_timer_t* tick_timer_ = nullptr;  // housekeeping once a second (file cache expiry)
-    http::Connection* connections_ = nullptr;  // intrusive list head
+    http1::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;
     std::unique_ptr<LoopDriver> driver_;  // attached to a host loop instead of a thread
     std::atomic<std::uint64_t> accepted_{0};

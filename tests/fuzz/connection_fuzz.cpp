@@ -28,7 +28,7 @@ struct World {
         c.limits.max_body_bytes = 1024;
         c.limits.write_high_water = 256;
         c.limits.write_low_water = 64;
-        harness.stream_probe = [](vstream::http::Exchange& x) {
+        harness.stream_probe = [](vstream::request::Exchange& x) {
             return x.request.path.find("stream") != std::string_view::npos;
         };
         harness.handler = [this](Context& ctx) {

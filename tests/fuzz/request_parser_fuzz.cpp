@@ -1,7 +1,7 @@
 // libFuzzer target: arbitrary bytes through the request parser (llhttp strict mode plus
 // vstream's limits and framing checks), split into reads at fuzzer-chosen points and
 // following pipelined requests the way the connection does.
-#include "http/parser.hpp"
+#include "http1/parser.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -9,10 +9,10 @@
 
 namespace {
 
-using vstream::http::ParseResult;
+using vstream::http1::ParseResult;
 using vstream::http::Request;
 
-struct Events final : vstream::http::ParserEvents {
+struct Events final : vstream::http1::ParserEvents {
     Request request;
     bool streaming = false;  // stream every body, pausing after every other span
     bool pause = false;
@@ -22,7 +22,7 @@ struct Events final : vstream::http::ParserEvents {
     int on_request_body(std::string_view bytes) override {
         streamed += bytes.size();
         pause = !pause;
-        return pause ? vstream::http::ParserEvents::kPauseBody : 0;
+        return pause ? vstream::http1::ParserEvents::kPauseBody : 0;
     }
     int on_request_head(Request& r) override {
         // Touch every view: they must point into live memory (ASan checks).
@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.max_body_bytes = 1024;
     Events ev;
     ev.streaming = streaming;
-    vstream::http::RequestParser parser(ev, limits);
+    vstream::http1::RequestParser parser(ev, limits);
     std::string pending;
     for (std::size_t pos = 1; pos < size;) {
         const std::size_t n = std::min(step, size - pos);

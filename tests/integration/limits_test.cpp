@@ -318,7 +318,7 @@ TEST_CASE("malformed heads, unknown methods and other versions get their status 
 
 TEST_CASE("an HTTP/1.2 request is served as HTTP/1.1") {
     // RFC 9112 §2.3: a higher minor version of a major version we implement SHOULD be
-    // processed as the highest minor we implement (and src/http/parser.cpp says so).
+    // processed as the highest minor we implement (and src/http1/parser.cpp says so).
     auto seen = std::make_shared<Seen>();
     TestServer srv(recording_handler(seen), limits_config());
     RawClient c(srv.port());

@@ -5,7 +5,7 @@
 
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
-#include "http/connection.hpp"
+#include "http1/connection.hpp"
 #include "memory_stream.hpp"
 
 #include <atomic>
@@ -16,12 +16,12 @@
 
 namespace vstream::test {
 
-class ConnectionHarness final : public http::ConnectionHost {
+class ConnectionHarness final : public http1::ConnectionHost {
 public:
     ServerConfig config;
     Handler handler;
     /// Which requests stream their body (the router's role); empty: none.
-    std::function<bool(http::Exchange&)> stream_probe;
+    std::function<bool(request::Exchange&)> stream_probe;
     std::atomic<std::uint64_t> requests{0};
     int closed = 0;  // connections freed so far
 
@@ -51,11 +51,11 @@ public:
     MemoryStream& open() {
         auto stream = std::make_unique<MemoryStream>();
         MemoryStream& s = *stream;
-        conn_ = new http::Connection(env_, std::move(stream));  // freed by on_connection_closed
+        conn_ = new http1::Connection(env_, std::move(stream));  // freed by on_connection_closed
         conn_->start();
         return s;
     }
-    http::Connection& connection() { return *conn_; }
+    http1::Connection& connection() { return *conn_; }
     /// Closes the connection if it is open and runs the loop until it is freed.
     void finish() {
         if (conn_ == nullptr) return;
@@ -70,8 +70,8 @@ public:
     uv_loop_t* loop() { return &loop_; }
     void set_stopping(bool stopping) { env_.stopping = stopping; }
 
-    void on_connection_closed(http::Connection* c) noexcept override {
-        std::unique_ptr<http::Connection> owned(c);
+    void on_connection_closed(http1::Connection* c) noexcept override {
+        std::unique_ptr<http1::Connection> owned(c);
         if (c == conn_) conn_ = nullptr;
         ++closed;
     }
@@ -80,8 +80,8 @@ private:
     uv_loop_t loop_{};
     core::DateCache date_;
     std::shared_ptr<core::LoopHandoff> handoff_;
-    http::ConnectionEnv env_;
-    http::Connection* conn_ = nullptr;
+    http1::ConnectionEnv env_;
+    http1::Connection* conn_ = nullptr;
 };
 
 }  // namespace vstream::test
