@@ -2,7 +2,6 @@
 // options of file responses.
 #include "internal.hpp"
 
-#include "request/exchange.hpp"
 
 #include <limits>
 
@@ -301,7 +300,7 @@ int vs_ctx_on_finish(vs_ctx_t* ctx, vs_handler_cb fn, void* userdata, vs_free_cb
         if (fn == nullptr) return fail(VS_EINVAL, "fn is NULL");
         return vstream::capi::with_live(ctx, [&](vs_ctx& h) {
             // The hooks are the loop's: it runs them when the request ends, unlocked.
-            if (!vstream::request::Exchange::of(*h.ctx).on_loop_thread()) {
+            if (!h.ctx->on_loop_thread()) {
                 return fail(VS_EINVAL, "vs_ctx_on_finish off the loop thread");
             }
             h.ctx->on_finish(vstream::capi::make_handler(fn, std::move(ud)));
@@ -328,7 +327,7 @@ int vs_ctx_release(vs_ctx_t* ctx) {
 
 int vs_ctx_cancelled(vs_ctx_t* ctx) {
     return vstream::capi::with_live(ctx, [](vs_ctx& h) {
-        return vstream::request::Exchange::of(*h.ctx).cancelled() ? 1 : 0;
+        return h.ctx->cancelled() ? 1 : 0;
     });
 }
 
@@ -337,7 +336,7 @@ int vs_ctx_on_cancel(vs_ctx_t* ctx, vs_event_cb fn, void* userdata, vs_free_cb u
         auto ud = own_userdata(userdata, userdata_free);
         if (fn == nullptr) return fail(VS_EINVAL, "fn is NULL");
         return vstream::capi::with_live(ctx, [&](vs_ctx& h) {
-            vstream::request::Exchange::of(*h.ctx).on_cancel([fn, ud] { fn(ud->get()); });
+            h.ctx->on_cancel([fn, ud] { fn(ud->get()); });
             return VS_OK;
         });
     });

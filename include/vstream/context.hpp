@@ -172,6 +172,16 @@ public:
     /// the returned ref sends it. If every ref is dropped without a response, the engine
     /// answers 500, so a forgotten request never hangs.
     ContextRef defer();
+    /// True when the connection closed (or the server stopped) before the response was sent.
+    /// Any thread.
+    bool cancelled() const noexcept;
+    /// Registers `fn` to run once, on the loop thread, if the request is cancelled (replacing
+    /// an earlier one). If it is already cancelled, `fn` runs at once on the calling thread.
+    /// Any thread (through a ContextRef).
+    void on_cancel(std::function<void()> fn);
+    /// Whether the calling thread is the loop thread that serves this context (where handlers,
+    /// middleware and on_finish callbacks run). Any thread.
+    bool on_loop_thread() const noexcept;
 
 protected:
     Context() = default;

@@ -39,7 +39,7 @@ void file_body(request::Exchange& x, const files::FileRef& file, std::vector<Fil
                               keeper);
         return;
     }
-    x.source = std::make_unique<FileBody>(*x.file_cache, file, std::move(pieces),
+    x.source = std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
                                           Pacing{o.limit_rate, o.limit_rate_after}, sequential);
 }
 
@@ -90,7 +90,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file, std::st
     if (!plain_status && o.ranges && get_like && range_header &&
         http::if_range_allows(headers.get("If-Range"), validators)) {
         const http::RangeSet set_of = http::parse_range(*range_header, length,
-                                                        http::RangeLimits{x.max_ranges});
+                                                        http::RangeLimits{x.env().limits.max_ranges});
         switch (set_of.outcome) {
             case http::RangeOutcome::unsatisfiable:
                 set(x, "Content-Range", fmt::format("bytes */{}", length));
@@ -117,7 +117,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file, std::st
                                       part.range.length});
                 }
                 pieces.push_back({std::move(plan.tail), 0, 0});
-                x.source = std::make_unique<FileBody>(*x.file_cache, file, std::move(pieces),
+                x.source = std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
                                                       Pacing{o.limit_rate, o.limit_rate_after},
                                                       false);
                 return;

@@ -10,15 +10,6 @@
 
 namespace vstream::handlers {
 
-namespace {
-
-void answer(request::Exchange& x) {
-    x.answered = true;
-    x.answer_from_handler();
-}
-
-}  // namespace
-
 StaticHandler::StaticHandler(const std::string& root, StaticOptions options)
     : source_(root, options.symlinks_outside_root), options_(std::move(options)) {
     for (const auto& [ext, type] : options_.mime_types) mime_.set(ext, type);
@@ -30,7 +21,7 @@ StaticHandler::StaticHandler(const std::string& root, StaticOptions options)
 void StaticHandler::operator()(Context& ctx) const {
     request::Exchange& x = request::Exchange::of(ctx);
     if (x.answered) return;
-    if (!x.file_cache) {
+    if (!x.env().file_cache) {
         ctx.text(500, "500 Internal Server Error\n");
         return;
     }
@@ -46,7 +37,7 @@ void StaticHandler::operator()(Context& ctx) const {
         return;
     }
     files::FileRef file;
-    const int rc = x.file_cache->open(source_, p.relative, file);
+    const int rc = x.env().file_cache->open(source_, p.relative, file);
     if (rc == -EISDIR) {
         if (!p.trailing_slash && !p.relative.empty()) {
             // Relative links in an index page resolve against the directory only with the '/'.
@@ -77,7 +68,7 @@ void StaticHandler::operator()(Context& ctx) const {
     } else {
         respond_with_file(x, file, mime_.lookup(p.relative), file_options_);
     }
-    answer(x);
+    x.answer();
 }
 
 void StaticHandler::serve_directory(Context& ctx, const std::string& relative) const {
@@ -85,15 +76,15 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
     if (!options_.index.empty()) {
         const std::string index = relative.empty() ? options_.index : relative + "/" + options_.index;
         files::FileRef file;
-        const int rc = x.file_cache->open(source_, index, file);
+        const int rc = x.env().file_cache->open(source_, index, file);
         if (rc == 0) {
             respond_with_file(x, file, mime_.lookup(index), file_options_);
-            answer(x);
+            x.answer();
             return;
         }
         if (rc != -ENOENT) {
             respond_open_error(x, rc);
-            answer(x);
+            x.answer();
             return;
         }
     }
@@ -118,7 +109,7 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
     }
     if (rc != 0) {
         respond_open_error(x, rc);
-        answer(x);
+        x.answer();
         return;
     }
     ctx.set_header("Content-Type", "text/html; charset=utf-8");

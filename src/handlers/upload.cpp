@@ -121,7 +121,7 @@ void Context::receive_upload(UploadOptions options,
     const std::uint64_t max_bytes = options.max_bytes;
     // The engine would refuse it too (413 in plain text); an upload client gets its JSON.
     const std::uint64_t limit =
-        max_bytes != 0 ? max_bytes : request::Exchange::of(*this).max_stream_body;
+        max_bytes != 0 ? max_bytes : request::Exchange::of(*this).env().limits.max_stream_body_bytes;
     if (const auto length = header("content-length")) {
         std::uint64_t n = 0;
         const auto r = std::from_chars(length->data(), length->data() + length->size(), n);

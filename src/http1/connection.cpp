@@ -1,7 +1,6 @@
 #include "http1/connection.hpp"
 
 #include "core/date_cache.hpp"
-#include "files/mmap_cache.hpp"
 #include "http/status.hpp"
 
 #include <charconv>
@@ -192,9 +191,9 @@ bool Connection::body_flowing() const noexcept {
 }
 
 bool Connection::stream_body(http::Request&) {
-    if (env_.stream_probe == nullptr || !*env_.stream_probe || exchange_ == nullptr) return false;
+    if (env_.dispatcher == nullptr || exchange_ == nullptr) return false;
     try {
-        if (!(*env_.stream_probe)(*exchange_)) return false;
+        if (!env_.dispatcher->streams_body(*exchange_)) return false;
     } catch (...) {
         return false;  // out of memory routing: buffer it, the router answers later
     }
@@ -320,12 +319,8 @@ http::Request& Connection::on_request_begin() {
         exchange_ = nullptr;
     }
     if (exchange_ == nullptr) {
-        exchange_ = new request::Exchange(env_.handoff, peer_.address, peer_.port);
-        exchange_->file_cache = env_.files;
-        exchange_->max_ranges = env_.config->limits.max_ranges;
-        exchange_->write_high_water = env_.config->limits.write_high_water;
-        exchange_->max_stream_body = env_.config->limits.max_stream_body_bytes;
-        exchange_->stream_body_timeout = env_.config->timeouts.stream_body;
+        exchange_ =
+            new request::Exchange(env_.handoff, env_.request_env, peer_.address, peer_.port);
     }
     exchange_->begin(this);
     body_streaming_ = false;
@@ -350,8 +345,8 @@ void Connection::dispatch() {
     request::Exchange& x = *exchange_;
     dispatching_ = true;
     try {
-        if (*env_.handler) {
-            (*env_.handler)(x);
+        if (env_.dispatcher != nullptr) {
+            env_.dispatcher->dispatch(x);
         } else {
             x.text(404, "404 Not Found\n");
         }
@@ -375,7 +370,7 @@ void Connection::dispatch() {
         return;
     }
     // Returned without deferring: send what it built, even if it did not call send (Gin).
-    x.answered = true;
+    if (!x.answered) x.answer();
     finish_response();
 }
 
@@ -392,10 +387,10 @@ void Connection::on_source_ready(request::Exchange& x) {
 }
 
 void Connection::answer_internal_error(request::Exchange& x) {
-    // A handler that threw after deferring has broken its contract; its answer is this one.
-    if (x.deferred) answered_in_dispatch_ = true;
+    // A handler that threw after deferring has broken its contract; its answer is this one
+    // (delivered to on_exchange_answered, which leaves it to dispatch() to send).
     x.set_internal_error();
-    x.answered = true;
+    x.answer();
 }
 
 void Connection::on_exchange_answered(request::Exchange& x) {
@@ -584,7 +579,7 @@ void Connection::flush() {
 void Connection::on_write_error(int status) noexcept {
     // A fault while the kernel copied from a mapping: a file shrank under its response. The
     // cache stats every file again before serving it, so the broken entry goes at once.
-    if (status == UV_EFAULT && env_.files) env_.files->recheck_all();
+    if (status == UV_EFAULT && env_.request_env) env_.request_env->write_faulted();
     abort();
 }
 

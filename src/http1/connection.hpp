@@ -2,6 +2,8 @@
 
 #include "request/exchange.hpp"
 #include "http1/parser.hpp"
+#include "request/dispatcher.hpp"
+#include "request/env.hpp"
 #include "net/stream.hpp"
 #include "net/write_queue.hpp"
 
@@ -20,9 +22,6 @@ namespace vstream::core {
 class DateCache;
 class LoopHandoff;
 }  // namespace vstream::core
-namespace vstream::files {
-class MmapCache;
-}
 
 namespace vstream::http1 {
 
@@ -42,15 +41,12 @@ protected:
 struct ConnectionEnv {
     uv_loop_t* loop = nullptr;
     const ServerConfig* config = nullptr;
-    const Handler* handler = nullptr;
+    const request::Dispatcher* dispatcher = nullptr;  // where requests go (the router); null: 404
+    std::shared_ptr<const request::Env> request_env;   // every exchange's limits and file cache
     core::DateCache* date = nullptr;
     std::shared_ptr<core::LoopHandoff> handoff;
     ConnectionHost* host = nullptr;
-    std::shared_ptr<files::MmapCache> files;  // the server's file cache
     std::atomic<std::uint64_t>* requests = nullptr;  // responses sent, for ServerStats
-    // Whether a request's route streams its body (resolves the route at the head); null:
-    // no route does.
-    const std::function<bool(request::Exchange&)>* stream_probe = nullptr;
     bool stopping = false;                            // the server is shutting down
 };
 

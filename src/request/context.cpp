@@ -1,9 +1,6 @@
 #include <vstream/context.hpp>
 
-#include "handlers/file_response.hpp"
-#include "files/local_file_source.hpp"
 #include "request/exchange.hpp"
-#include "http/mime_types.hpp"
 #include "request/stream_source.hpp"
 #include "http/token.hpp"
 
@@ -67,10 +64,10 @@ std::string_view Context::peer_address() const noexcept {
 }
 std::uint16_t Context::peer_port() const noexcept { return Exchange::of(*this).peer_port(); }
 
-std::string_view Context::route() const noexcept { return Exchange::of(*this).route_pattern; }
+std::string_view Context::route() const noexcept { return Exchange::of(*this).match.pattern; }
 std::string_view Context::route_path() const noexcept {
     const Exchange& x = Exchange::of(*this);
-    return x.route_path.empty() ? x.request.path : x.route_path;
+    return x.match.path.empty() ? x.request.path : x.match.path;
 }
 
 std::string_view Context::param(std::string_view name) const noexcept {
@@ -82,7 +79,7 @@ std::string_view Context::param(std::string_view name) const noexcept {
 
 std::span<const Param> Context::params() const noexcept {
     const Exchange& x = Exchange::of(*this);
-    return {x.params.data(), x.param_count};
+    return {x.match.params.data(), x.match.param_count};
 }
 
 namespace {
@@ -159,8 +156,7 @@ void Context::send(Body body) {
     Exchange& x = Exchange::of(*this);
     if (x.answered) return;
     x.body = std::move(body);
-    x.answered = true;
-    x.answer_from_handler();
+    x.answer();
 }
 
 void Context::send(int code, Body body) {
@@ -181,31 +177,11 @@ void Context::text(int code, Body text) {
     send(code, std::move(text));
 }
 
-void Context::send_file(std::string_view path, const FileOptions& options) {
-    Exchange& x = Exchange::of(*this);
-    if (x.answered) return;
-    // Immutable, so safe to share between servers and threads.
-    static const files::LocalFileSource anywhere;
-    static const http::MimeTypes mime;
-    files::FileRef file;
-    const int rc = x.file_cache ? x.file_cache->open(anywhere, path, file) : -EIO;
-    if (rc != 0) {
-        handlers::respond_open_error(x, rc);
-    } else {
-        handlers::respond_with_file(
-            x, file, options.content_type.empty() ? mime.lookup(path) : options.content_type,
-            options);
-    }
-    x.answered = true;
-    x.answer_from_handler();
-}
-
 StreamWriter Context::stream(int code) {
     Exchange& x = Exchange::of(*this);
     if (x.answered) return {};
-    const std::size_t high =
-        x.write_high_water != 0 ? x.write_high_water : Limits{}.write_high_water;
-    auto state = std::make_shared<request::StreamState>(x, x.request.http_minor >= 1, high);
+    auto state = std::make_shared<request::StreamState>(x, x.request.http_minor >= 1,
+                                                        x.env().limits.write_high_water);
     if (x.cancelled()) {
         state->close_unsent();  // the client is gone: a closed writer, nothing to send
         return StreamWriter(std::move(state));
@@ -213,8 +189,7 @@ StreamWriter Context::stream(int code) {
     x.status = code;
     x.body.reset();
     x.source = std::make_unique<request::StreamSource>(state);
-    x.answered = true;
-    x.answer_from_handler();
+    x.answer();
     return StreamWriter(std::move(state));
 }
 
@@ -254,6 +229,12 @@ void ContextRef::reset() noexcept {
     x.holder_dropped();
     x.release();
 }
+
+bool Context::cancelled() const noexcept { return Exchange::of(*this).cancelled(); }
+
+void Context::on_cancel(std::function<void()> fn) { Exchange::of(*this).on_cancel(std::move(fn)); }
+
+bool Context::on_loop_thread() const noexcept { return Exchange::of(*this).on_loop_thread(); }
 
 bool ContextRef::cancelled() const noexcept {
     return ctx_ != nullptr && Exchange::of(*ctx_).cancelled();

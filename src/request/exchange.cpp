@@ -27,9 +27,9 @@ private:
 
 }  // namespace
 
-Exchange::Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::string_view peer_address,
-                   std::uint16_t peer_port)
-    : handoff_(std::move(handoff)), peer_port_(peer_port) {
+Exchange::Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::shared_ptr<const Env> env,
+                   std::string_view peer_address, std::uint16_t peer_port)
+    : handoff_(std::move(handoff)), env_(std::move(env)), peer_port_(peer_port) {
     peer_len_ = std::min(peer_address.size(), sizeof peer_);
     std::memcpy(peer_, peer_address.data(), peer_len_);
 }
@@ -45,11 +45,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     close_requested = false;
     server_set = false;
     answered = false;
-    route_error = nullptr;
-    route_path = {};
-    raw_params.clear();
-    param_count = 0;
-    route_pattern = {};
+    match.reset();
     query_parsed = false;
     finish_hooks.clear();
     response_size = 0;
@@ -57,8 +53,6 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     traceparent.clear();
     deferred = false;
     body_stream.reset();
-    routed = false;
-    route_id = -1;
     body_hold_ = false;
     buffered_end_due_ = false;
     cancelled_.store(false, std::memory_order_relaxed);
@@ -122,7 +116,8 @@ void Exchange::start_body(BodyReader reader) {
     deferred = true;  // answered from on_end, or later
     body_hold_ = true;
     holder_added();
-    const bool fits = body_stream.set_reader(std::move(reader), max_stream_body, stream_body_timeout);
+    const bool fits = body_stream.set_reader(std::move(reader), env_->limits.max_stream_body_bytes,
+                                            env_->timeouts.stream_body);
     if (body_stream.expected()) {
         if (!fits) {
             if (owner_ != nullptr) owner_->on_body_refused(*this, 413, "request body too large");
@@ -216,8 +211,7 @@ void Exchange::fail_internal() noexcept {
     } catch (...) {
         status = 500;  // out of memory: an empty 500 still ends the request
     }
-    answered = true;
-    deliver();
+    answer();
 }
 
 void Exchange::on_cancel(std::function<void()> fn) {
@@ -231,7 +225,8 @@ void Exchange::on_cancel(std::function<void()> fn) {
     if (fn) fn();
 }
 
-void Exchange::answer_from_handler() noexcept {
+void Exchange::answer() noexcept {
+    answered = true;
     // A synchronous answer is picked up by the connection when the handler returns.
     if (deferred) deliver();
 }
@@ -274,8 +269,7 @@ void Exchange::holder_dropped() noexcept {
     } catch (...) {
         body.reset();  // out of memory: an empty 500 still ends the request
     }
-    answered = true;
-    deliver();
+    answer();
 }
 
 void Exchange::set_header_line(std::string_view name, std::string_view value, bool replace) {

@@ -4,7 +4,8 @@
 #include "request/body_stream.hpp"
 #include "http/query.hpp"
 #include "http/request.hpp"
-#include "router/radix_tree.hpp"
+#include "request/env.hpp"
+#include "router/match.hpp"
 
 #include <vstream/body.hpp>
 #include <vstream/context.hpp>
@@ -20,9 +21,6 @@
 
 namespace vstream::core {
 class LoopHandoff;
-}
-namespace vstream::files {
-class MmapCache;
 }
 
 namespace vstream::request {
@@ -60,8 +58,9 @@ protected:
 /// so a keep-alive connection allocates nothing per request.
 class Exchange final : public Context {
 public:
-    Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::string_view peer_address,
-             std::uint16_t peer_port);
+    /// `env` is what every request of the server shares (limits, file cache): never null.
+    Exchange(std::shared_ptr<core::LoopHandoff> handoff, std::shared_ptr<const Env> env,
+             std::string_view peer_address, std::uint16_t peer_port);
     ~Exchange();
 
     static Exchange& of(Context& c) noexcept { return static_cast<Exchange&>(c); }
@@ -94,15 +93,7 @@ public:
     std::atomic<bool> answered{false};
     bool deferred = false;  // loop thread only
 
-    // Routing state, set by the router (loop thread).
-    std::string path_buffer;           // the normalised path, when it differs from the raw one
-    std::string_view route_path;       // the path routing used
-    const char* route_error = nullptr; // why the path could not be routed (400)
-    router::ParamList raw_params;
-    std::array<Param, router::kMaxParams> params{};
-    std::size_t param_count = 0;
-    std::array<std::string, router::kMaxParams> param_buffers;  // decoded values
-    std::string_view route_pattern;
+    router::Match match;  // routing: written by the router only (loop thread)
     http::QueryPairs query_pairs;  // parsed on first use
     bool query_parsed = false;
     std::vector<std::function<void(Context&)>> finish_hooks;
@@ -111,18 +102,9 @@ public:
     std::string traceparent;
     std::unique_ptr<JsonDocument, JsonDocumentDeleter> json;  // made on first json_body()
 
-    // The server's file cache and Range limit, for send_file (set once by the connection).
-    std::shared_ptr<files::MmapCache> file_cache;
-    std::size_t max_ranges = 16;
-    std::size_t write_high_water = 0;  // for stream(); 0 = the default Limits
-    std::uint64_t max_stream_body = 0;             // Limits::max_stream_body_bytes
-    std::chrono::milliseconds stream_body_timeout{0};  // Timeouts::stream_body
 
     // A body read as it arrives (read_body). Loop thread.
     BodyStream body_stream;
-    // Set by the router when it resolved the route at the head (streaming routes).
-    bool routed = false;
-    int route_id = -1;
 
     /// Starts reading the body into `reader` (Context::read_body, on the loop thread).
     void start_body(BodyReader reader);
@@ -148,20 +130,27 @@ public:
     /// Fills in a 500 answer that reveals nothing (does not deliver it).
     void set_internal_error();
 
+    /// The response fields are complete: marks the exchange answered and hands it over, at
+    /// once to the connection (from any thread) when deferred, else when the handler returns.
+    /// The one way every answer ends. Not for an exchange already answered.
+    void answer() noexcept;
+
     // Used by the Context/ContextRef implementation.
-    void answer_from_handler() noexcept;  // send() was called
     void holder_added() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
     void holder_dropped() noexcept;
     bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
     void on_cancel(std::function<void()> fn);
     void set_header_line(std::string_view name, std::string_view value, bool replace);
     std::string_view peer_address() const noexcept { return {peer_, peer_len_}; }
+    /// The server's shared limits and file cache.
+    const Env& env() const noexcept { return *env_; }
     std::uint16_t peer_port() const noexcept { return peer_port_; }
 
 private:
     void deliver() noexcept;  // hands an answered deferred exchange to its owner
 
     std::shared_ptr<core::LoopHandoff> handoff_;
+    std::shared_ptr<const Env> env_;
     ExchangeOwner* owner_ = nullptr;  // loop thread only; null once detached
     std::atomic<int> refs_{1};
     std::atomic<int> holders_{0};

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "router/match.hpp"
+
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -8,22 +10,6 @@
 #include <vector>
 
 namespace vstream::router {
-
-/// Most parameters one route may have.
-inline constexpr std::size_t kMaxParams = 16;
-
-/// A matched parameter: its name (from the pattern) and its raw value (from the path).
-struct ParamView {
-    std::string_view name;
-    std::string_view value;
-};
-
-/// The parameters of one match, in a fixed array: a lookup allocates nothing.
-struct ParamList {
-    std::array<ParamView, kMaxParams> items{};
-    std::size_t size = 0;
-    void clear() noexcept { size = 0; }
-};
 
 /// A radix (compressed prefix) tree of route patterns for one method.
 ///

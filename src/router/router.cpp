@@ -165,7 +165,7 @@ void Router::freeze(Handler fallback) {
         for (const Middleware& m : r->middleware) r->chain.middleware.push_back(&m);
         r->chain.handler = &r->handler;
     }
-    unmatched_ = [this](Context& ctx) { answer_unmatched(ctx, Exchange::of(ctx).route_path); };
+    unmatched_ = [this](Context& ctx) { answer_unmatched(ctx, Exchange::of(ctx).match.path); };
     unmatched_chain_.middleware.clear();
     for (const Middleware& m : groups_[0]->middleware) unmatched_chain_.middleware.push_back(&m);
     unmatched_chain_.handler = &unmatched_;
@@ -202,62 +202,63 @@ std::string Router::allowed_methods(std::string_view path) const {
 int Router::resolve(Exchange& x) const {
     const std::string_view raw = strip_absolute_form(x.request.path);
     std::string_view path = raw;
-    x.route_error = nullptr;
+    x.match.error = nullptr;
     if (raw == "*") {
         // "OPTIONS *" (RFC 9110 §9.3.7) asks about the server as a whole.
     } else if (raw.empty() || raw.front() != '/' || http::path_needs_normalizing(raw)) {
-        const http::UriStatus st = http::normalize_path(raw, x.path_buffer);
-        if (st != http::UriStatus::ok) x.route_error = uri_problem(st);
-        path = x.path_buffer;
+        const http::UriStatus st = http::normalize_path(raw, x.match.path_buffer);
+        if (st != http::UriStatus::ok) x.match.error = uri_problem(st);
+        path = x.match.path_buffer;
     }
-    x.route_path = path;
+    x.match.path = path;
 
     int id = -1;
-    if (x.route_error == nullptr) {
+    if (x.match.error == nullptr) {
         const std::string_view method = x.request.method;
-        if (const MethodTree* t = tree_for(method)) id = t->tree.find(path, x.raw_params);
+        if (const MethodTree* t = tree_for(method)) id = t->tree.find(path, x.match.raw);
         if (id < 0 && method == "HEAD") {
-            if (const MethodTree* t = tree_for("GET")) id = t->tree.find(path, x.raw_params);
+            if (const MethodTree* t = tree_for("GET")) id = t->tree.find(path, x.match.raw);
         }
     }
     return id;
 }
 
 bool Router::streams_body(Exchange& x) const {
-    x.route_id = resolve(x);
-    x.routed = true;
-    return x.route_id >= 0 && routes_[static_cast<std::size_t>(x.route_id)]->streams_body;
+    if (streaming_routes_ == 0) return false;
+    x.match.route_id = resolve(x);
+    x.match.resolved = true;
+    return x.match.route_id >= 0 && routes_[static_cast<std::size_t>(x.match.route_id)]->streams_body;
 }
 
-void Router::dispatch(Context& ctx) const {
-    Exchange& x = Exchange::of(ctx);
-    const int id = x.routed ? x.route_id : resolve(x);
+void Router::dispatch(Exchange& x) const {
+    Context& ctx = x;
+    const int id = x.match.resolved ? x.match.route_id : resolve(x);
     if (id < 0) {
         Next(&unmatched_chain_, 0, &ctx)();
         return;
     }
 
     const Route& route = *routes_[static_cast<std::size_t>(id)];
-    x.param_count = x.raw_params.size;
-    for (std::size_t i = 0; i < x.raw_params.size; ++i) {
-        const ParamView& p = x.raw_params.items[i];
+    x.match.param_count = x.match.raw.size;
+    for (std::size_t i = 0; i < x.match.raw.size; ++i) {
+        const ParamView& p = x.match.raw.items[i];
         std::string_view value = p.value;
         // Escapes left in a normalised path are %2F and %25 only, decoded now that the path
         // has been split, so an encoded slash stays inside its parameter.
         if (value.find('%') != std::string_view::npos &&
-            http::percent_decode(value, x.param_buffers[i]) == http::UriStatus::ok) {
-            value = x.param_buffers[i];
+            http::percent_decode(value, x.match.param_buffers[i]) == http::UriStatus::ok) {
+            value = x.match.param_buffers[i];
         }
-        x.params[i] = Param{p.name, value};
+        x.match.params[i] = Param{p.name, value};
     }
-    x.route_pattern = route.pattern;
+    x.match.pattern = route.pattern;
     Next(&route.chain, 0, &ctx)();
 }
 
 void Router::answer_unmatched(Context& ctx, std::string_view path) const {
     Exchange& x = Exchange::of(ctx);
-    if (x.route_error != nullptr) {
-        ctx.text(400, std::string("400 Bad Request: ") + x.route_error + "\n");
+    if (x.match.error != nullptr) {
+        ctx.text(400, std::string("400 Bad Request: ") + x.match.error + "\n");
         return;
     }
     const std::string_view method = x.request.method;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "request/dispatcher.hpp"
 #include "router/radix_tree.hpp"
 
 #include <vstream/context.hpp>
@@ -12,10 +13,6 @@
 #include <utility>
 #include <vector>
 
-namespace vstream::request {
-class Exchange;
-}
-
 namespace vstream::router {
 
 /// A flattened middleware chain ending in a handler: what Next walks.
@@ -27,7 +24,7 @@ struct Chain {
 /// Routes and groups, then, frozen, the dispatcher every request goes through. Registration
 /// happens before the server starts; dispatch() runs on loop threads, concurrently, and only
 /// reads.
-class Router {
+class Router final : public request::Dispatcher {
 public:
     explicit Router(const RouterOptions& options);
     ~Router();
@@ -52,10 +49,11 @@ public:
     // ---- serving ----
     /// Routes one request: normalises the path, finds the route, decodes its parameters and
     /// runs the chain; or answers 400/404/405/OPTIONS/redirect through the global middleware.
-    void dispatch(Context& ctx) const;
-    /// Resolves the route of a request whose head has arrived (the exchange keeps the
-    /// result for dispatch()) and tells whether it streams its body. Loop threads.
-    bool streams_body(request::Exchange& x) const;
+    void dispatch(request::Exchange& x) const override;
+    /// Resolves the route of a request whose head has arrived (kept in the exchange's match
+    /// for dispatch()) and tells whether it streams its body; false at once when no route
+    /// streams. Loop threads.
+    bool streams_body(request::Exchange& x) const override;
     /// Whether any route streams its body.
     bool has_streaming_routes() const noexcept { return streaming_routes_ > 0; }
 

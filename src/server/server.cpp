@@ -19,7 +19,6 @@ struct Server::Impl {
     ServerConfig config;
     Handler fallback;  // for requests no route matches
     std::unique_ptr<router::Router> router;
-    Handler handler;   // what the connections call: the router
     server::SharedCounters shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
@@ -60,8 +59,10 @@ struct Server::Impl {
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
     config.validate();
     impl_->config = std::move(config);
-    impl_->shared.files = std::make_shared<files::MmapCache>(impl_->config.file_cache);
+    impl_->shared.request_env = request::Env::make(
+        impl_->config, std::make_shared<files::MmapCache>(impl_->config.file_cache));
     impl_->router = std::make_unique<router::Router>(impl_->config.router);
+    impl_->shared.dispatcher = impl_->router.get();
     bind(impl_->router.get(), 0);
 }
 
@@ -101,15 +102,11 @@ void Server::Impl::prepare_workers(unsigned threads) {
         for (const std::string& address : cfg.addresses) {
             sockets.emplace_back(address, chosen, cfg.backlog);
         }
-        made.push_back(std::make_unique<server::Worker>(cfg, handler, shared, std::move(sockets)));
+        made.push_back(std::make_unique<server::Worker>(cfg, shared, std::move(sockets)));
     }
     // Routing freezes only once every socket is bound, so a failed bind leaves the server as it
     // was: routes can still be added and start() retried.
     if (!router->frozen()) router->freeze(fallback);
-    handler = [r = router.get()](Context& ctx) { r->dispatch(ctx); };
-    if (router->has_streaming_routes()) {
-        shared.stream_probe = [r = router.get()](request::Exchange& x) { return r->streams_body(x); };
-    }
     workers = std::move(made);
     port = chosen;
 }
@@ -220,7 +217,7 @@ ServerStats Server::stats() const noexcept {
     return st;
 }
 
-FileCacheStats Server::file_cache_stats() const { return impl_->shared.files->stats(); }
+FileCacheStats Server::file_cache_stats() const { return impl_->shared.request_env->file_cache->stats(); }
 
 const ServerConfig& Server::config() const noexcept { return impl_->config; }
 

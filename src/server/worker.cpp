@@ -23,7 +23,7 @@ namespace {
 
 }  // namespace
 
-Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounters& shared,
+Worker::Worker(const ServerConfig& config, SharedCounters& shared,
                std::vector<net::ListenSocket> sockets)
     : config_(config), shared_(shared) {
     if (int rc = uv_loop_init(&loop_); rc != 0) throw_uv("uv_loop_init", rc);
@@ -34,20 +34,19 @@ Worker::Worker(const ServerConfig& config, const Handler& handler, SharedCounter
         handoff_ = core::LoopHandoff::create(&loop_);
         env_.loop = &loop_;
         env_.config = &config_;
-        env_.handler = &handler;
+        env_.dispatcher = shared_.dispatcher;
+        env_.request_env = shared_.request_env;
         env_.date = &date_;
         env_.handoff = handoff_;
         env_.host = this;
         env_.requests = &requests_;
-        env_.files = shared_.files;
-        env_.stream_probe = &shared_.stream_probe;
-        if (env_.files) {
+        if (env_.request_env && env_.request_env->file_cache) {
             tick_timer_ = new uv_timer_t;
             uv_timer_init(&loop_, tick_timer_);
             tick_timer_->data = this;
             uv_timer_start(
                 tick_timer_,
-                [](uv_timer_t* t) { static_cast<Worker*>(t->data)->env_.files->expire(); }, 1000,
+                [](uv_timer_t* t) { static_cast<Worker*>(t->data)->env_.request_env->file_cache->expire(); }, 1000,
                 1000);
         }
         for (net::ListenSocket& s : sockets) {

@@ -25,9 +25,9 @@ namespace vstream::server {
 /// Counters shared by every worker of a server.
 struct SharedCounters {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
-    std::shared_ptr<files::MmapCache> files;  // the file cache, shared by every loop
-    // Whether a request's route streams its body (the router's probe); empty: none does.
-    std::function<bool(request::Exchange&)> stream_probe;
+    // What every request shares (limits, the file cache): never null once serving.
+    std::shared_ptr<const request::Env> request_env;
+    const request::Dispatcher* dispatcher = nullptr;  // the router; null answers 404
 };
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
@@ -36,7 +36,7 @@ class Worker final : public http1::ConnectionHost {
 public:
     /// Sets up the loop and its listeners on the calling thread (so errors surface in
     /// Server::start), ready for run_in_thread(). Throws Error.
-    Worker(const ServerConfig& config, const Handler& handler, SharedCounters& shared,
+    Worker(const ServerConfig& config, SharedCounters& shared,
            std::vector<net::ListenSocket> sockets);
     /// Joins the thread and closes whatever is left.
     ~Worker();

@@ -1,10 +1,11 @@
 // A Connection over a MemoryStream on a private libuv loop: the engine's per-loop context
-// (config, handler, Date cache, handoff, host) without sockets or threads. Used by the
+// (config, dispatcher, Date cache, handoff, host) without sockets or threads. Used by the
 // connection unit tests and the connection fuzzer.
 #pragma once
 
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
+#include "handler_dispatcher.hpp"
 #include "http1/connection.hpp"
 #include "memory_stream.hpp"
 
@@ -16,12 +17,10 @@
 
 namespace vstream::test {
 
-class ConnectionHarness final : public http1::ConnectionHost {
+class ConnectionHarness final : public http1::ConnectionHost, public HandlerDispatcher {
 public:
-    ServerConfig config;
-    Handler handler;
-    /// Which requests stream their body (the router's role); empty: none.
-    std::function<bool(request::Exchange&)> stream_probe;
+    ServerConfig config;  // read when a connection opens
+    // handler and stream_probe (HandlerDispatcher): what requests run, which stream their body.
     std::atomic<std::uint64_t> requests{0};
     int closed = 0;  // connections freed so far
 
@@ -31,12 +30,11 @@ public:
         handoff_->set_ref(false);
         env_.loop = &loop_;
         env_.config = &config;
-        env_.handler = &handler;
+        env_.dispatcher = this;
         env_.date = &date_;
         env_.handoff = handoff_;
         env_.host = this;
         env_.requests = &requests;
-        env_.stream_probe = &stream_probe;
     }
     ~ConnectionHarness() {
         handoff_->close();
@@ -49,6 +47,7 @@ public:
     /// Opens a connection; the returned stream stays valid until the connection is freed
     /// (closed() grows).
     MemoryStream& open() {
+        env_.request_env = request::Env::make(config, nullptr);
         auto stream = std::make_unique<MemoryStream>();
         MemoryStream& s = *stream;
         conn_ = new http1::Connection(env_, std::move(stream));  // freed by on_connection_closed

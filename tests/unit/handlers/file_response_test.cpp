@@ -26,6 +26,8 @@
 using vstream::FileCacheConfig;
 using vstream::FileOptions;
 using vstream::HeaderField;
+using vstream::Limits;
+using vstream::ServerConfig;
 using vstream::files::FileRef;
 using vstream::files::LocalFileSource;
 using vstream::files::MmapCache;
@@ -67,6 +69,14 @@ std::optional<std::string> header(const Exchange& x, std::string_view name) {
     return v.front();
 }
 
+// The environment of a server with this cache and Range limit.
+std::shared_ptr<const vstream::request::Env> env_with(std::shared_ptr<MmapCache> cache,
+                                                       std::size_t max_ranges) {
+    ServerConfig config;
+    config.limits.max_ranges = max_ranges;
+    return vstream::request::Env::make(config, std::move(cache));
+}
+
 // A file in a temporary root, its cache entry, and an exchange to answer with it.
 struct Fixture {
     TempDir dir;
@@ -74,16 +84,17 @@ struct Fixture {
     LocalFileSource source;
     std::shared_ptr<MmapCache> cache;
     FileRef file;
-    Exchange x{nullptr, "127.0.0.1", 4242};
+    Exchange x;
     std::deque<std::string> storage;  // header names and values the fields point into
 
     explicit Fixture(std::string bytes = random_bytes(1000, 1),
-                     const FileCacheConfig& config = FileCacheConfig{})
+                     const FileCacheConfig& config = FileCacheConfig{},
+                     std::size_t max_ranges = Limits{}.max_ranges)
         : content(std::move(bytes)),
           source((dir.write("root/f.mp4", content), dir.at("root")), false),
-          cache(std::make_shared<MmapCache>(config)) {
+          cache(std::make_shared<MmapCache>(config)),
+          x(nullptr, env_with(cache, max_ranges), "127.0.0.1", 4242) {
         REQUIRE(cache->open(source, "f.mp4", file) == 0);
-        x.file_cache = cache;
         x.request.method = "GET";
     }
     // Adds a request header field.
@@ -223,8 +234,7 @@ TEST_CASE("a Range that is invalid, of another unit, or too many ranges answers 
 }
 
 TEST_CASE("more ranges than the exchange's max_ranges answer 200 whole") {
-    Fixture f;
-    f.x.max_ranges = 2;
+    Fixture f(random_bytes(1000, 1), FileCacheConfig{}, 2);
     f.with("Range", "bytes=0-0,10-10,20-20").respond();
     CHECK(f.x.status == 200);
     CHECK(f.body() == f.content);

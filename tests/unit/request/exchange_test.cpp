@@ -62,12 +62,17 @@ struct Owner final : ExchangeOwner {
     }
 };
 
+// A server's environment with the default limits and no file cache.
+std::shared_ptr<const vstream::request::Env> default_env() {
+    return vstream::request::Env::make(vstream::ServerConfig{}, nullptr);
+}
+
 // Owns one reference to a heap exchange, dropped at scope end.
 struct ExchangeHolder {
     Exchange* x;
     explicit ExchangeHolder(const LocalLoop& loop, std::string_view peer = "127.0.0.1",
                             std::uint16_t port = 4242)
-        : x(new Exchange(loop.handoff(), peer, port)) {}
+        : x(new Exchange(loop.handoff(), default_env(), peer, port)) {}
     ~ExchangeHolder() { x->release(); }
     ExchangeHolder(const ExchangeHolder&) = delete;
     ExchangeHolder& operator=(const ExchangeHolder&) = delete;
@@ -144,7 +149,7 @@ TEST_CASE("an over-long peer address is truncated, not overflowed") {
 TEST_CASE("the last release deletes the exchange, dropping its body") {
     LocalLoop loop;
     int released = 0;
-    auto* x = new Exchange(loop.handoff(), "127.0.0.1", 1);
+    auto* x = new Exchange(loop.handoff(), default_env(), "127.0.0.1", 1);
     x->body = Body::borrow("kept", [&released] { ++released; });
     x->add_ref();
     CHECK_FALSE(x->unshared());
@@ -158,7 +163,7 @@ TEST_CASE("the last release deletes the exchange, dropping its body") {
 TEST_CASE("the exchange keeps the handoff alive until it is deleted") {
     LocalLoop loop;
     std::weak_ptr<LoopHandoff> weak = loop.handoff();
-    auto* x = new Exchange(loop.handoff(), "127.0.0.1", 1);
+    auto* x = new Exchange(loop.handoff(), default_env(), "127.0.0.1", 1);
     CHECK(weak.use_count() == 2);
     x->release();
     CHECK(weak.use_count() == 1);
@@ -254,8 +259,7 @@ TEST_CASE("a deferred answer on the loop thread is handed to the owner at once")
     Owner owner;
     x->begin(&owner);
     x->deferred = true;
-    x->answered = true;
-    x->answer_from_handler();
+    x->answer();
     CHECK(owner.answered == 1);
 }
 
@@ -264,8 +268,7 @@ TEST_CASE("a synchronous answer is left for the connection to pick up") {
     ExchangeHolder x(loop);
     Owner owner;
     x->begin(&owner);
-    x->answered = true;
-    x->answer_from_handler();
+    x->answer();
     CHECK(owner.answered == 0);
 }
 
@@ -276,8 +279,7 @@ TEST_CASE("a deferred answer from another thread reaches the owner on the loop t
     x->begin(&owner);
     x->deferred = true;
     std::thread([&] {
-        x->answered = true;
-        x->answer_from_handler();
+        x->answer();
     }).join();
     CHECK(owner.answered == 0);
     CHECK_FALSE(x->unshared());  // the posted task holds a reference
@@ -293,8 +295,7 @@ TEST_CASE("an answer posted after the owner detached is dropped on the loop") {
     x->begin(&owner);
     x->deferred = true;
     std::thread([&] {
-        x->answered = true;
-        x->answer_from_handler();
+        x->answer();
     }).join();
     x->detach(true);
     REQUIRE(loop.run_until([&] { return x->unshared(); }));
@@ -303,13 +304,12 @@ TEST_CASE("an answer posted after the owner detached is dropped on the loop") {
 
 TEST_CASE("a posted answer dropped unrun at shutdown releases its reference") {
     LocalLoop loop;
-    auto* x = new Exchange(loop.handoff(), "127.0.0.1", 1);
+    auto* x = new Exchange(loop.handoff(), default_env(), "127.0.0.1", 1);
     Owner owner;
     x->begin(&owner);
     x->deferred = true;
     std::thread([&] {
-        x->answered = true;
-        x->answer_from_handler();
+        x->answer();
     }).join();
     CHECK_FALSE(x->unshared());
     loop.handoff()->close();  // the task is destroyed unrun

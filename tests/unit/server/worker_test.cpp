@@ -3,6 +3,7 @@
 
 #include "net/listener.hpp"
 
+#include "handler_dispatcher.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -20,6 +21,7 @@ using vstream::ServerConfig;
 using vstream::net::ListenSocket;
 using vstream::server::SharedCounters;
 using vstream::server::Worker;
+using vstream::test::HandlerDispatcher;
 using vstream::test::hello_handler;
 using vstream::test::RawClient;
 using vstream::test::test_config;
@@ -29,20 +31,22 @@ namespace {
 
 const std::string kPing = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
 
-// The worker keeps references to its config and handler: they live here, beside it.
+// The worker keeps references to its config and dispatcher: they live here, beside it.
 struct WorkerRig {
     ServerConfig config;
-    Handler handler;
+    HandlerDispatcher dispatcher;
     SharedCounters shared;
     std::uint16_t port = 0;
     std::unique_ptr<Worker> worker;
 
     explicit WorkerRig(Handler h = hello_handler, ServerConfig c = test_config())
-        : config(std::move(c)), handler(std::move(h)) {
+        : config(std::move(c)), dispatcher(std::move(h)) {
+        shared.dispatcher = &dispatcher;
+        shared.request_env = vstream::request::Env::make(config, nullptr);
         std::vector<ListenSocket> sockets;
         sockets.emplace_back("127.0.0.1", 0, config.backlog);
         port = sockets.back().port();
-        worker = std::make_unique<Worker>(config, handler, shared, std::move(sockets));
+        worker = std::make_unique<Worker>(config, shared, std::move(sockets));
     }
     ~WorkerRig() {
         if (worker) {
@@ -184,15 +188,17 @@ TEST_CASE("once a connection closes, a new one under max_connections is served")
 TEST_CASE("two workers on one port share the connection limit through SharedCounters") {
     ServerConfig config = test_config();
     config.limits.max_connections = 2;
-    const Handler handler = hello_handler;
+    const HandlerDispatcher dispatcher(hello_handler);
     SharedCounters shared;
+    shared.dispatcher = &dispatcher;
+    shared.request_env = vstream::request::Env::make(config, nullptr);
     std::vector<ListenSocket> a_sockets;
     a_sockets.emplace_back("127.0.0.1", 0, config.backlog);
     const std::uint16_t port = a_sockets.back().port();
     std::vector<ListenSocket> b_sockets;
     b_sockets.emplace_back("127.0.0.1", port, config.backlog);
-    Worker a(config, handler, shared, std::move(a_sockets));
-    Worker b(config, handler, shared, std::move(b_sockets));
+    Worker a(config, shared, std::move(a_sockets));
+    Worker b(config, shared, std::move(b_sockets));
     a.run_in_thread();
     b.run_in_thread();
 
