@@ -1,8 +1,6 @@
 // Errors, versions and the helpers every shim file shares.
 #include "internal.hpp"
 
-#include "core/error_table.hpp"
-
 #include "vstream_version.h"
 
 #include <vstream/version.hpp>
@@ -11,16 +9,25 @@
 
 static_assert(VS_VERSION_HEX == VSTREAM_VERSION_HEX, "C and C++ versions come from one source");
 
-// Every C code is the table's (src/core/error_table.hpp) and errc's.
-#define VS_CHECK_CODE(name, value, c_name, text)                                   \
-    static_assert(static_cast<int>(vstream::errc::name) == (value), c_name);
-VSTREAM_ERRC_MAP(VS_CHECK_CODE)
-#undef VS_CHECK_CODE
-static_assert(VS_OK == 0 && VS_ENOENT == -2 && VS_EIO == -5 && VS_EAGAIN == -11 &&
-              VS_ENOMEM == -12 && VS_EACCES == -13 && VS_EBUSY == -16 && VS_EINVAL == -22 &&
-              VS_EPIPE == -32 && VS_EADDRINUSE == -98 && VS_EADDRNOTAVAIL == -99 &&
-              VS_ETIMEDOUT == -110 && VS_ECANCELED == -125 && VS_ESTOPPED == -4000 &&
-              VS_ERUNNING == -4001 && VS_ECONFLICT == -4002 && VS_EANSWERED == -4003);
+// Every C code is errc's (both come from src/core/error_table.hpp, which checks errc).
+namespace {
+constexpr bool same(vstream::errc e, int c) { return static_cast<int>(e) == c; }
+}  // namespace
+static_assert(same(vstream::errc::ok, VS_OK) && same(vstream::errc::not_found, VS_ENOENT) &&
+              same(vstream::errc::io_error, VS_EIO) && same(vstream::errc::would_block, VS_EAGAIN) &&
+              same(vstream::errc::no_memory, VS_ENOMEM) &&
+              same(vstream::errc::permission_denied, VS_EACCES) &&
+              same(vstream::errc::busy, VS_EBUSY) &&
+              same(vstream::errc::invalid_argument, VS_EINVAL) &&
+              same(vstream::errc::broken_pipe, VS_EPIPE) &&
+              same(vstream::errc::address_in_use, VS_EADDRINUSE) &&
+              same(vstream::errc::address_not_available, VS_EADDRNOTAVAIL) &&
+              same(vstream::errc::timed_out, VS_ETIMEDOUT) &&
+              same(vstream::errc::canceled, VS_ECANCELED) &&
+              same(vstream::errc::stopped, VS_ESTOPPED) &&
+              same(vstream::errc::already_running, VS_ERUNNING) &&
+              same(vstream::errc::route_conflict, VS_ECONFLICT) &&
+              same(vstream::errc::answered, VS_EANSWERED));
 
 namespace vstream::capi {
 
@@ -76,7 +83,7 @@ extern "C" {
 const char* vs_strerror(int err) { return vstream::error_message(static_cast<vstream::errc>(err)); }
 
 const char* vs_err_name(int err) {
-    const char* name = vstream::core::error_name(err);
+    const char* name = vstream::error_name(err);
     return name != nullptr ? name : "VS_UNKNOWN";
 }
 

@@ -41,6 +41,10 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// Short description of a code ("address already in use"). Never null.
 const char* error_message(errc e) noexcept;
 
+/// The C API's name of a code ("VS_EINVAL", see capi/vstream.h), or nullptr for a value that
+/// is no errc.
+const char* error_name(int code) noexcept;
+
 /// Thrown by setup-time calls (configuration, start()); never from the request path.
 class Error : public std::system_error {
 public:

@@ -38,8 +38,6 @@ const std::error_category& error_category() noexcept {
     return category;
 }
 
-namespace core {
-
 const char* error_name(int code) noexcept {
     switch (code) {
 #define VSTREAM_ERRC_NAME(name, value, c_name, text) \
@@ -50,7 +48,5 @@ const char* error_name(int code) noexcept {
     }
     return nullptr;
 }
-
-}  // namespace core
 
 }  // namespace vstream

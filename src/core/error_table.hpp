@@ -22,10 +22,3 @@
     X(already_running, -4001, "VS_ERUNNING", "server already running")             \
     X(route_conflict, -4002, "VS_ECONFLICT", "route conflict")                     \
     X(answered, -4003, "VS_EANSWERED", "request already answered")
-
-namespace vstream::core {
-
-/// The C name of a code ("VS_EINVAL"), or nullptr for an unknown one.
-const char* error_name(int code) noexcept;
-
-}  // namespace vstream::core
