@@ -39,10 +39,8 @@ std::vector<std::string> split_list(const char* list) {
     std::string_view rest = vstream::capi::view(list);
     while (!rest.empty()) {
         const std::size_t comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
+        const std::string_view item = vstream::trim_ows(rest.substr(0, comma));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
         if (!item.empty()) out.emplace_back(item);
     }
     return out;

@@ -73,7 +73,8 @@ struct Timeouts {
 
 /// Everything a Server needs. Plain data; validate() reports the first bad field.
 struct ServerConfig {
-    /// Numeric IPv4 or IPv6 addresses to listen on ("127.0.0.1", "::1", "0.0.0.0", "::").
+    /// Numeric IPv4 or IPv6 addresses to listen on ("127.0.0.1", "::1", "0.0.0.0", "::");
+    /// validate() refuses anything else (host names, ports, brackets, zone ids).
     /// Default: loopback only, so an embedded server is never exposed by accident.
     std::vector<std::string> addresses = {"127.0.0.1"};
     /// TCP port; 0 picks an ephemeral port, readable through Server::port() after start().

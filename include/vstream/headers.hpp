@@ -18,6 +18,10 @@ struct HeaderField {
 /// ASCII case-insensitive equality (field names are case-insensitive, RFC 9110 §5.1).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+/// `s` without leading and trailing whitespace (OWS: SP and HTAB, RFC 9110 §5.6.3), as a
+/// list element or a field value is read. Never allocates.
+std::string_view trim_ows(std::string_view s) noexcept;
+
 /// Whether the comma-separated `list` (a field value such as "keep-alive, Upgrade") holds
 /// `token`, compared case-insensitively after trimming whitespace (RFC 9110 §5.6.1).
 bool list_has_token(std::string_view list, std::string_view token) noexcept;

@@ -2,6 +2,7 @@
 #include <vstream/context.hpp>
 #include <vstream/upload.hpp>
 
+#include "core/decimal.hpp"
 #include "core/json_escape.hpp"
 #include "handlers/upload_receiver.hpp"
 #include "request/exchange.hpp"
@@ -31,8 +32,7 @@ void json_error(Context& ctx, int status, std::string_view reason) {
 
 bool is_multipart_form(std::string_view content_type) {
     const std::size_t semi = content_type.find(';');
-    std::string_view type = content_type.substr(0, semi);
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    const std::string_view type = trim_ows(content_type.substr(0, semi));
     return iequals(type, "multipart/form-data");
 }
 
@@ -58,12 +58,6 @@ bool expected_digest(Context& ctx, std::optional<crypto::Sha256Digest>& out) {
     return true;
 }
 
-void append_number(std::string& out, std::uint64_t n) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    out.append(buf, r.ptr);
-}
-
 }  // namespace
 
 std::string UploadResult::to_json() const {
@@ -78,7 +72,7 @@ std::string UploadResult::to_json() const {
         out.append(",\"name\":");
         core::append_json_string(out, f.name);
         out.append(",\"size\":");
-        append_number(out, f.size);
+        core::append_decimal(out, f.size);
         out.append(",\"sha256\":");
         core::append_json_string(out, f.sha256);
         out.append(",\"content_type\":");

@@ -1,23 +1,12 @@
 #include "http/byteranges.hpp"
 
+#include "core/decimal.hpp"
 #include "crypto/random.hpp"
 
 #include <array>
-#include <charconv>
 #include <system_error>
 
 namespace vstream::http {
-
-namespace {
-
-void append_number(std::string& out, std::uint64_t v) {
-    std::array<char, 20> buf;  // 2^64 - 1 has 20 digits
-    const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-    out.append(buf.data(), res.ptr);
-}
-
-
-}  // namespace
 
 ByteRangesPlan plan_byteranges(std::span<const ByteRange> ranges, std::uint64_t total,
                                std::string_view part_type, std::string_view boundary) {
@@ -40,11 +29,11 @@ ByteRangesPlan plan_byteranges(std::span<const ByteRange> ranges, std::uint64_t 
         // RFC 9110 §14.6: each part carries its own Content-Range, "bytes first-last/complete"
         // (§14.4), last being inclusive.
         h.append("Content-Range: bytes ");
-        append_number(h, r.first);
+        core::append_decimal(h, r.first);
         h.push_back('-');
-        append_number(h, r.first + r.length - 1);
+        core::append_decimal(h, r.first + r.length - 1);
         h.push_back('/');
-        append_number(h, total);
+        core::append_decimal(h, total);
         h.append("\r\n\r\n");
         plan.content_length += h.size() + r.length;
         plan.parts.push_back(std::move(part));

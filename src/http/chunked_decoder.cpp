@@ -2,6 +2,8 @@
 
 #include "http/token.hpp"
 
+#include <vstream/headers.hpp>
+
 namespace vstream::http {
 
 namespace {
@@ -152,14 +154,12 @@ void ChunkedDecoder::finish_trailer_line() noexcept {
     if (name_end == 0 || name_end >= s.size() || s[name_end] != ':') {
         return fail("invalid trailer field");
     }
-    std::size_t v = skip_ows(s, name_end + 1);
-    std::size_t e = s.size();
-    while (e > v && is_ows(s[e - 1])) --e;
-    for (std::size_t k = v; k < e; ++k) {
-        if (!is_field_value_char(s[k])) return fail("invalid trailer value");
+    const std::string_view value = trim_ows(s.substr(name_end + 1));
+    for (const char c : value) {
+        if (!is_field_value_char(c)) return fail("invalid trailer value");
     }
     try {
-        trailers_.emplace_back(std::string(s.substr(0, name_end)), std::string(s.substr(v, e - v)));
+        trailers_.emplace_back(std::string(s.substr(0, name_end)), std::string(value));
     } catch (...) {
         fail("out of memory");
     }

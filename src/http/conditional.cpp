@@ -1,18 +1,13 @@
 #include "http/conditional.hpp"
 
 #include "http/http_date.hpp"
+#include "http/token.hpp"
+
+#include <vstream/headers.hpp>
 
 namespace vstream::http {
 
 namespace {
-
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
 
 // etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible bytes but DQUOTE, and
 // obs-text. Note that ',' is one, so a list cannot be split on commas before parsing.

@@ -26,11 +26,6 @@ void skip_sp(std::string_view& in) noexcept {
     while (starts_with(in, ' ')) in.remove_prefix(1);
 }
 
-// OWS (RFC 9110 §5.6.3): SP and HTAB.
-void skip_ows(std::string_view& in) noexcept {
-    while (!in.empty() && (in.front() == ' ' || in.front() == '\t')) in.remove_prefix(1);
-}
-
 // §4.2.3.3: lcalpha or '*', then lcalpha, DIGIT, '_', '-', '.' or '*'. Upper case is not a
 // key character, so "SHA-256=..." fails the whole field rather than missing the member.
 bool parse_key(std::string_view& in, std::string_view& key) noexcept {
@@ -220,11 +215,11 @@ DigestField parse_digest_field(std::string_view value) noexcept {
                 result.sha256 = {};
             }
         }
-        skip_ows(in);
+        in.remove_prefix(skip_ows(in, 0));  // OWS (RFC 9110 §5.6.3) around ','
         if (in.empty()) break;
         if (in.front() != ',') return malformed;
         in.remove_prefix(1);
-        skip_ows(in);
+        in.remove_prefix(skip_ows(in, 0));
         if (in.empty()) return malformed;  // a trailing ','
     }
     return result;

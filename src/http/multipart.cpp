@@ -17,14 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxBoundary = 70;  // RFC 2046 §5.1.1
 
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    std::size_t b = skip_ows(s, 0);
-    std::size_t e = s.size();
-    while (e > b && is_ows(s[e - 1])) --e;
-    return s.substr(b, e - b);
-}
-
 // RFC 2046 §5.1.1: bchars := bcharsnospace / " ".
 bool is_bchar(char c) noexcept {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;

@@ -1,5 +1,7 @@
 #include "http/range.hpp"
 
+#include "http/token.hpp"
+
 #include <vstream/headers.hpp>
 
 #include <algorithm>
@@ -11,14 +13,7 @@ namespace {
 
 constexpr std::uint64_t kSaturated = std::numeric_limits<std::uint64_t>::max();
 
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
 
 // Whether `s` is *DIGIT (the empty string is). No sign, no space: RFC 9110 §14.1.1 positions
 // are 1*DIGIT, so "+5" or "5 " make the spec invalid.

@@ -1,9 +1,9 @@
 #include "http1/connection.hpp"
 
 #include "core/date_cache.hpp"
+#include "core/decimal.hpp"
 #include "http/status.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <limits>
@@ -13,12 +13,6 @@ namespace vstream::http1 {
 namespace {
 
 constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
-
-void append_number(std::string& out, std::uint64_t n) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    out.append(buf, r.ptr);
-}
 
 std::uint64_t ms(std::chrono::milliseconds d) noexcept {
     return static_cast<std::uint64_t>(d.count());
@@ -425,7 +419,7 @@ void Connection::finish_response() {
 
     head_.clear();
     head_.append("HTTP/1.1 ");
-    append_number(head_, static_cast<std::uint64_t>(status));
+    core::append_decimal(head_, static_cast<std::uint64_t>(status));
     head_.push_back(' ');
     head_.append(http::reason_phrase(status));
     head_.append("\r\n");
@@ -439,7 +433,7 @@ void Connection::finish_response() {
         if (req.http_minor >= 1) head_.append("Transfer-Encoding: chunked\r\n");
     } else if (has_body) {
         head_.append("Content-Length: ");
-        append_number(head_, body_length);
+        core::append_decimal(head_, body_length);
         head_.append("\r\n");
     }
     if (!keep) {
@@ -536,19 +530,19 @@ void Connection::send_error(int status, std::string_view reason) {
     const std::string_view phrase = http::reason_phrase(status);
     std::string body;
     body.reserve(64);
-    append_number(body, static_cast<std::uint64_t>(status));
+    core::append_decimal(body, static_cast<std::uint64_t>(status));
     body.append(" ").append(phrase).append(": ").append(reason).append("\n");
 
     head_.clear();
     head_.append("HTTP/1.1 ");
-    append_number(head_, static_cast<std::uint64_t>(status));
+    core::append_decimal(head_, static_cast<std::uint64_t>(status));
     head_.append(" ").append(phrase).append("\r\n");
     if (!env_.config->server_name.empty()) {
         head_.append("Server: ").append(env_.config->server_name).append("\r\n");
     }
     head_.append("Date: ").append(env_.date->now()).append("\r\n");
     head_.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-    append_number(head_, body.size());
+    core::append_decimal(head_, body.size());
     // The framing of what follows can no longer be trusted: this is the last response.
     head_.append("\r\nConnection: close\r\n\r\n");
     head_.append(body);

@@ -10,11 +10,6 @@ namespace {
 
 RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data); }
 
-std::string_view trim_trailing_ows(std::string_view s) noexcept {
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 }  // namespace
 
 RequestParser::RequestParser(ParserEvents& events, const Limits& limits) noexcept
@@ -144,7 +139,8 @@ void RequestParser::build_views() noexcept {
     for (const http::Request::FieldSpan& f : r.field_spans) {
         r.fields.push_back(HeaderField{
             std::string_view(base + f.name.offset, f.name.length),
-            trim_trailing_ows(std::string_view(base + f.value.offset, f.value.length))});
+            // llhttp leaves out leading OWS; this drops the trailing OWS (RFC 9112 §5).
+            trim_ows(std::string_view(base + f.value.offset, f.value.length))});
     }
 }
 

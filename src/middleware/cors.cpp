@@ -44,9 +44,7 @@ struct Cors {
     bool headers_allowed(std::string_view list) const {
         while (!list.empty()) {
             const std::size_t comma = list.find(',');
-            std::string_view item = list.substr(0, comma);
-            while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-            while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+            const std::string_view item = trim_ows(list.substr(0, comma));
             if (!item.empty() && !contains_ci(options.allow_headers, item)) return false;
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);

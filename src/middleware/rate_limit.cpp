@@ -2,19 +2,16 @@
 // sharded table that forgets the least recently seen clients.
 #include <vstream/middleware.hpp>
 
+#include "net/address.hpp"
+
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <list>
 #include <memory>
@@ -39,77 +36,13 @@ constexpr std::size_t kShards = 16;
 // RFC 9111 §1.2.2: a delay that does not fit is sent as 2^31; a client is long gone by then.
 constexpr double kMaxRetryAfter = 2147483648.0;
 
-// An IP address as 16 bytes: IPv4 is held as IPv4-mapped IPv6 (::ffff:a.b.c.d), so a
-// dual-stack listener's "::ffff:10.0.0.1" and a configured "10.0.0.1" are the same address.
-using IpBytes = std::array<unsigned char, 16>;
-
-constexpr std::array<unsigned char, 12> kV4MappedPrefix = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool is_v4_mapped(const IpBytes& ip) noexcept {
-    return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), ip.begin());
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool all_digits(std::string_view s) noexcept {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// Parses a numeric address as proxies write it in X-Forwarded-For and its kin: "192.0.2.1",
-// "2001:db8::1", and with a port, "192.0.2.1:443" or "[2001:db8::1]:443". Anything else
-// (hostnames, "unknown", zone ids) is not an address.
-std::optional<IpBytes> parse_ip(std::string_view text) noexcept {
-    if (!text.empty() && text.front() == '[') {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos) return std::nullopt;
-        const std::string_view rest = text.substr(close + 1);
-        if (!rest.empty() && !(rest.front() == ':' && all_digits(rest.substr(1)))) {
-            return std::nullopt;
-        }
-        text = text.substr(1, close - 1);
-    } else if (const std::size_t colon = text.find(':');
-               colon != std::string_view::npos && text.rfind(':') == colon) {
-        // One colon: IPv4 with a port (an IPv6 address has at least two).
-        if (!all_digits(text.substr(colon + 1))) return std::nullopt;
-        text = text.substr(0, colon);
-    }
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
-    std::memcpy(buf, text.data(), text.size());
-
-    IpBytes ip{};
-    in_addr v4{};
-    if (inet_pton(AF_INET, buf, &v4) == 1) {
-        std::copy(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), ip.begin());
-        std::memcpy(ip.data() + 12, &v4, 4);
-        return ip;
-    }
-    in6_addr v6{};
-    if (inet_pton(AF_INET6, buf, &v6) == 1) {
-        std::memcpy(ip.data(), &v6, 16);
-        return ip;
-    }
-    return std::nullopt;
-}
-
-// The canonical text of an address, used as the bucket key: dotted quad for IPv4 (mapped or
-// not), RFC 5952 form for IPv6. Spellings of one address ("2001:DB8:0::1", "2001:db8::1")
-// share one bucket, and a key is at most 45 bytes whatever the header held.
-std::string ip_text(const IpBytes& ip) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (is_v4_mapped(ip)) {
-        inet_ntop(AF_INET, ip.data() + 12, buf, sizeof buf);
-    } else {
-        inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
-    }
-    return buf;
-}
+// Addresses as 16 bytes, IPv4 mapped into IPv6 (net/address.hpp): a dual-stack listener's
+// "::ffff:10.0.0.1" and a configured "10.0.0.1" are the same address. Addresses are read as
+// proxies write them (net::parse_forwarded_ip: a port or brackets may come with them), and a
+// bucket's key is net::format_ip's canonical text, so spellings of one address
+// ("2001:DB8:0::1", "2001:db8::1") share one bucket, and a key is at most 45 bytes whatever
+// the header held.
+using net::IpBytes;
 
 // One client's bucket. The key lives here; the shard's index holds views of it (a list
 // node never moves).
@@ -203,12 +136,12 @@ public:
         : key_header_(std::move(options.key_header)),
           table_(options.rate, options.burst, options.max_clients) {
         for (const std::string& p : options.trusted_proxies) {
-            const std::optional<IpBytes> ip = parse_ip(trim(p));
+            const std::optional<net::IpAddress> ip = net::parse_forwarded_ip(trim_ows(p));
             if (!ip) {
                 throw Error(errc::invalid_argument,
                             "rate_limit: trusted_proxies entry '" + p + "' is not an IP address");
             }
-            trusted_.push_back(*ip);
+            trusted_.push_back(ip->bytes);
         }
         std::sort(trusted_.begin(), trusted_.end());
         trusted_.erase(std::unique(trusted_.begin(), trusted_.end()), trusted_.end());
@@ -237,36 +170,27 @@ private:
     // key_header.
     std::string client_key(const Context& ctx) const {
         const std::string_view peer = ctx.peer_address();
-        const std::optional<IpBytes> peer_ip = parse_ip(peer);
+        const std::optional<net::IpAddress> peer_ip = net::parse_forwarded_ip(peer);
         if (!peer_ip) return std::string(peer);
-        if (key_header_.empty() || !trusted(*peer_ip)) return ip_text(*peer_ip);
+        if (key_header_.empty() || !trusted(peer_ip->bytes)) return net::format_ip(peer_ip->bytes);
         if (std::optional<IpBytes> client = forwarded_client(ctx.headers())) {
-            return ip_text(*client);
+            return net::format_ip(*client);
         }
-        return ip_text(*peer_ip);
+        return net::format_ip(peer_ip->bytes);
     }
 
-    // The rightmost address in key_header that is not a trusted proxy. Each proxy appends
-    // the address it saw, so entries right of the first untrusted one were written by
-    // proxies we trust, and anything left of it may have been made up by the client. Several
-    // fields of that name form one list, in order (RFC 9110 §5.3), so the last field's last
-    // entry is the nearest hop. nullopt when there is no such entry, or when it is not an
-    // address: then the proxy itself is the key, which can only limit more, never less.
+    // The rightmost address in key_header that is not a trusted proxy (see
+    // net::pick_forwarded_client). Several fields of that name form one list, in order
+    // (RFC 9110 §5.3), so the last field's last entry is the nearest hop. nullopt when there
+    // is no such entry, or when it is not an address: then the proxy itself is the key, which
+    // can only limit more, never less.
     std::optional<IpBytes> forwarded_client(const HeaderMap& headers) const noexcept {
         for (const HeaderField* f = headers.end(); f != headers.begin();) {
             --f;
             if (!iequals(f->name, key_header_)) continue;
-            std::string_view list = f->value;
-            while (!list.empty()) {
-                const std::size_t comma = list.rfind(',');
-                const std::string_view entry =
-                    trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
-                list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-                if (entry.empty()) continue;  // RFC 9110 §5.6.1: empty list elements don't count
-                const std::optional<IpBytes> ip = parse_ip(entry);
-                if (!ip) return std::nullopt;
-                if (!trusted(*ip)) return ip;
-            }
+            const net::ForwardedClient c = net::pick_forwarded_client(f->value, trusted_);
+            if (c.outcome == net::ForwardedOutcome::client) return c.address.bytes;
+            if (c.outcome == net::ForwardedOutcome::invalid) return std::nullopt;
         }
         return std::nullopt;
     }

@@ -2,6 +2,7 @@
 #include <vstream/middleware.hpp>
 
 #include "http/token.hpp"
+#include "http/trace_context.hpp"
 
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
@@ -23,10 +24,6 @@ namespace {
 using http::is_token;
 
 constexpr std::size_t kMaxIdLength = 128;
-constexpr std::size_t kTraceIdDigits = 32;
-constexpr std::size_t kSpanIdDigits = 16;
-// W3C Trace Context §3.2.2: "00-" 32 "-" 16 "-" 2.
-constexpr std::size_t kTraceparentLength = 55;
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -43,29 +40,26 @@ std::mt19937_64& rng() {
     return engine;
 }
 
-// `digits` lowercase hex digits (a multiple of 16), never all zero: W3C Trace Context
-// §3.2.2.3/§3.2.2.4 make all-zero trace and span ids invalid.
-void append_random_hex(std::string& out, std::size_t digits) {
-    const std::size_t start = out.size();
+// `digits` lowercase hex digits (a multiple of 16) into `out`, never all zero: W3C Trace
+// Context §3.2.2.3/§3.2.2.4 make all-zero trace and span ids invalid.
+void fill_random_hex(char* out, std::size_t digits) {
     for (;;) {
         bool zero = true;
         for (std::size_t i = 0; i < digits; i += 16) {
             std::uint64_t word = rng()();
             zero = zero && word == 0;
             for (int k = 0; k < 16; ++k) {
-                out.push_back(kHex[word >> 60]);
+                out[i + k] = kHex[word >> 60];
                 word <<= 4;
             }
         }
-        if (!zero) return;
-        out.resize(start);  // 2^-64 at worst; draw again
+        if (!zero) return;  // 2^-64 at worst; draw again
     }
 }
 
 std::string random_hex(std::size_t digits) {
-    std::string s;
-    s.reserve(digits);
-    append_random_hex(s, digits);
+    std::string s(digits, '0');
+    fill_random_hex(s.data(), digits);
     return s;
 }
 
@@ -79,50 +73,6 @@ bool acceptable_id(std::string_view id) noexcept {
         if (!alnum && c != '-' && c != '_' && c != '.' && c != ':') return false;
     }
     return true;
-}
-
-// HEXDIGLC only (W3C Trace Context §3.2.2): uppercase hex is invalid, not normalised.
-bool lower_hex(std::string_view s) noexcept {
-    for (const char c : s) {
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return true;
-}
-
-bool all_zero(std::string_view s) noexcept {
-    return s.find_first_not_of('0') == std::string_view::npos;
-}
-
-// What this hop keeps of a valid incoming traceparent.
-struct IncomingTrace {
-    std::string_view trace_id;
-    std::string_view flags;
-};
-
-// W3C Trace Context §3.2 (version-format) and §3.2.4 (versioning of traceparent).
-std::optional<IncomingTrace> parse_traceparent(std::string_view v) noexcept {
-    // §3.2.4: shorter than 55 characters cannot be parsed, whatever the version.
-    if (v.size() < kTraceparentLength) return std::nullopt;
-    const std::string_view version = v.substr(0, 2);
-    // §3.2.2.1: version is 2 HEXDIGLC; "ff" is forbidden.
-    if (!lower_hex(version) || version == "ff") return std::nullopt;
-    if (v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
-    const std::string_view trace_id = v.substr(3, kTraceIdDigits);
-    const std::string_view parent_id = v.substr(36, kSpanIdDigits);
-    const std::string_view flags = v.substr(53, 2);
-    // §3.2.2.3, §3.2.2.4: all-zero ids are invalid.
-    if (!lower_hex(trace_id) || all_zero(trace_id)) return std::nullopt;
-    if (!lower_hex(parent_id) || all_zero(parent_id)) return std::nullopt;
-    if (!lower_hex(flags)) return std::nullopt;
-    if (version == "00") {
-        // §3.2.2: version 00 is exactly these 55 characters, nothing may follow.
-        if (v.size() != kTraceparentLength) return std::nullopt;
-    } else if (v.size() > kTraceparentLength && v[kTraceparentLength] != '-') {
-        // §3.2.4: a higher version may append fields, each after a '-'; we read the
-        // 00 fields and ignore the rest.
-        return std::nullopt;
-    }
-    return IncomingTrace{trace_id, flags};
 }
 
 // W3C Trace Context §3.3.1.1: several tracestate fields are combined into one list, as
@@ -161,30 +111,31 @@ Middleware request_id(RequestIdOptions options) {
                 id.assign(*incoming);
             }
         }
-        if (id.empty()) id = random_hex(kTraceIdDigits);
+        if (id.empty()) id = random_hex(http::kTraceIdDigits);
 
         // Several traceparent fields, combined as RFC 9110 §5.3 says, make no valid value
         // (W3C Trace Context §3.2.2): they start a new trace, like any invalid one.
-        std::optional<IncomingTrace> incoming;
+        std::optional<http::Traceparent> incoming;
         if (headers.count("traceparent") == 1) {
-            incoming = parse_traceparent(*headers.get("traceparent"));
+            incoming = http::parse_traceparent(*headers.get("traceparent"));
         }
 
         // The output is always version 00 (the version we implement), with a new span id
         // for this hop: §3.2.2.4, parent-id is the id of the caller's span, which we are not.
-        std::string traceparent;
-        traceparent.reserve(kTraceparentLength);
-        traceparent.append("00-");
+        char new_trace_id[http::kTraceIdDigits];
+        std::string_view trace_id;
         if (incoming) {
-            traceparent.append(incoming->trace_id);
+            trace_id = incoming->trace_id;
         } else {
-            append_random_hex(traceparent, kTraceIdDigits);
+            fill_random_hex(new_trace_id, sizeof new_trace_id);
+            trace_id = std::string_view(new_trace_id, sizeof new_trace_id);
         }
-        traceparent.push_back('-');
-        append_random_hex(traceparent, kSpanIdDigits);
-        traceparent.push_back('-');
+        char span_id[http::kParentIdDigits];
+        fill_random_hex(span_id, sizeof span_id);
+        std::string traceparent;
         // A continued trace keeps the caller's sampling decision; a new one is not sampled.
-        traceparent.append(incoming ? incoming->flags : std::string_view("00"));
+        http::append_traceparent(traceparent, trace_id, std::string_view(span_id, sizeof span_id),
+                                 incoming ? incoming->flags : 0);
 
         ctx.set_header(options.header, id);
         ctx.set_header("traceparent", traceparent);

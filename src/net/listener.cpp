@@ -1,5 +1,7 @@
 #include "net/listener.hpp"
 
+#include "net/address.hpp"
+
 #include <vstream/error.hpp>
 
 #include <arpa/inet.h>
@@ -9,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace vstream::net {
@@ -45,22 +48,13 @@ namespace {
 // `bound_port`.
 int bind_socket(const std::string& address, std::uint16_t port, bool reuse_port,
                 std::uint16_t& bound_port) {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        len = sizeof(sockaddr_in6);
-    } else {
+    const std::optional<IpAddress> ip = parse_ip(address);
+    if (!ip) {
         throw Error(errc::invalid_argument,
                     "listen address '" + address + "' is not a numeric IPv4 or IPv6 address");
     }
+    sockaddr_storage ss{};
+    const socklen_t len = to_sockaddr(*ip, port, ss);
 
     const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) fail(-1, "socket for", address, port);

@@ -1,6 +1,8 @@
 #include <vstream/config.hpp>
 #include <vstream/error.hpp>
 
+#include "net/address.hpp"
+
 #include <thread>
 
 namespace vstream {
@@ -15,7 +17,16 @@ void require(bool ok, const char* field, const char* rule) {
 
 void ServerConfig::validate() const {
     require(!addresses.empty(), "addresses", "must list at least one address");
-    for (const std::string& a : addresses) require(!a.empty(), "addresses", "holds an empty address");
+    for (const std::string& a : addresses) {
+        require(!a.empty(), "addresses", "holds an empty address");
+        // Numeric only: a host name would need a resolver, and "localhost" may not mean
+        // loopback. Checked here, so the C++ and C APIs refuse the same addresses up front.
+        if (!net::parse_ip(a)) {
+            throw Error(errc::invalid_argument,
+                        "ServerConfig.addresses holds '" + a +
+                            "', which is not a numeric IPv4 or IPv6 address");
+        }
+    }
     require(backlog > 0, "backlog", "must be positive");
     require(threads <= 1024, "threads", "must be at most 1024");
     for (const char ch : server_name) {

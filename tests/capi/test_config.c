@@ -114,6 +114,9 @@ static void test_address_takes_numeric_addresses_only(void) {
         VT_CHECK(vs_last_error_message()[0] != '\0');
         VT_CHECK_EQ(vs_config_add_address(cfg, bad[i]), VS_EINVAL);
     }
+    /* The rule is ServerConfig::validate()'s, and the message names the address. */
+    VT_CHECK_EQ(vs_config_add_address(cfg, "localhost"), VS_EINVAL);
+    VT_CHECK(strstr(vs_last_error_message(), "'localhost'") != NULL);
     VT_CHECK_EQ(vs_config_set_address(cfg, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_config_add_address(cfg, NULL), VS_EINVAL);
     VT_CHECK_EQ(vs_config_set_address(NULL, "127.0.0.1"), VS_EINVAL);

@@ -1,4 +1,4 @@
-// Tests iequals, list_has_token and HeaderMap (src/core/headers.cpp).
+// Tests iequals, trim_ows, list_has_token and HeaderMap (src/core/headers.cpp).
 #include <vstream/headers.hpp>
 
 #include <doctest/doctest.h>
@@ -11,6 +11,7 @@ using vstream::HeaderField;
 using vstream::HeaderMap;
 using vstream::iequals;
 using vstream::list_has_token;
+using vstream::trim_ows;
 
 TEST_SUITE("core/headers") {
 
@@ -39,6 +40,20 @@ TEST_CASE("iequals compares ASCII case-insensitively") {
         CHECK(iequals(r.a, r.b) == r.equal);
         CHECK(iequals(r.b, r.a) == r.equal);
     }
+}
+
+TEST_CASE("trim_ows drops leading and trailing SP and HTAB only") {
+    CHECK(trim_ows("") == "");
+    CHECK(trim_ows(" \t \t") == "");
+    CHECK(trim_ows("a") == "a");
+    CHECK(trim_ows("  a b\t") == "a b");
+    CHECK(trim_ows("\ta\t \tb \t") == "a\t \tb");
+    // Other whitespace is not OWS (RFC 9110 §5.6.3) and stays.
+    CHECK(trim_ows("\r\na\v\f") == "\r\na\v\f");
+    CHECK(trim_ows(std::string_view(" \0 ", 3)) == std::string_view("\0", 1));
+    // The result is a view into the argument.
+    const std::string_view s = "  x  ";
+    CHECK(trim_ows(s).data() == s.data() + 2);
 }
 
 TEST_CASE("list_has_token finds tokens case-insensitively, trimming whitespace") {

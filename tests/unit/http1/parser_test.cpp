@@ -231,6 +231,25 @@ TEST_CASE("empty header values are valid, and are not mistaken for a fold") {
     CHECK(c.current.headers().get("x-c") == "");
 }
 
+TEST_CASE("header values lose leading and trailing SP and HTAB, and keep inner whitespace") {
+    const std::string req = "GET / HTTP/1.1\r\nHost: x\r\nX-A: \t a \t b\t \r\nX-B:\t\tc\r\n\r\n";
+    for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+        CAPTURE(step);
+        Collector c;
+        RequestParser p(c, Limits{});
+        for (std::size_t pos = 0; pos < req.size();) {
+            const std::size_t n = step == 0 ? req.size() : std::min(step, req.size() - pos);
+            const ParseResult r = p.feed(req.data() + pos, n);
+            REQUIRE(r.kind != ParseResult::Kind::error);
+            if (r.kind == ParseResult::Kind::complete) break;
+            REQUIRE(r.kind == ParseResult::Kind::need_more);
+            pos += n;
+        }
+        CHECK(c.current.headers().get("x-a") == "a \t b");
+        CHECK(c.current.headers().get("x-b") == "c");
+    }
+}
+
 TEST_CASE("a request line exactly at the limit is accepted") {
     Limits l;
     l.max_request_line = 64;

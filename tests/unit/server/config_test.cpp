@@ -81,6 +81,11 @@ TEST_CASE("each invalid field throws invalid_argument naming the field") {
     const Row rows[] = {
         {"addresses", [](ServerConfig& c) { c.addresses.clear(); }},
         {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1", ""}; }},
+        {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1", "localhost"}; }},
+        {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1:80"}; }},
+        {"addresses", [](ServerConfig& c) { c.addresses = {"[::1]"}; }},
+        {"addresses", [](ServerConfig& c) { c.addresses = {"256.0.0.1"}; }},
+        {"addresses", [](ServerConfig& c) { c.addresses = {std::string("::1\0x", 5)}; }},
         {"backlog", [](ServerConfig& c) { c.backlog = 0; }},
         {"backlog", [](ServerConfig& c) { c.backlog = -5; }},
         {"threads", [](ServerConfig& c) { c.threads = 1025; }},
