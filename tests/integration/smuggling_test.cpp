@@ -115,6 +115,14 @@ TEST_CASE("ambiguous framing gets 400 and a close, and the smuggled request is n
         {"chunk size ended by a bare LF", chunked + "5\nhello\r\n0\r\n\r\n"},
         {"chunk data ended by a bare LF", chunked + "5\r\nhello\n0\r\n\r\n"},
         {"last chunk ended by bare LFs", chunked + "0\n\n"},
+        // RFC 9112 §7.1.1: BWS belongs to a chunk extension; a line end is CRLF there too.
+        {"whitespace after the chunk size, no extension", chunked + "5 \r\nhello\r\n0\r\n\r\n"},
+        {"whitespace after a chunk extension", chunked + "5;a=b\t\r\nhello\r\n0\r\n\r\n"},
+        {"bare LF inside a chunk extension", chunked + "2;\nxx\r\n0\r\n\r\n"},
+        {"bare LF ending a chunk extension", chunked + "5;a=b\nhello\r\n0\r\n\r\n"},
+        {"bare CR in a chunk extension", chunked + "5;a\rb\r\nhello\r\n0\r\n\r\n"},
+        {"chunk extension quoted value left open", chunked + "5;a=\"b\r\nhello\r\n0\r\n\r\n"},
+        {"chunk extension without a name", chunked + "5;=b\r\nhello\r\n0\r\n\r\n"},
         // The trailer section (RFC 9112 §7.1.2) follows the field-line rules of the head.
         {"bare LF ending the trailer section", chunked + "0\r\n\n"},
         {"bare LF ending a trailer field and the section", chunked + "0\r\nX: a\r\n\n"},
@@ -208,6 +216,15 @@ TEST_CASE("well-framed requests with unusual but valid spelling are served one b
         {"chunked in mixed case", post + "Transfer-Encoding: ChUnKeD\r\n\r\n0\r\n\r\n"},
         {"chunk extension",
          post + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n"},
+        // RFC 9112 §7.1.1: several extensions, BWS, quoted-string values.
+        {"several chunk extensions",
+         post + "Transfer-Encoding: chunked\r\n\r\n5;a=b;c=d\r\nhello\r\n0\r\n\r\n"},
+        {"BWS before a chunk extension",
+         post + "Transfer-Encoding: chunked\r\n\r\n5 ;a=b\r\nhello\r\n0\r\n\r\n"},
+        {"BWS around ';' and '='",
+         post + "Transfer-Encoding: chunked\r\n\r\n5\t; a = b ; c\r\nhello\r\n0\r\n\r\n"},
+        {"quoted chunk extension holding ';' and an escaped quote",
+         post + "Transfer-Encoding: chunked\r\n\r\n5;a=\"x;y\\\"z\"\r\nhello\r\n0;end\r\n\r\n"},
     };
     for (const Row& row : rows) {
         CAPTURE(row.name);
