@@ -38,6 +38,7 @@ void StaticHandler::operator()(Context& ctx) const {
     so.allow_dotfiles = options_.dotfiles;
     const SanitizedPath p = sanitize_path(ctx.param("path"), so);
     if (p.verdict == PathVerdict::bad_request) {
+        x.engine_error = true;
         ctx.text(400, "400 Bad Request: invalid file path\n");
         return;
     }

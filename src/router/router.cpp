@@ -257,6 +257,7 @@ void Router::dispatch(Context& ctx) const {
 void Router::answer_unmatched(Context& ctx, std::string_view path) const {
     Exchange& x = Exchange::of(ctx);
     if (x.route_error != nullptr) {
+        x.engine_error = true;
         ctx.text(400, std::string("400 Bad Request: ") + x.route_error + "\n");
         return;
     }
