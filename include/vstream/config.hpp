@@ -18,6 +18,8 @@ namespace vstream {
 /// be trusted.
 struct Limits {
     /// Request line (method, target, version) in bytes. Beyond: 414 URI Too Long.
+    /// Also caps each chunk-size line of a chunked request body, its extensions included
+    /// (they are skipped, never buffered). Beyond: 413.
     /// Default 8 KiB (nginx's large_client_header_buffers line size).
     std::size_t max_request_line = 8 * 1024;
     /// All header field lines together, in bytes. Beyond: 431. Default 32 KiB.

@@ -72,12 +72,12 @@ public:
     /// memory), hashed with SHA-256 on the way, and checked against a Content-Digest or
     /// Repr-Digest sha-256 the client sent (RFC 9530). Files get their names only when all
     /// of the body arrived intact; on any failure none is left: 400 (malformed multipart,
-    /// digest mismatch), 408, 409 (name taken), 413, 507 (disk full), answered with
-    /// {"error": "..."}, except where the engine cuts the body short itself (a stall or
-    /// timeout, a chunked body over the limit, broken chunked framing: see BodyReader),
-    /// answered in plain text like other engine errors. On success `done` runs on the loop thread with what was stored and
-    /// answers; without `done` the answer is 201 with UploadResult::to_json(). Defers the
-    /// context, like read_body(); once per request.
+    /// digest mismatch; it closes the connection), 408, 409 (name taken), 413, 507 (disk
+    /// full), answered with {"error": "..."}, except where the engine cuts the body short
+    /// itself (a stall or timeout, a chunked body over the limit, broken chunked framing: see
+    /// BodyReader), answered in plain text like other engine errors. On success `done` runs
+    /// on the loop thread with what was stored and answers; without `done` the answer is 201
+    /// with UploadResult::to_json(). Defers the context, like read_body(); once per request.
     void receive_upload(UploadOptions options,
                         std::function<void(Context&, UploadResult&)> done = {});
     /// Resumes reading after BodyReader::on_data returned false. Any thread (through a
@@ -85,7 +85,9 @@ public:
     void resume_body();
     /// Parses the body as JSON (simdjson). If it is not valid JSON (an empty body included),
     /// answers 400 with {"error":"invalid JSON body: <reason>"} and returns nullopt, so a
-    /// handler can simply return. The values stay valid while this context does.
+    /// handler can simply return; like every 400 the engine chooses, that response closes
+    /// the connection (a 400 the handler sends itself does not). The values stay valid while
+    /// this context does.
     std::optional<JsonValue> json_body();
     /// The peer's IP address as text ("127.0.0.1", "::1").
     std::string_view peer_address() const noexcept;

@@ -29,6 +29,7 @@ void StaticHandler::operator()(Context& ctx) const {
     so.allow_dotfiles = options_.dotfiles;
     const files::SanitizedPath p = files::sanitize_path(ctx.param("path"), so);
     if (p.verdict == files::PathVerdict::bad_request) {
+        x.engine_error = true;
         ctx.text(400, "400 Bad Request: invalid file path\n");
         return;
     }

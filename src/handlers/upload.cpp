@@ -23,7 +23,9 @@ namespace vstream {
 
 namespace {
 
+// The engine's own refusal of an upload (see request::Exchange::engine_error).
 void json_error(Context& ctx, int status, std::string_view reason) {
+    request::Exchange::of(ctx).engine_error = true;
     std::string body = "{\"error\":";
     core::append_json_string(body, reason);
     body.append("}");

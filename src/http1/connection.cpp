@@ -413,8 +413,15 @@ void Connection::finish_response() {
     // (RFC 9112 §6.3).
     const bool unknown_length =
         has_body && x.source && x.source->length() == request::BodySource::kUnknownLength;
+    // Every 400 the engine itself produces ends the connection, as the parser's do (and as
+    // nginx does with its own 400s): a request it cannot make sense of (a NUL in the path, a
+    // malformed JSON body) says the client, or a proxy before it, frames requests in a way the
+    // engine does not, so what is pipelined behind it is not trusted. RFC 9112 §9.6 lets a
+    // server close after any response. A handler's own 400 is its application's answer to a
+    // request read whole, and keeps the connection.
+    const bool refused = status == 400 && x.engine_error;
     // A body not read to its end leaves the framing of the next request unknown.
-    const bool keep = req.keep_alive && !x.close_requested && !env_.stopping &&
+    const bool keep = req.keep_alive && !x.close_requested && !env_.stopping && !refused &&
                       !(unknown_length && req.http_minor == 0) && !body_streaming_;
 
     head_.clear();

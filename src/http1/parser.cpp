@@ -13,7 +13,7 @@ RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data);
 }  // namespace
 
 RequestParser::RequestParser(ParserEvents& events, const Limits& limits) noexcept
-    : events_(events), limits_(limits) {
+    : events_(events), limits_(limits), chunk_line_scanner_(limits.max_request_line) {
     llhttp_settings_init(&settings_);
     settings_.on_message_begin = &on_message_begin;
     settings_.on_url = &on_url;
@@ -24,6 +24,7 @@ RequestParser::RequestParser(ParserEvents& events, const Limits& limits) noexcep
     settings_.on_body = &on_body;
     settings_.on_message_complete = &on_message_complete;
     settings_.on_chunk_header = &on_chunk_header;
+    settings_.on_chunk_complete = &on_chunk_complete;
     // Strict mode is compiled in (LLHTTP_STRICT_MODE). The only lenient flag is the version
     // one: llhttp 8 refuses HTTP/1.2, which RFC 9112 §2.3 says to serve as 1.1; the version's
     // syntax is checked by the head scanner and its value by check_head(). The other lenient
@@ -73,6 +74,11 @@ int RequestParser::count_trailer(std::size_t len) noexcept {
     return 0;
 }
 
+void RequestParser::start_chunk_line() noexcept {
+    chunk_line_ = true;
+    chunk_line_scanner_.reset();
+}
+
 int RequestParser::on_message_begin(llhttp_t* p) {
     RequestParser& s = self(p);
     s.request_ = &s.events_.on_request_begin();
@@ -82,6 +88,7 @@ int RequestParser::on_message_begin(llhttp_t* p) {
     s.in_request_ = true;
     s.in_body_ = false;
     s.stream_body_ = false;
+    s.chunk_line_ = false;
     return 0;
 }
 
@@ -178,10 +185,14 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     r.keep_alive = llhttp_should_keep_alive(p) != 0 && p->upgrade == 0;
     s.build_views();
     if (s.check_head() != 0) return -1;
+    // llhttp reads a chunked body, except a CONNECT's: it ends that message at the head
+    // (llhttp__after_headers_complete), and what follows is data after an upgrade.
+    const bool chunked = (p->flags & F_CHUNKED) != 0 && p->method != HTTP_CONNECT;
     if (s.body_expected() && s.events_.stream_body(r)) {
         // Its handler runs now and reads the body itself, under its own limit.
         s.stream_body_ = true;
         s.head_paused_ = true;
+        if (chunked) s.start_chunk_line();
         return HPE_PAUSED;
     }
     // 413 from Content-Length, before a byte of the body is read.
@@ -192,6 +203,11 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     if (const int status = s.events_.on_request_head(r); status != 0) {
         s.fail(status, "request refused");
         return -1;
+    }
+    if (chunked) {
+        // Pause where the first chunk-size line starts, for feed() to hand it to the scanner.
+        s.start_chunk_line();
+        return HPE_PAUSED;
     }
     return 0;
 }
@@ -222,9 +238,18 @@ int RequestParser::on_chunk_header(llhttp_t* p) {
     return HPE_PAUSED;
 }
 
+int RequestParser::on_chunk_complete(llhttp_t* p) {
+    // llhttp 8 calls this after each chunk's data and, for the last chunk, after the trailer
+    // section; only the former is followed by a chunk-size line.
+    if ((p->flags & F_TRAILING) != 0) return 0;
+    self(p).start_chunk_line();
+    return HPE_PAUSED;
+}
+
 int RequestParser::on_message_complete(llhttp_t* p) {
     RequestParser& s = self(p);
     s.scanner_.reset();  // the next byte starts a new head
+    s.chunk_line_ = false;
     s.in_request_ = false;
     s.in_body_ = false;
     // Stop here: the next pipelined request waits until this one is answered.
@@ -243,8 +268,29 @@ ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
     }
     std::size_t offset = 0;
     for (;;) {
-        const llhttp_errno_t err = llhttp_execute(&parser_, data + offset, len - offset);
-        if (err == HPE_OK) return {ParseResult::Kind::need_more, len, 0, {}};
+        std::size_t end = len;
+        if (chunk_line_) {
+            // A chunk-size line: llhttp sees its size and CRLF, the scanner checks and drops
+            // its extensions (RFC 9112 §7.1.1), which llhttp 8.1 would misread.
+            if (offset == len) return {ParseResult::Kind::need_more, len, 0, {}};
+            const http::ChunkLineScanner::Run run = chunk_line_scanner_.next(data + offset, len - offset);
+            if (run.status != 0) {
+                dead_ = true;
+                return {ParseResult::Kind::error, len, run.status, run.reason};
+            }
+            if (!run.pass) {
+                offset += run.length;
+                continue;
+            }
+            end = offset + run.length;
+            if (run.line_end) chunk_line_ = false;
+        }
+        const llhttp_errno_t err = llhttp_execute(&parser_, data + offset, end - offset);
+        if (err == HPE_OK) {
+            if (end == len) return {ParseResult::Kind::need_more, len, 0, {}};
+            offset = end;
+            continue;
+        }
         if (err != HPE_PAUSED) return error_result(len, err);
         const auto pos = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
         llhttp_resume(&parser_);
@@ -255,6 +301,10 @@ ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
         if (body_paused_) {
             body_paused_ = false;
             return {ParseResult::Kind::paused, pos, 0, {}};
+        }
+        if (chunk_line_) {
+            offset = pos;  // paused where a chunk-size line starts
+            continue;
         }
         if (!last_chunk_) return {ParseResult::Kind::complete, pos, 0, {}};
         last_chunk_ = false;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/chunk_line_scanner.hpp"
 #include "http/head_scanner.hpp"
 #include "http/request.hpp"
 
@@ -52,8 +53,10 @@ struct ParseResult {
 };
 
 /// An incremental HTTP/1.1 request parser: llhttp in strict mode plus vstream's limits and
-/// framing rules (request smuggling defences, RFC 9112). It stops after each complete
-/// request, so responses go out strictly in request order.
+/// framing rules (request smuggling defences, RFC 9112). HeadScanner checks head and trailer
+/// lines before llhttp reads them; ChunkLineScanner reads each chunk-size line and hands
+/// llhttp only its size and CRLF. It stops after each complete request, so responses go out
+/// strictly in request order.
 /// Thread: its loop thread only.
 class RequestParser {
 public:
@@ -90,11 +93,13 @@ private:
     static int on_body(llhttp_t* p, const char* at, std::size_t len);
     static int on_message_complete(llhttp_t* p);
     static int on_chunk_header(llhttp_t* p);
+    static int on_chunk_complete(llhttp_t* p);
 
     int fail(int status, const char* reason) noexcept;
     int append(http::Request::Span& span, const char* at, std::size_t len) noexcept;
     int check_head() noexcept;
     int count_trailer(std::size_t len) noexcept;
+    void start_chunk_line() noexcept;
     void build_views() noexcept;
     ParseResult error_result(std::size_t len, llhttp_errno_t err) noexcept;
 
@@ -103,6 +108,8 @@ private:
     ParserEvents& events_;
     const Limits limits_;  // a copy: small, and no lifetime to track
     http::HeadScanner scanner_;
+    http::ChunkLineScanner chunk_line_scanner_;
+    bool chunk_line_ = false;  // in a chunk-size line: chunk_line_scanner_ reads it first
     bool last_chunk_ = false;  // paused at the last chunk: trailers follow
     bool head_paused_ = false; // paused after a streamed request's head
     bool body_paused_ = false; // paused after a streamed body span

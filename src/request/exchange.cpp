@@ -43,6 +43,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     body.reset();
     source.reset();
     close_requested = false;
+    engine_error = false;
     server_set = false;
     answered = false;
     match.reset();

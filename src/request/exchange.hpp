@@ -87,6 +87,10 @@ public:
     Body body;
     std::unique_ptr<BodySource> source;  // instead of body: produced as the connection drains
     bool close_requested = false;  // the handler set "Connection: close"
+    // The engine chose this answer's status itself, refusing the request (a path the router
+    // or the static handler cannot serve, a malformed JSON body or upload field), not the
+    // handler. A 400 so marked is the connection's last (Connection::finish_response).
+    bool engine_error = false;
     bool server_set = false;       // the handler set its own Server header
     // Set (release) by whichever thread answers, once the response fields are filled in; the
     // loop reads the fields of a deferred exchange only after the handoff hands it over.

@@ -144,6 +144,7 @@ std::optional<JsonValue> Context::json_body() {
         std::string body = "{\"error\":";
         core::append_json_string(body, std::string("invalid JSON body: ") + simdjson::error_message(err));
         body.push_back('}');
+        x.engine_error = true;
         json(400, std::move(body));
         return std::nullopt;
     }

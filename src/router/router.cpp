@@ -258,6 +258,7 @@ void Router::dispatch(Exchange& x) const {
 void Router::answer_unmatched(Context& ctx, std::string_view path) const {
     Exchange& x = Exchange::of(ctx);
     if (x.match.error != nullptr) {
+        x.engine_error = true;
         ctx.text(400, std::string("400 Bad Request: ") + x.match.error + "\n");
         return;
     }

@@ -230,6 +230,7 @@ std::string chunked(std::string_view body, std::uint32_t seed, std::string_view 
         std::snprintf(size, sizeof size, i % 2 == 0 ? "%zx" : "%zX", n);
         out.append(size);
         if (i % 7 == 3) out.append(";name=value");
+        if (i % 7 == 5) out.append(" ;a=b; c = \"q;\\\"x\" ;d");  // RFC 9112 §7.1.1: BWS, quoted
         out.append("\r\n").append(body.substr(at, n)).append("\r\n");
         at += n;
     }
@@ -1451,6 +1452,8 @@ TEST_CASE("malformed chunked framing mid-body is answered 400 and on_error(400) 
     SUBCASE("a chunk size that overflows") { rest = "\r\n1ffffffffffffffff\r\nx\r\n0\r\n\r\n"; }
     SUBCASE("chunk data not followed by CRLF") { rest = "XX4\r\nmore\r\n0\r\n\r\n"; }
     SUBCASE("a trailer line without a colon") { rest = "\r\n0\r\nnot a field\r\n\r\n"; }
+    SUBCASE("whitespace after a chunk size") { rest = "\r\n5 \r\nhello\r\n0\r\n\r\n"; }
+    SUBCASE("a bare LF ending a chunk extension") { rest = "\r\n5;a=b\nhello\r\n0\r\n\r\n"; }
     CAPTURE(rest);
     RawClient c(server.port());
     REQUIRE(c.send(head("POST", "/upload", "Transfer-Encoding: chunked\r\n") + "4000\r\n" + good +
@@ -1467,6 +1470,58 @@ TEST_CASE("malformed chunked framing mid-body is answered 400 and on_error(400) 
     CHECK(s.error_status == 400);
     CHECK(s.ends == 0);
     CHECK(byte_exact(s.data, good));
+}
+
+TEST_CASE("chunk extensions of every valid form are skipped: a streaming reader and a buffered "
+          "handler get the bare body, and the next request on the connection is answered") {
+    // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted ) ] ).
+    Probes probes;
+    RoutedServer server(
+        [&probes](Server& s) {
+            upload_routes(probes)(s);
+            s.post("/echo", [](Context& ctx) { ctx.text(200, Body::copy(ctx.body())); });
+        },
+        body_config());
+    const std::string framed =
+        "5;a=b;c=d\r\nhello\r\n"
+        "1 ;a=b\r\n \r\n"
+        "5\t; x = \"q;\\\"\" ;y\r\nworld\r\n"
+        "0;last=1\r\nT: 1\r\n\r\n";
+    RawClient c(server.port());
+    REQUIRE(c.send(head("POST", "/upload", "Transfer-Encoding: chunked\r\n") + framed +
+                   head("POST", "/echo", "Transfer-Encoding: chunked\r\n") + framed +
+                   head("GET", "/ping")));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == summary("hello world"));
+    r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "hello world");
+    r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->body == "pong");
+}
+
+TEST_CASE("a chunk-size line longer than Limits::max_request_line is answered 413 and the "
+          "connection closes") {
+    Probes probes;
+    auto config = body_config();
+    config.limits.max_request_line = 256;
+    RoutedServer server(upload_routes(probes), config);
+    const std::string lines[] = {"5;a=" + std::string(300, 'x'), std::string(300, '0') + "5"};
+    for (const std::string& line : lines) {
+        CAPTURE(line.size());
+        RawClient c(server.port());
+        // The extension is refused as it arrives, before its line ends.
+        REQUIRE(c.send(head("POST", "/upload", "Transfer-Encoding: chunked\r\n") + line));
+        const auto r = c.read_response();
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(r->header("connection") == "close");
+        CHECK(c.wait_closed());
+    }
 }
 
 TEST_CASE("curl uploads a file with --data-binary to a streaming route, with Content-Length "

@@ -1,5 +1,8 @@
-// Request smuggling vectors get 400 and a close, and the smuggled request is never answered.
+// Request smuggling vectors get 400 and a close, and the smuggled request is never answered;
+// so does every other 400 the engine itself chooses.
+#include "file_server.hpp"
 #include "raw_client.hpp"
+#include "temp_dir.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
@@ -13,6 +16,8 @@
 using namespace std::chrono_literals;
 using vstream::list_has_token;
 using vstream::test::RawClient;
+using vstream::test::RoutedServer;
+using vstream::test::TempDir;
 using vstream::test::test_config;
 using vstream::test::TestServer;
 
@@ -115,6 +120,14 @@ TEST_CASE("ambiguous framing gets 400 and a close, and the smuggled request is n
         {"chunk size ended by a bare LF", chunked + "5\nhello\r\n0\r\n\r\n"},
         {"chunk data ended by a bare LF", chunked + "5\r\nhello\n0\r\n\r\n"},
         {"last chunk ended by bare LFs", chunked + "0\n\n"},
+        // RFC 9112 §7.1.1: BWS belongs to a chunk extension; a line end is CRLF there too.
+        {"whitespace after the chunk size, no extension", chunked + "5 \r\nhello\r\n0\r\n\r\n"},
+        {"whitespace after a chunk extension", chunked + "5;a=b\t\r\nhello\r\n0\r\n\r\n"},
+        {"bare LF inside a chunk extension", chunked + "2;\nxx\r\n0\r\n\r\n"},
+        {"bare LF ending a chunk extension", chunked + "5;a=b\nhello\r\n0\r\n\r\n"},
+        {"bare CR in a chunk extension", chunked + "5;a\rb\r\nhello\r\n0\r\n\r\n"},
+        {"chunk extension quoted value left open", chunked + "5;a=\"b\r\nhello\r\n0\r\n\r\n"},
+        {"chunk extension without a name", chunked + "5;=b\r\nhello\r\n0\r\n\r\n"},
         // The trailer section (RFC 9112 §7.1.2) follows the field-line rules of the head.
         {"bare LF ending the trailer section", chunked + "0\r\n\n"},
         {"bare LF ending a trailer field and the section", chunked + "0\r\nX: a\r\n\n"},
@@ -208,6 +221,15 @@ TEST_CASE("well-framed requests with unusual but valid spelling are served one b
         {"chunked in mixed case", post + "Transfer-Encoding: ChUnKeD\r\n\r\n0\r\n\r\n"},
         {"chunk extension",
          post + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n"},
+        // RFC 9112 §7.1.1: several extensions, BWS, quoted-string values.
+        {"several chunk extensions",
+         post + "Transfer-Encoding: chunked\r\n\r\n5;a=b;c=d\r\nhello\r\n0\r\n\r\n"},
+        {"BWS before a chunk extension",
+         post + "Transfer-Encoding: chunked\r\n\r\n5 ;a=b\r\nhello\r\n0\r\n\r\n"},
+        {"BWS around ';' and '='",
+         post + "Transfer-Encoding: chunked\r\n\r\n5\t; a = b ; c\r\nhello\r\n0\r\n\r\n"},
+        {"quoted chunk extension holding ';' and an escaped quote",
+         post + "Transfer-Encoding: chunked\r\n\r\n5;a=\"x;y\\\"z\"\r\nhello\r\n0;end\r\n\r\n"},
     };
     for (const Row& row : rows) {
         CAPTURE(row.name);
@@ -227,6 +249,74 @@ TEST_CASE("well-framed requests with unusual but valid spelling are served one b
         }
         CHECK(seen->snapshot() == std::vector<std::string>{"/", "/smuggled"});
     }
+}
+
+// Regression: a 400 from the router's path check or the static handler's path sanitizer kept
+// the connection and answered the request pipelined behind it. Every 400 the engine chooses
+// now closes, like the parser's; a handler's own 400 does not (see the next test).
+TEST_CASE("every 400 the engine itself chooses closes the connection, and the request "
+          "pipelined behind it is never answered") {
+    struct Row {
+        std::string name;
+        std::string request;  // followed on the wire by GET /ping
+    };
+    const std::vector<Row> rows = {
+        {"encoded NUL in the path (router)", "GET /file%00 HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"malformed escape in the path (router)", "GET /file%zz HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"control byte in a file path (static handler)",
+         "GET /file%01 HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"malformed JSON body (json_body)",
+         "POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n{"},
+    };
+    TempDir root;
+    root.write("file", "a file\n");
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        auto seen = std::make_shared<Seen>();
+        // vstream-serve's routes: GET /ping and serve_static("/").
+        RoutedServer srv(
+            [&](vstream::Server& s) {
+                s.get("/ping", [seen](vstream::Context& ctx) {
+                    seen->add(ctx.path());
+                    ctx.text(200, "pong\n");
+                });
+                s.post("/json", [](vstream::Context& ctx) {
+                    if (ctx.json_body()) ctx.text(200, "ok\n");
+                });
+                s.serve_static("/", root.path().string());
+            },
+            smuggling_config());
+        const Outcome o =
+            exchange(srv.port(), row.request + "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK(o.statuses == "400");  // exactly one response
+        CHECK(o.first_closes);
+        CHECK(o.closed);
+        CHECK_FALSE(seen->saw("/ping"));
+    }
+}
+
+TEST_CASE("a 400 a handler sends itself keeps the connection: the next request is answered") {
+    // RFC 9112 requires no close here: the request was read whole, and the 400 is the
+    // application's answer to its content.
+    RoutedServer srv(
+        [](vstream::Server& s) {
+            s.get("/ping", [](vstream::Context& ctx) { ctx.text(200, "pong\n"); });
+            s.get("/invalid", [](vstream::Context& ctx) {
+                ctx.json(400, R"({"error":"bad input"})");
+            });
+        },
+        smuggling_config());
+    RawClient c(srv.port(), 5s);
+    REQUIRE(c.send("GET /invalid HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK_FALSE(list_has_token(r->header("connection"), "close"));
+    r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "pong\n");
 }
 
 }  // TEST_SUITE

@@ -154,6 +154,42 @@ TEST_CASE("a parse error is answered with its status, Connection: close, then FI
     h.finish();
 }
 
+TEST_CASE("a 400 the engine chose closes the connection; a handler's own 400 and the engine's "
+          "other statuses keep it") {
+    struct Row {
+        const char* name;
+        int status;
+        bool engine;
+        bool closes;
+    };
+    const Row rows[] = {
+        {"the engine's 400", 400, true, true},
+        {"the handler's 400", 400, false, false},
+        {"the engine's 404", 404, true, false},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        ConnectionHarness h;
+        h.handler = [&row](Context& ctx) {
+            if (ctx.path() == "/first") {
+                vstream::request::Exchange::of(ctx).engine_error = row.engine;
+                ctx.text(row.status, "no\n");
+                return;
+            }
+            echo_path(ctx);
+        };
+        MemoryStream& s = h.open();
+        s.deliver("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+        while (s.complete_write()) {
+        }
+        CHECK(count(s.written, "HTTP/1.1 ") == (row.closes ? 1 : 2));
+        CHECK((s.written.find("Connection: close") != std::string::npos) == row.closes);
+        CHECK(s.shut_down == row.closes);
+        h.finish();
+    }
+}
+
 TEST_CASE("100 Continue is written before the body is read, and only when a body is announced") {
     ConnectionHarness h;
     h.handler = [](Context& ctx) { ctx.text(200, Body::copy(ctx.body())); };

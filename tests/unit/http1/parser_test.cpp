@@ -135,6 +135,64 @@ TEST_CASE("a chunked body is de-chunked, extensions and trailers skipped") {
     CHECK(o.bodies[0] == "hello world");
 }
 
+TEST_CASE("valid chunk extensions are skipped, split anywhere, and the next request follows") {
+    // RFC 9112 §7.1.1: several extensions, BWS before ';' and around '=', token or
+    // quoted-string values. llhttp 8.1 alone refuses all but the last (AWS SigV4's form).
+    const std::vector<std::string> lines = {
+        "5;a=b;c=d",
+        "5 ;a=b",
+        "5\t; a = b ; c",
+        "5;a;b=1;c",
+        "5;a=\"x;y\\\"z\";b=t",
+        "5;a=\"\" ;b",
+        "5;aws-chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+    };
+    for (const std::string& line : lines) {
+        CAPTURE(line);
+        const std::string in = kChunkedHead + line + "\r\nhello\r\n6" + line.substr(1) +
+                               "\r\n world\r\n0" + line.substr(1) +
+                               "\r\nT: 1\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n";
+        for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{5}}) {
+            CAPTURE(step);
+            const Outcome o = parse(in, step);
+            REQUIRE(o.targets.size() == 2);
+            CHECK(o.bodies[0] == "hello world");
+            CHECK(o.targets[1] == "/n");
+        }
+    }
+}
+
+TEST_CASE("a streamed chunked body with extensions reaches its consumer without them") {
+    struct Streamer final : ParserEvents {
+        Request r;
+        std::string body;
+        bool pause = false;
+        Request& on_request_begin() override { return r; }
+        bool stream_body(Request&) override { return true; }
+        int on_request_head(Request&) override { return 0; }
+        int on_request_body(std::string_view bytes) override {
+            body.append(bytes);
+            pause = !pause;
+            return pause ? ParserEvents::kPauseBody : 0;
+        }
+    } ev;
+    RequestParser p(ev, Limits{});
+    const std::string req = kChunkedHead + "3 ;a=b;c=\"d\"\r\nabc\r\n2;x\r\nde\r\n0;end\r\n\r\n" +
+                            "GET /n HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::size_t pos = 0;
+    ParseResult r = p.feed(req.data(), req.size());
+    REQUIRE(r.kind == ParseResult::Kind::head);
+    CHECK(r.consumed == kChunkedHead.size());
+    for (int i = 0; i < 10 && r.kind != ParseResult::Kind::complete; ++i) {
+        pos += r.consumed;
+        r = p.feed(req.data() + pos, req.size() - pos);
+        REQUIRE(r.kind != ParseResult::Kind::error);
+    }
+    REQUIRE(r.kind == ParseResult::Kind::complete);
+    CHECK(ev.body == "abcde");
+    CHECK(pos + r.consumed == req.find("GET"));
+}
+
 TEST_CASE("HTTP/1.0 is not kept alive unless it asks") {
     Collector c;
     RequestParser p(c, Limits{});
@@ -202,6 +260,20 @@ TEST_CASE("limits and malformed requests map to their status") {
         {"bare LF after a trailer", kChunkedHead + "0\r\nX: a\r\n\n", 400},
         {"obs-fold in a trailer", kChunkedHead + "0\r\nX: a\r\n b\r\n\r\n", 400},
         {"empty trailer name", kChunkedHead + "0\r\n: a\r\n\r\n", 400},
+        // RFC 9112 §7.1.1: BWS belongs to an extension, so whitespace alone ends no size.
+        {"space after the chunk size", kChunkedHead + "5 \r\nhello\r\n0\r\n\r\n", 400},
+        {"space after an extension", kChunkedHead + "5;a=b \r\nhello\r\n0\r\n\r\n", 400},
+        {"space after the last chunk", kChunkedHead + "0 \r\n\r\n", 400},
+        {"extension without a name", kChunkedHead + "5;\r\nhello\r\n0\r\n\r\n", 400},
+        {"extension with an empty value", kChunkedHead + "5;a=\r\nhello\r\n0\r\n\r\n", 400},
+        {"trailing ';' after a value", kChunkedHead + "5;a=b;\r\nhello\r\n0\r\n\r\n", 400},
+        {"unterminated quoted value", kChunkedHead + "5;a=\"b\r\nhello\r\n0\r\n\r\n", 400},
+        {"bare LF after an extension", kChunkedHead + "5;a=b\nhello\r\n0\r\n\r\n", 400},
+        {"bare CR after an extension", kChunkedHead + "5;a\rhello\r\n0\r\n\r\n", 400},
+        {"bare LF inside an extension", kChunkedHead + "2;\nxx\r\n0\r\n\r\n", 400},
+        {"chunk-size line over max_request_line",
+         kChunkedHead + "5;a=" + std::string(64, 'x') + "\r\nhello\r\n0\r\n\r\n", 413},
+        {"leading zeros over max_request_line", kChunkedHead + std::string(65, '0') + "5\r\n", 413},
     };
     for (const Row& row : rows) {
         const std::string name = row.name;
