@@ -26,20 +26,17 @@ EdgePoller::EdgePoller(uv_loop_t* loop) {
     if (epfd_ < 0) {
         throw Error(errc::io_error, std::string("epoll_create1: ") + uv_strerror(-errno));
     }
-    poll_ = new uv_poll_t;
-    if (const int rc = uv_poll_init(loop, poll_, epfd_); rc != 0) {
-        delete poll_;
-        poll_ = nullptr;
+    if (const int rc = poll_.init([&](uv_poll_t* p) { return uv_poll_init(loop, p, epfd_); }, this);
+        rc != 0) {
         ::close(epfd_);
         throw Error(errc::io_error, std::string("uv_poll_init: ") + uv_strerror(rc));
     }
-    poll_->data = this;
-    if (const int rc = uv_poll_start(poll_, UV_READABLE, &EdgePoller::on_poll); rc != 0) {
+    if (const int rc = uv_poll_start(poll_.get(), UV_READABLE, &EdgePoller::on_poll); rc != 0) {
         close();  // the destructor does not run: the handle goes with the next loop run
         ::close(epfd_);
         throw Error(errc::io_error, std::string("uv_poll_start: ") + uv_strerror(rc));
     }
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // the watched descriptors hold the loop
+    uv_unref(poll_.base());  // the watched descriptors hold the loop
 }
 
 EdgePoller::~EdgePoller() {
@@ -48,10 +45,9 @@ EdgePoller::~EdgePoller() {
 }
 
 void EdgePoller::close() noexcept {
-    if (poll_ == nullptr) return;
+    if (!poll_) return;
     poll_->data = nullptr;
-    core::close_and_delete(poll_);
-    poll_ = nullptr;
+    poll_.close();
 }
 
 int EdgePoller::add(int fd, EdgeWatcher* w) noexcept {
@@ -59,7 +55,7 @@ int EdgePoller::add(int fd, EdgeWatcher* w) noexcept {
     ev.events = kEvents;
     ev.data.ptr = w;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
-    if (watched_++ == 0 && poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (watched_++ == 0 && poll_) uv_ref(poll_.base());
     return 0;
 }
 
@@ -78,7 +74,7 @@ void EdgePoller::remove(int fd, EdgeWatcher* w) noexcept {
     for (int i = batch_next_; i < batch_size_; ++i) {
         if (batch_[i].data.ptr == w) batch_[i].data.ptr = nullptr;
     }
-    if (--watched_ == 0 && poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (--watched_ == 0 && poll_) uv_unref(poll_.base());
 }
 
 void EdgePoller::on_poll(uv_poll_t* handle, int status, int) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/uv_handle.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -59,7 +61,7 @@ private:
     void dispatch() noexcept;
 
     static constexpr int kBatch = 256;
-    uv_poll_t* poll_ = nullptr;  // freed in its close callback
+    core::UvHandle<uv_poll_t> poll_;  // watches epfd_ on the loop
     int epfd_ = -1;
     std::size_t watched_ = 0;
     epoll_event batch_[kBatch];  // the batch being dispatched, for remove()

@@ -11,17 +11,13 @@ namespace vstream::server {
 
 LoopDriver::LoopDriver(uv_loop_t* host, uv_loop_t* inner, std::function<void()> on_done)
     : inner_(inner), on_done_(std::move(on_done)) {
-    poll_ = new uv_poll_t;
-    if (int rc = uv_poll_init(host, poll_, uv_backend_fd(inner)); rc != 0) {
-        delete poll_;
-        poll_ = nullptr;
+    const int fd = uv_backend_fd(inner);
+    if (const int rc = poll_.init([&](uv_poll_t* p) { return uv_poll_init(host, p, fd); }, this);
+        rc != 0) {
         throw Error(errc::io_error, std::string("uv_poll_init: ") + uv_strerror(rc));
     }
-    poll_->data = this;
-    timer_ = new uv_timer_t;
-    uv_timer_init(host, timer_);
-    timer_->data = this;
-    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int, int) {
+    timer_.init([&](uv_timer_t* t) { return uv_timer_init(host, t); }, this);
+    uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
         static_cast<LoopDriver*>(p->data)->drive();
     });
     drive();  // registers the inner loop's watchers with its backend
@@ -30,10 +26,8 @@ LoopDriver::LoopDriver(uv_loop_t* host, uv_loop_t* inner, std::function<void()> 
 LoopDriver::~LoopDriver() { close_handles(); }
 
 void LoopDriver::close_handles() noexcept {
-    if (poll_ != nullptr) core::close_and_delete(poll_);
-    if (timer_ != nullptr) core::close_and_delete(timer_);
-    poll_ = nullptr;
-    timer_ = nullptr;
+    poll_.close();
+    timer_.close();
 }
 
 void LoopDriver::drive() noexcept {
@@ -54,10 +48,10 @@ void LoopDriver::drive() noexcept {
     // Wake for the inner loop's next timer, or at once when it has pending work (0).
     const int timeout = uv_backend_timeout(inner_);
     if (timeout < 0) {
-        uv_timer_stop(timer_);
+        uv_timer_stop(timer_.get());
     } else {
         uv_timer_start(
-            timer_, [](uv_timer_t* t) { static_cast<LoopDriver*>(t->data)->drive(); },
+            timer_.get(), [](uv_timer_t* t) { static_cast<LoopDriver*>(t->data)->drive(); },
             static_cast<std::uint64_t>(timeout), 0);
     }
 }

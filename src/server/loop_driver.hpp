@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/uv_handle.hpp"
+
 #include <functional>
 
 #include <uv.h>
@@ -37,8 +39,8 @@ private:
     void close_handles() noexcept;
 
     uv_loop_t* inner_;
-    uv_poll_t* poll_ = nullptr;    // on the host loop; freed in its close callback
-    uv_timer_t* timer_ = nullptr;  // on the host loop; freed in its close callback
+    core::UvHandle<uv_poll_t> poll_;    // on the host loop
+    core::UvHandle<uv_timer_t> timer_;  // on the host loop
     std::function<void()> on_done_;
     bool driving_ = false;
     bool done_ = false;
