@@ -1,6 +1,6 @@
 // Streaming responses of unknown length (live data): StreamWriter; and request bodies read as
-// they arrive: BodyReader. Implemented by src/request/stream.cpp over src/request/stream_source.cpp
-// and src/request/body_stream.cpp.
+// they arrive: BodyReader. Implemented by src/request/stream.cpp over src/request/streamed_body.cpp
+// and src/request/incoming_body.cpp.
 #pragma once
 
 #include <vstream/body.hpp>

@@ -79,7 +79,7 @@ MmapCache::MmapCache(const FileCacheConfig& config)
 
 MmapCache::~MmapCache() = default;
 
-int MmapCache::open(const FileSource& source, std::string_view path, FileRef& out) {
+int MmapCache::open(const FileOrigin& source, std::string_view path, FileRef& out) {
     std::string key;
     key.reserve(source.cache_key().size() + path.size());
     key.append(source.cache_key()).append(path);
@@ -181,7 +181,7 @@ int MmapCache::open(const FileSource& source, std::string_view path, FileRef& ou
     return 0;
 }
 
-int MmapCache::load(const FileSource& source, std::string_view path,
+int MmapCache::load(const FileOrigin& source, std::string_view path,
                     std::shared_ptr<CachedFile>& out) {
     OpenedFile f;
     const int rc = source.open(path, f);

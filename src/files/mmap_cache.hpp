@@ -1,6 +1,6 @@
 #pragma once
 
-#include "files/file_source.hpp"
+#include "files/file_origin.hpp"
 
 #include <vstream/files.hpp>
 
@@ -94,7 +94,7 @@ public:
     /// The file at `path` in `source`. Returns 0, -EISDIR for a directory (not cached), or
     /// another negative errno from the source (-ENOENT, -EACCES, -EXDEV, ...), or -ENODEV
     /// for a file that is neither regular nor a directory (devices, FIFOs, sockets).
-    int open(const FileSource& source, std::string_view path, FileRef& out);
+    int open(const FileOrigin& source, std::string_view path, FileRef& out);
 
     /// The window of windowed `file` that holds `offset`, mapped with a readahead hint
     /// (sequential for a stream, none for a random range). nullptr when every mapping the
@@ -138,7 +138,7 @@ private:
     };
     using NodeList = std::list<Node>;
 
-    int load(const FileSource& source, std::string_view path, std::shared_ptr<CachedFile>& out);
+    int load(const FileOrigin& source, std::string_view path, std::shared_ptr<CachedFile>& out);
     bool make_room(std::size_t bytes, std::unique_lock<std::mutex>& lock);
     void drop(NodeList::iterator it);
     void unindex(NodeList::iterator it);

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "files/mmap_cache.hpp"
-#include "request/body_source.hpp"
+#include "request/response_body.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -22,7 +22,7 @@ struct Pacing {
 /// (never copied in user space); when every mapping the cache allows is in use, 64 KiB pieces
 /// are mapped on their own, uncached. Produced as the connection drains, so a 50 GiB file
 /// holds one or two windows at a time.
-class FileBody final : public request::BodySource {
+class FileBody final : public request::ResponseBody {
 public:
     struct Piece {
         std::string text;         // sent first, if any

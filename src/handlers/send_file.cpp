@@ -3,7 +3,7 @@
 // storage, which the request core does not know.
 #include <vstream/context.hpp>
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "handlers/file_response.hpp"
 #include "http/mime_types.hpp"
 #include "request/exchange.hpp"
@@ -18,7 +18,7 @@ void Context::send_file(std::string_view path, const FileOptions& options) {
     Exchange& x = Exchange::of(*this);
     if (x.answered) return;
     // Immutable, so safe to share between servers and threads.
-    static const files::LocalFileSource anywhere;
+    static const files::LocalFileOrigin anywhere;
     static const http::MimeTypes mime;
     files::FileRef file;
     const int rc = x.env().file_cache ? x.env().file_cache->open(anywhere, path, file) : -EIO;

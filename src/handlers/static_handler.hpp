@@ -1,6 +1,6 @@
 #pragma once
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "http/mime_types.hpp"
 
 #include <vstream/context.hpp>
@@ -12,7 +12,7 @@ namespace vstream::handlers {
 
 /// Serves the files below a root directory (RouteGroup::serve_static): the route's catch-all
 /// parameter "path" names the file. Paths are sanitised first (path_sanitizer: "..", NUL,
-/// dotfiles) and opened confined to the root by the kernel (LocalFileSource); a directory
+/// dotfiles) and opened confined to the root by the kernel (LocalFileOrigin); a directory
 /// is redirected to its '/' form, then answered with its index file, a listing when enabled,
 /// or 404. Immutable once built; any thread.
 class StaticHandler {
@@ -26,7 +26,7 @@ public:
 private:
     void serve_directory(Context& ctx, const std::string& relative) const;
 
-    files::LocalFileSource source_;
+    files::LocalFileOrigin source_;
     StaticOptions options_;
     FileOptions file_options_;
     http::MimeTypes mime_;

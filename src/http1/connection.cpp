@@ -181,7 +181,7 @@ void Connection::settle() {
 }
 
 bool Connection::body_flowing() const noexcept {
-    return body_streaming_ && exchange_ != nullptr && !exchange_->body_stream.paused();
+    return body_streaming_ && exchange_ != nullptr && !exchange_->incoming_body.paused();
 }
 
 bool Connection::stream_body(http::Request&) {
@@ -192,17 +192,17 @@ bool Connection::stream_body(http::Request&) {
         return false;  // out of memory routing: buffer it, the router answers later
     }
     const auto declared = parser_.declared_length();
-    exchange_->body_stream.expect(declared ? *declared : request::BodyStream::kUnknownLength);
+    exchange_->incoming_body.expect(declared ? *declared : request::IncomingBody::kUnknownLength);
     return true;
 }
 
 int Connection::on_request_body(std::string_view bytes) {
     if (exchange_ == nullptr) return 500;
     try {
-        switch (exchange_->body_stream.data(bytes)) {
-            case request::BodyStream::Feed::more: return 0;
-            case request::BodyStream::Feed::pause: return ParserEvents::kPauseBody;
-            case request::BodyStream::Feed::too_large: return 413;
+        switch (exchange_->incoming_body.data(bytes)) {
+            case request::IncomingBody::Feed::more: return 0;
+            case request::IncomingBody::Feed::pause: return ParserEvents::kPauseBody;
+            case request::IncomingBody::Feed::too_large: return 413;
         }
     } catch (...) {
         // The reader threw: it broke its contract, and its request fails.
@@ -213,7 +213,7 @@ int Connection::on_request_body(std::string_view bytes) {
 void Connection::on_body_wanted(request::Exchange& x) {
     if (&x != exchange_ || closed_ || !body_streaming_ || phase_ == Phase::closing) return;
     if (body_deadline_ == 0) {
-        body_deadline_ = now() + static_cast<std::uint64_t>(x.body_stream.timeout().count());
+        body_deadline_ = now() + static_cast<std::uint64_t>(x.incoming_body.timeout().count());
     }
     // RFC 9110 §10.1.1: the client waits for this before sending the body; only a handler
     // that wants the body asks for it.
@@ -236,12 +236,12 @@ void Connection::on_body_refused(request::Exchange& x, int status, std::string_v
 void Connection::continue_body() {
     request::Exchange& x = *exchange_;
     int failed = 0;
-    request::BodyStream::Feed f = request::BodyStream::Feed::more;
+    request::IncomingBody::Feed f = request::IncomingBody::Feed::more;
     const bool was_dispatching = dispatching_;
     dispatching_ = true;
     try {
-        f = x.body_stream.deliver_held();
-        if (f == request::BodyStream::Feed::too_large) failed = 413;
+        f = x.incoming_body.deliver_held();
+        if (f == request::IncomingBody::Feed::too_large) failed = 413;
     } catch (...) {
         failed = 500;  // the reader threw
     }
@@ -251,7 +251,7 @@ void Connection::continue_body() {
         return;
     }
     settle();
-    if (closed_ || !body_streaming_ || f == request::BodyStream::Feed::pause) return;
+    if (closed_ || !body_streaming_ || f == request::IncomingBody::Feed::pause) return;
     process_pending();
     if (closed_) return;
     if (body_streaming_) mark_body_read();  // from the resume, not from the pause
@@ -412,7 +412,7 @@ void Connection::finish_response() {
     // A body of unknown length: chunked to HTTP/1.1; to HTTP/1.0 it ends with the connection
     // (RFC 9112 §6.3).
     const bool unknown_length =
-        has_body && x.source && x.source->length() == request::BodySource::kUnknownLength;
+        has_body && x.source && x.source->length() == request::ResponseBody::kUnknownLength;
     // Every 400 the engine itself produces ends the connection, as the parser's do (and as
     // nginx does with its own 400s): a request it cannot make sense of (a NUL in the path, a
     // malformed JSON body) says the client, or a proxy before it, frames requests in a way the
@@ -500,7 +500,7 @@ void Connection::drive() {
         request::Pull p;
         while (source_ && out_.queued() <= low) {
             p = source_->pull(out_, now());
-            if (exchange_ != nullptr && source_->length() == request::BodySource::kUnknownLength) {
+            if (exchange_ != nullptr && source_->length() == request::ResponseBody::kUnknownLength) {
                 exchange_->response_size = static_cast<std::size_t>(source_->produced());
             }
             if (p.kind == request::Pull::Kind::fail) {

@@ -133,7 +133,7 @@ private:
     net::WriteQueue out_;
     RequestParser parser_;
     request::Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
-    std::unique_ptr<request::BodySource> source_;  // the body being produced (Phase::sending)
+    std::unique_ptr<request::ResponseBody> source_;  // the body being produced (Phase::sending)
     bool keep_after_source_ = false;      // keep-alive once source_ is done
     std::uint64_t pace_due_ = 0;          // when source_ asked to be pulled again; 0 = not
     net::PeerName peer_;

@@ -1,7 +1,7 @@
 #include <vstream/context.hpp>
 
 #include "request/exchange.hpp"
-#include "request/stream_source.hpp"
+#include "request/streamed_body.hpp"
 #include "http/token.hpp"
 
 #include <vstream/config.hpp>
@@ -188,7 +188,7 @@ StreamWriter Context::stream(int code) {
     }
     x.status = code;
     x.body.reset();
-    x.source = std::make_unique<request::StreamSource>(state);
+    x.source = std::make_unique<request::StreamedBody>(state);
     x.answer();
     return StreamWriter(std::move(state));
 }

@@ -53,7 +53,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     request_id.clear();
     traceparent.clear();
     deferred = false;
-    body_stream.reset();
+    incoming_body.reset();
     body_hold_ = false;
     buffered_end_due_ = false;
     cancelled_.store(false, std::memory_order_relaxed);
@@ -109,7 +109,7 @@ void Exchange::detach(bool cancelled) noexcept {
 }
 
 void Exchange::start_body(BodyReader reader) {
-    if (owner_ == nullptr || body_hold_ || body_stream.has_reader() || body_stream.finished() ||
+    if (owner_ == nullptr || body_hold_ || incoming_body.has_reader() || incoming_body.finished() ||
         answered) {
         if (reader.on_error) reader.on_error(0, "read_body: the body was already read, or the request answered");
         return;
@@ -117,9 +117,9 @@ void Exchange::start_body(BodyReader reader) {
     deferred = true;  // answered from on_end, or later
     body_hold_ = true;
     holder_added();
-    const bool fits = body_stream.set_reader(std::move(reader), env_->limits.max_stream_body_bytes,
+    const bool fits = incoming_body.set_reader(std::move(reader), env_->limits.max_stream_body_bytes,
                                             env_->timeouts.stream_body);
-    if (body_stream.expected()) {
+    if (incoming_body.expected()) {
         if (!fits) {
             if (owner_ != nullptr) owner_->on_body_refused(*this, 413, "request body too large");
             return;
@@ -128,12 +128,12 @@ void Exchange::start_body(BodyReader reader) {
         return;
     }
     // A buffered body (or none): hand it over whole.
-    if (request.body.size() > body_stream.max_bytes()) {
+    if (request.body.size() > incoming_body.max_bytes()) {
         text(413, "413 Payload Too Large: request body too large\n");
         fail_body(413, "request body too large");
         return;
     }
-    if (body_stream.data(request.body) == BodyStream::Feed::pause) {
+    if (incoming_body.data(request.body) == IncomingBody::Feed::pause) {
         buffered_end_due_ = true;  // on_end waits for resume_body()
         return;
     }
@@ -146,13 +146,13 @@ void Exchange::resume_body() {
         end_body();
         return;
     }
-    if (body_stream.resume() && owner_ != nullptr) owner_->on_body_wanted(*this);
+    if (incoming_body.resume() && owner_ != nullptr) owner_->on_body_wanted(*this);
 }
 
 void Exchange::end_body() {
     if (!body_hold_) return;
     try {
-        body_stream.end();
+        incoming_body.end();
     } catch (...) {
         body_hold_ = false;
         holder_dropped();
@@ -163,7 +163,7 @@ void Exchange::end_body() {
 }
 
 void Exchange::fail_body(int status, std::string_view reason) noexcept {
-    body_stream.fail(status, reason);
+    incoming_body.fail(status, reason);
     if (!body_hold_) return;
     body_hold_ = false;
     holder_dropped();

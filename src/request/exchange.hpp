@@ -1,7 +1,7 @@
 #pragma once
 
-#include "request/body_source.hpp"
-#include "request/body_stream.hpp"
+#include "request/response_body.hpp"
+#include "request/incoming_body.hpp"
 #include "http/query.hpp"
 #include "http/request.hpp"
 #include "request/env.hpp"
@@ -85,7 +85,7 @@ public:
     int status = 200;
     std::string header_block;  // "Name: value\r\n" lines set by the handler
     Body body;
-    std::unique_ptr<BodySource> source;  // instead of body: produced as the connection drains
+    std::unique_ptr<ResponseBody> source;  // instead of body: produced as the connection drains
     bool close_requested = false;  // the handler set "Connection: close"
     // The engine chose this answer's status itself, refusing the request (a path the router
     // or the static handler cannot serve, a malformed JSON body or upload field), not the
@@ -108,7 +108,7 @@ public:
 
 
     // A body read as it arrives (read_body). Loop thread.
-    BodyStream body_stream;
+    IncomingBody incoming_body;
 
     /// Starts reading the body into `reader` (Context::read_body, on the loop thread).
     void start_body(BodyReader reader);

@@ -1,7 +1,7 @@
 #include <vstream/stream.hpp>
 
 #include "http/chunked_encoder.hpp"
-#include "request/stream_source.hpp"
+#include "request/streamed_body.hpp"
 
 namespace vstream {
 

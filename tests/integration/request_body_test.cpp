@@ -272,7 +272,7 @@ std::function<void(Server&)> upload_routes(Probes& probes) {
 
 TEST_SUITE("integration/request_body") {
 
-// Regression: a streaming route's head leaves its BodyStream paused until a reader takes the
+// Regression: a streaming route's head leaves its IncomingBody paused until a reader takes the
 // held bytes; read_body() from inside the handler reached Connection::on_body_wanted while
 // dispatching_ and returned early, process() found the body not flowing and stopped reading,
 // and nothing restarted it: the request hung until the whole-body timeout.
@@ -1562,7 +1562,7 @@ TEST_CASE("curl uploads a file with --data-binary to a streaming route, with Con
     }
 }
 
-// Regression: BodyStream kept the reader (and what its callbacks capture) after on_end or
+// Regression: IncomingBody kept the reader (and what its callbacks capture) after on_end or
 // on_error. A reader holding the response's StreamWriter (whose state holds a reference on the
 // exchange) or a ContextRef kept its own exchange alive for ever: a leak per request.
 TEST_CASE("a reader's callbacks are released once its request is over, also when they hold "

@@ -1,9 +1,9 @@
-// Drives an request::BodySource as a connection would: each pull appends to a net::WriteQueue
+// Drives an request::ResponseBody as a connection would: each pull appends to a net::WriteQueue
 // over a MemoryStream, and every write is completed at once, so the test sees the exact bytes
 // that would go out. Time is the test's: `now` is passed in, never read from a clock.
 #pragma once
 
-#include "request/body_source.hpp"
+#include "request/response_body.hpp"
 #include "memory_stream.hpp"
 #include "net/write_queue.hpp"
 
@@ -24,7 +24,7 @@ public:
 
     /// One pull at loop time `now`, then everything queued is written. last_pull_bytes()
     /// tells how many bytes it produced.
-    request::Pull pull(request::BodySource& source, std::uint64_t now) {
+    request::Pull pull(request::ResponseBody& source, std::uint64_t now) {
         const std::size_t before = stream_.written.size();
         const request::Pull p = source.pull(queue_, now);
         flush();
@@ -36,7 +36,7 @@ public:
     /// Pulls until the source is done or fails, moving `now` to each wait's wait_until.
     /// Returns the last pull; gives up (returning it, kind `more` or `wait`) after
     /// `max_pulls`.
-    request::Pull run(request::BodySource& source, std::uint64_t& now, int max_pulls = 1000000) {
+    request::Pull run(request::ResponseBody& source, std::uint64_t& now, int max_pulls = 1000000) {
         request::Pull p;
         for (int i = 0; i < max_pulls; ++i) {
             p = pull(source, now);

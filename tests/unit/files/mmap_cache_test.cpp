@@ -2,7 +2,7 @@
 // budget, eviction, revalidation and expiry, on real files in a temporary directory.
 #include "files/mmap_cache.hpp"
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
 
@@ -27,7 +27,7 @@
 using vstream::FileCacheConfig;
 using vstream::files::CachedFile;
 using vstream::files::FileRef;
-using vstream::files::LocalFileSource;
+using vstream::files::LocalFileOrigin;
 using vstream::files::MmapCache;
 using vstream::files::Window;
 using vstream::files::WindowRef;
@@ -95,7 +95,7 @@ TEST_SUITE("files/mmap_cache") {
 TEST_CASE("an open after a miss is a hit that shares the same CachedFile") {
     Fixture fx;
     fx.write("a.txt", "hello");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef first;
     FileRef second;
@@ -112,7 +112,7 @@ TEST_CASE("a small file is mapped whole: data() holds the file's bytes, and its 
     Fixture fx;
     const std::string content = random_bytes(10000, 7);
     fx.write("a.bin", content);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     REQUIRE(cache.open(src, "a.bin", f) == 0);
@@ -128,7 +128,7 @@ TEST_CASE("the etag is the quoted hex of inode, size and mtime in nanoseconds") 
     Fixture fx;
     const std::string path = fx.write("a.txt", "twelve bytes");
     set_mtime(path, 1700000000, 123456789);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     REQUIRE(cache.open(src, "a.txt", f) == 0);
@@ -144,7 +144,7 @@ TEST_CASE("the etag changes when the size or the mtime changes") {
     Fixture fx;
     const std::string path = fx.write("a.txt", "version one");
     set_mtime(path, 1600000000, 0);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.revalidate = std::chrono::milliseconds(0);
     MmapCache cache(c);
@@ -175,7 +175,7 @@ TEST_CASE("last_modified is the IMF-fixdate of the mtime") {
     Fixture fx;
     const std::string path = fx.write("a.txt", "x");
     set_mtime(path, 784111777, 500000000);  // the RFC's example instant; sub-seconds dropped
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     REQUIRE(cache.open(src, "a.txt", f) == 0);
@@ -186,7 +186,7 @@ TEST_CASE("last_modified is the IMF-fixdate of the mtime") {
 TEST_CASE("a file above window_threshold is windowed: no whole mapping, an open descriptor") {
     Fixture fx;
     fx.write("big.bin", random_bytes(3 * page() + 100, 3));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config());
     FileRef f;
     REQUIRE(cache.open(src, "big.bin", f) == 0);
@@ -202,7 +202,7 @@ TEST_CASE("windows are aligned to window_size and hold the file's bytes, the las
     const std::size_t ws = page();
     const std::string content = random_bytes(3 * ws + 100, 4);
     fx.write("big.bin", content);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config());
     REQUIRE(cache.window_size() == ws);
     FileRef f;
@@ -225,7 +225,7 @@ TEST_CASE("windows are aligned to window_size and hold the file's bytes, the las
 TEST_CASE("a whole-mapped file has no windows") {
     Fixture fx;
     fx.write("a.txt", "small");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     REQUIRE(cache.open(src, "a.txt", f) == 0);
@@ -236,7 +236,7 @@ TEST_CASE("window() returns the same Window for the same index while it is cache
     Fixture fx;
     const std::size_t ws = page();
     fx.write("big.bin", random_bytes(4 * ws, 5));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config());
     FileRef f;
     REQUIRE(cache.open(src, "big.bin", f) == 0);
@@ -260,7 +260,7 @@ TEST_CASE("with a budget of two windows, a third waits until one is released") {
     const std::size_t ws = page();
     const std::string content = random_bytes(4 * ws, 6);
     fx.write("big.bin", content);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config(2));
     FileRef f;
     REQUIRE(cache.open(src, "big.bin", f) == 0);
@@ -289,7 +289,7 @@ TEST_CASE("mapped_bytes never exceeds the budget while windows come and go") {
     const std::size_t ws = page();
     const std::string content = random_bytes(16 * ws + 10, 8);
     fx.write("big.bin", content);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     const FileCacheConfig c = windowed_config(2);
     MmapCache cache(c);
     FileRef f;
@@ -321,7 +321,7 @@ TEST_CASE("a whole file bigger than the free budget, with every mapping held, is
     fx.write("big.bin", random_bytes(8 * ws, 9));
     const std::string small = random_bytes(2 * ws, 10);
     fx.write("small.bin", small);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = windowed_config(3);
     c.window_threshold = 4 * ws;  // small.bin would be mapped whole
     MmapCache cache(c);
@@ -347,7 +347,7 @@ TEST_CASE("a whole file bigger than the entire budget is windowed") {
     Fixture fx;
     const std::size_t ws = page();
     fx.write("a.bin", random_bytes(2 * ws, 11));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = windowed_config(1);
     c.window_threshold = 4 * ws;
     MmapCache cache(c);
@@ -361,7 +361,7 @@ TEST_CASE("unreferenced files are evicted least recently used first to make room
     Fixture fx;
     const std::size_t ws = page();
     for (const char* name : {"a", "b", "c", "d"}) fx.write(name, random_bytes(ws, name[0]));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = windowed_config(3);
     c.window_threshold = 4 * ws;
     MmapCache cache(c);
@@ -393,7 +393,7 @@ TEST_CASE("unreferenced files are evicted least recently used first to make room
 TEST_CASE("max_entries bounds the cached files, going over only while all are in use") {
     Fixture fx;
     for (const char* name : {"a", "b", "c", "d"}) fx.write(name, name);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.max_entries = 2;
 
@@ -435,7 +435,7 @@ TEST_CASE("max_entries evicts an unused windowed file even while its windows are
     const std::size_t ws = page();
     fx.write("big1.bin", random_bytes(4 * ws, 12));
     fx.write("big2.bin", random_bytes(4 * ws, 13));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = windowed_config();
     c.max_entries = 1;
     MmapCache cache(c);
@@ -452,8 +452,8 @@ TEST_CASE("max_entries evicts an unused windowed file even while its windows are
 TEST_CASE("the same path in two sources is cached as two entries") {
     Fixture fx;
     fx.write("a.txt", "same file");
-    LocalFileSource confined(fx.root, false);
-    LocalFileSource links(fx.root, true);
+    LocalFileOrigin confined(fx.root, false);
+    LocalFileOrigin links(fx.root, true);
     MmapCache cache(config());
     FileRef a;
     FileRef b;
@@ -469,7 +469,7 @@ TEST_CASE("with revalidate 0, a replaced file gets a new CachedFile and the old 
     const std::string old_bytes = random_bytes(3000, 14);
     const std::string new_bytes = random_bytes(5000, 15);
     fx.write("a.bin", old_bytes);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.revalidate = std::chrono::milliseconds(0);
     MmapCache cache(c);
@@ -500,7 +500,7 @@ TEST_CASE("with revalidate 0, a touched file gets a new CachedFile and the old o
     const std::string content = random_bytes(3000, 16);
     const std::string path = fx.write("a.bin", content);
     set_mtime(path, 1500000000, 0);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.revalidate = std::chrono::milliseconds(0);
     MmapCache cache(c);
@@ -524,7 +524,7 @@ TEST_CASE("with revalidate 0, a touched file gets a new CachedFile and the old o
 TEST_CASE("with revalidate 0, a file rewritten in place with a new size gets a new CachedFile") {
     Fixture fx;
     fx.write("a.txt", "short");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.revalidate = std::chrono::milliseconds(0);
     MmapCache cache(c);
@@ -543,7 +543,7 @@ TEST_CASE("with revalidate 0, a deleted file gives -ENOENT and the old reference
     Fixture fx;
     const std::string content = random_bytes(2000, 17);
     const std::string path = fx.write("a.bin", content);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = config();
     c.revalidate = std::chrono::milliseconds(0);
     MmapCache cache(c);
@@ -563,7 +563,7 @@ TEST_CASE("with revalidate 0, a deleted file gives -ENOENT and the old reference
 TEST_CASE("within revalidate a changed file is still served from the cache") {
     Fixture fx;
     fx.write("a.txt", "one");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());  // revalidate: an hour
     FileRef a;
     REQUIRE(cache.open(src, "a.txt", a) == 0);
@@ -577,7 +577,7 @@ TEST_CASE("recheck_all() makes the next open stat the file even within a long re
     Fixture fx;
     fx.write("a.txt", "one");
     fx.write("b.txt", "unchanged");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());  // revalidate: an hour
     FileRef a;
     FileRef b;
@@ -604,7 +604,7 @@ TEST_CASE("expire() releases entries idle for longer than idle, never referenced
     fx.write("a.txt", "kept by a response");
     fx.write("b.txt", "unreferenced");
     fx.write("big.bin", big);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     FileCacheConfig c = windowed_config();
     c.idle = std::chrono::milliseconds(1);
     MmapCache cache(c);
@@ -653,7 +653,7 @@ TEST_CASE("expire() releases entries idle for longer than idle, never referenced
 TEST_CASE("a directory gives -EISDIR and is not cached") {
     Fixture fx;
     std::filesystem::create_directories(fx.root + "/sub");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     CHECK(cache.open(src, "sub", f) == -EISDIR);
@@ -664,7 +664,7 @@ TEST_CASE("a directory gives -EISDIR and is not cached") {
 
 TEST_CASE("a missing file gives -ENOENT") {
     Fixture fx;
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     FileRef f;
     CHECK(cache.open(src, "nope.txt", f) == -ENOENT);
@@ -677,7 +677,7 @@ TEST_CASE("a FIFO gives -ENODEV without blocking") {
     Fixture fx;
     const std::string fifo = fx.root + "/pipe";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(config());
     std::atomic<bool> done{false};
     int rc = 0;
@@ -703,7 +703,7 @@ TEST_CASE("a FIFO gives -ENODEV without blocking") {
 TEST_CASE("an empty file has size 0, no mapping, and is not windowed") {
     Fixture fx;
     fx.write("empty", "");
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config());
     FileRef f;
     REQUIRE(cache.open(src, "empty", f) == 0);
@@ -720,7 +720,7 @@ TEST_CASE("stats count hits, misses, open entries and mapped bytes of files and 
     const std::size_t ws = page();
     fx.write("a.txt", "0123456789");
     fx.write("big.bin", random_bytes(4 * ws, 19));
-    LocalFileSource src(fx.root, false);
+    LocalFileOrigin src(fx.root, false);
     MmapCache cache(windowed_config());
     CHECK(cache.stats().hits == 0);
     CHECK(cache.stats().misses == 0);
@@ -744,7 +744,7 @@ TEST_CASE("concurrent opens of one path from four threads share one entry") {
         CAPTURE(revalidate_ms);
         Fixture fx;
         fx.write("a.bin", random_bytes(50000, 20));
-        LocalFileSource src(fx.root, false);
+        LocalFileOrigin src(fx.root, false);
         FileCacheConfig c = config();
         c.revalidate = std::chrono::milliseconds(revalidate_ms);
         MmapCache cache(c);

@@ -1,9 +1,9 @@
-// Tests FileBody (src/handlers/file_body.cpp), a BodySource, pulled into a WriteQueue over a
+// Tests FileBody (src/handlers/file_body.cpp), a ResponseBody, pulled into a WriteQueue over a
 // MemoryStream: exact bytes from whole mappings, windows and the fallback reads, and pacing
 // against a fake loop clock.
 #include "handlers/file_body.hpp"
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "source_drain.hpp"
 #include "temp_dir.hpp"
 
@@ -22,7 +22,7 @@
 using vstream::FileCacheConfig;
 using vstream::handlers::FileBody;
 using vstream::files::FileRef;
-using vstream::files::LocalFileSource;
+using vstream::files::LocalFileOrigin;
 using vstream::files::MmapCache;
 using vstream::handlers::Pacing;
 using vstream::request::Pull;
@@ -51,7 +51,7 @@ struct OneFile {
     TempDir dir;
     std::string content;
     std::string path;
-    LocalFileSource source;
+    LocalFileOrigin source;
     MmapCache cache;
     FileRef file;
 

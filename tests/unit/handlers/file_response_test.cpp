@@ -2,7 +2,7 @@
 // lines and body of file answers, on an Exchange filled in as the parser would.
 #include "handlers/file_response.hpp"
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "request/exchange.hpp"
 #include "source_drain.hpp"
 #include "temp_dir.hpp"
@@ -29,7 +29,7 @@ using vstream::HeaderField;
 using vstream::Limits;
 using vstream::ServerConfig;
 using vstream::files::FileRef;
-using vstream::files::LocalFileSource;
+using vstream::files::LocalFileOrigin;
 using vstream::files::MmapCache;
 using vstream::handlers::respond_open_error;
 using vstream::handlers::respond_with_file;
@@ -81,7 +81,7 @@ std::shared_ptr<const vstream::request::Env> env_with(std::shared_ptr<MmapCache>
 struct Fixture {
     TempDir dir;
     std::string content;
-    LocalFileSource source;
+    LocalFileOrigin source;
     std::shared_ptr<MmapCache> cache;
     FileRef file;
     Exchange x;

@@ -2,7 +2,7 @@
 // errors and closing, timeouts, and deferred answers.
 #include "connection_harness.hpp"
 
-#include "request/body_source.hpp"
+#include "request/response_body.hpp"
 #include "request/exchange.hpp"
 #include "net/write_queue.hpp"
 
@@ -28,7 +28,7 @@ void echo_path(Context& ctx) { ctx.text(200, Body::copy(ctx.path())); }
 
 // A body of `chunks` pieces of `size` bytes ('a', 'b', ...), one piece per pull; it can pace
 // itself (every other pull waits `pause_ms`) or fail after some pieces.
-class ChunkSource final : public vstream::request::BodySource {
+class ChunkSource final : public vstream::request::ResponseBody {
 public:
     ChunkSource(int chunks, std::size_t size, int* pulls) : chunks_(chunks), size_(size), pulls_(pulls) {}
     int fail_after = -1;

@@ -2,7 +2,7 @@
 // write making the file cache check its files again.
 #include "request/env.hpp"
 
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 #include "files/mmap_cache.hpp"
 #include "temp_dir.hpp"
 
@@ -13,7 +13,7 @@
 using vstream::FileCacheConfig;
 using vstream::ServerConfig;
 using vstream::files::FileRef;
-using vstream::files::LocalFileSource;
+using vstream::files::LocalFileOrigin;
 using vstream::files::MmapCache;
 using vstream::request::Env;
 using vstream::test::TempDir;
@@ -34,7 +34,7 @@ TEST_CASE("an environment carries the config's limits and timeouts and the file 
 TEST_CASE("a faulted write makes the cache stat its files again; without a cache it is a no-op") {
     TempDir dir;
     dir.write("root/a.bin", "0123456789");
-    const LocalFileSource source(dir.at("root"), false);
+    const LocalFileOrigin source(dir.at("root"), false);
     FileCacheConfig cfg;
     cfg.revalidate = std::chrono::hours(1);  // only a recheck would look at the file again
     auto cache = std::make_shared<MmapCache>(cfg);

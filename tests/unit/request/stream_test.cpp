@@ -1,6 +1,6 @@
 // StreamWriter's public face (src/request/stream.cpp): a detached writer, and the checks made
 // before the shared state is reached. Streams over a connection are tested in
-// tests/unit/request/stream_source_test.cpp and tests/integration/streaming_test.cpp.
+// tests/unit/request/streamed_body_test.cpp and tests/integration/streaming_test.cpp.
 #include <vstream/error.hpp>
 #include <vstream/stream.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "files/file_source.hpp"
+#include "files/file_origin.hpp"
 
 #include <string>
 
@@ -10,17 +10,17 @@ namespace vstream::files {
 /// directory), or confined below a root directory. Confined opens go through openat2 with
 /// RESOLVE_BENEATH, so the kernel refuses any path, symlinks included, that would leave the
 /// root, with no window for a race between a check and the open.
-class LocalFileSource final : public FileSource {
+class LocalFileOrigin final : public FileOrigin {
 public:
     /// Paths as given; symlinks followed. For Context::send_file.
-    LocalFileSource();
+    LocalFileOrigin();
     /// Files below `root` (opened now). With `follow_outside`, symlinks may lead out of it
     /// (absolute paths and ".." segments still may not).
     /// Throws Error(invalid_argument) if root is not a readable directory.
-    LocalFileSource(const std::string& root, bool follow_outside);
-    ~LocalFileSource() override;
-    LocalFileSource(const LocalFileSource&) = delete;
-    LocalFileSource& operator=(const LocalFileSource&) = delete;
+    LocalFileOrigin(const std::string& root, bool follow_outside);
+    ~LocalFileOrigin() override;
+    LocalFileOrigin(const LocalFileOrigin&) = delete;
+    LocalFileOrigin& operator=(const LocalFileOrigin&) = delete;
 
     std::string_view cache_key() const noexcept override { return key_; }
     int open(std::string_view path, OpenedFile& out) const noexcept override;

@@ -1,6 +1,6 @@
-// BodyStream: bytes held until a reader comes, pause and resume (also from inside on_data),
+// IncomingBody: bytes held until a reader comes, pause and resume (also from inside on_data),
 // the size limit, and exactly one ending.
-#include "request/body_stream.hpp"
+#include "request/incoming_body.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,8 +10,8 @@
 namespace {
 
 using vstream::BodyReader;
-using vstream::request::BodyStream;
-using Feed = BodyStream::Feed;
+using vstream::request::IncomingBody;
+using Feed = IncomingBody::Feed;
 using namespace std::chrono_literals;
 
 struct Log {
@@ -33,10 +33,10 @@ BodyReader logging_reader(Log& log, bool more = true) {
 
 }  // namespace
 
-TEST_SUITE("request/body_stream") {
+TEST_SUITE("request/incoming_body") {
 
 TEST_CASE("bytes that come before the reader are held and handed over first") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(10);
     CHECK(s.paused());
     CHECK(s.data("hello") == Feed::pause);
@@ -53,16 +53,16 @@ TEST_CASE("bytes that come before the reader are held and handed over first") {
 }
 
 TEST_CASE("a reader set before any byte is not paused") {
-    BodyStream s;
-    s.expect(BodyStream::kUnknownLength);
+    IncomingBody s;
+    s.expect(IncomingBody::kUnknownLength);
     Log log;
     CHECK(s.set_reader(logging_reader(log), 100, 1s));
     CHECK_FALSE(s.paused());
 }
 
 TEST_CASE("on_data returning false pauses until resume") {
-    BodyStream s;
-    s.expect(BodyStream::kUnknownLength);
+    IncomingBody s;
+    s.expect(IncomingBody::kUnknownLength);
     Log log;
     s.set_reader(logging_reader(log, false), 100, 1s);
     CHECK(s.data("ab") == Feed::pause);
@@ -73,8 +73,8 @@ TEST_CASE("on_data returning false pauses until resume") {
 }
 
 TEST_CASE("a resume from inside on_data counts as returning true") {
-    BodyStream s;
-    s.expect(BodyStream::kUnknownLength);
+    IncomingBody s;
+    s.expect(IncomingBody::kUnknownLength);
     BodyReader r;
     r.on_data = [&s](std::string_view) {
         CHECK_FALSE(s.resume());  // inside the callback: noted, not acted on
@@ -86,18 +86,18 @@ TEST_CASE("a resume from inside on_data counts as returning true") {
 }
 
 TEST_CASE("a declared length over the limit is refused before reading") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(101);
     Log log;
     CHECK_FALSE(s.set_reader(logging_reader(log), 100, 1s));
-    BodyStream ok;
+    IncomingBody ok;
     ok.expect(100);
     CHECK(ok.set_reader(logging_reader(log), 100, 1s));
 }
 
 TEST_CASE("a chunked body is counted against the limit as it arrives") {
-    BodyStream s;
-    s.expect(BodyStream::kUnknownLength);
+    IncomingBody s;
+    s.expect(IncomingBody::kUnknownLength);
     Log log;
     BodyReader r = logging_reader(log);
     r.max_bytes = 5;
@@ -109,8 +109,8 @@ TEST_CASE("a chunked body is counted against the limit as it arrives") {
 }
 
 TEST_CASE("held bytes over the limit are refused when handed over") {
-    BodyStream s;
-    s.expect(BodyStream::kUnknownLength);
+    IncomingBody s;
+    s.expect(IncomingBody::kUnknownLength);
     CHECK(s.data("123456") == Feed::pause);
     Log log;
     BodyReader r = logging_reader(log);
@@ -121,13 +121,13 @@ TEST_CASE("held bytes over the limit are refused when handed over") {
 }
 
 TEST_CASE("the reader's timeout and limit default to the server's") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(1);
     Log log;
     s.set_reader(logging_reader(log), 42, 7s);
     CHECK(s.max_bytes() == 42);
     CHECK(s.timeout() == 7s);
-    BodyStream t;
+    IncomingBody t;
     t.expect(1);
     BodyReader r = logging_reader(log);
     r.timeout = 3s;
@@ -137,7 +137,7 @@ TEST_CASE("the reader's timeout and limit default to the server's") {
 
 TEST_CASE("exactly one of on_end and on_error runs") {
     Log log;
-    BodyStream s;
+    IncomingBody s;
     s.expect(1);
     s.set_reader(logging_reader(log), 100, 1s);
     s.fail(408, "stalled");
@@ -148,7 +148,7 @@ TEST_CASE("exactly one of on_end and on_error runs") {
     CHECK(s.finished());
 
     Log log2;
-    BodyStream t;
+    IncomingBody t;
     t.expect(1);
     t.set_reader(logging_reader(log2), 100, 1s);
     t.end();
@@ -158,7 +158,7 @@ TEST_CASE("exactly one of on_end and on_error runs") {
 }
 
 TEST_CASE("a failure before any reader is remembered without a callback") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(1);
     s.fail(0, "gone");
     CHECK(s.finished());
@@ -166,7 +166,7 @@ TEST_CASE("a failure before any reader is remembered without a callback") {
 }
 
 TEST_CASE("a throwing on_error is contained") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(1);
     BodyReader r;
     r.on_error = [](int, std::string_view) { throw 1; };
@@ -176,7 +176,7 @@ TEST_CASE("a throwing on_error is contained") {
 }
 
 TEST_CASE("reset forgets everything of the last request") {
-    BodyStream s;
+    IncomingBody s;
     s.expect(3);
     s.data("abc");
     s.reset();

@@ -1,4 +1,4 @@
-#include "request/stream_source.hpp"
+#include "request/streamed_body.hpp"
 
 #include "http/chunked_encoder.hpp"
 #include "request/exchange.hpp"

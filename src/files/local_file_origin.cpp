@@ -1,4 +1,4 @@
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 
 #include <vstream/error.hpp>
 
@@ -56,9 +56,9 @@ void identity_from_stat(const struct stat& st, FileIdentity& identity, FileKind&
 
 }  // namespace
 
-LocalFileSource::LocalFileSource() : root_fd_(AT_FDCWD), key_("any:") {}
+LocalFileOrigin::LocalFileOrigin() : root_fd_(AT_FDCWD), key_("any:") {}
 
-LocalFileSource::LocalFileSource(const std::string& root, bool follow_outside)
+LocalFileOrigin::LocalFileOrigin(const std::string& root, bool follow_outside)
     : root_fd_(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
       confined_(!follow_outside) {
     if (root_fd_ < 0) {
@@ -77,11 +77,11 @@ LocalFileSource::LocalFileSource(const std::string& root, bool follow_outside)
     }
 }
 
-LocalFileSource::~LocalFileSource() {
+LocalFileOrigin::~LocalFileOrigin() {
     if (root_fd_ >= 0) ::close(root_fd_);
 }
 
-int LocalFileSource::open_confined(const char* path, int flags) const noexcept {
+int LocalFileOrigin::open_confined(const char* path, int flags) const noexcept {
     open_how how{};
     how.flags = static_cast<std::uint64_t>(flags);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -112,7 +112,7 @@ int LocalFileSource::open_confined(const char* path, int flags) const noexcept {
     return f;
 }
 
-int LocalFileSource::open(std::string_view path, OpenedFile& out) const noexcept {
+int LocalFileOrigin::open(std::string_view path, OpenedFile& out) const noexcept {
     char buf[PATH_MAX];
     if (!c_path(path, buf)) return -ENAMETOOLONG;
     if (root_fd_ != AT_FDCWD && !confined_ && climbs(path)) return -EXDEV;  // only symlinks may
@@ -131,7 +131,7 @@ int LocalFileSource::open(std::string_view path, OpenedFile& out) const noexcept
     return 0;
 }
 
-int LocalFileSource::stat(std::string_view path, FileIdentity& identity,
+int LocalFileOrigin::stat(std::string_view path, FileIdentity& identity,
                           FileKind& kind) const noexcept {
     char buf[PATH_MAX];
     if (!c_path(path, buf)) return -ENAMETOOLONG;

@@ -1,10 +1,10 @@
-#include "request/body_stream.hpp"
+#include "request/incoming_body.hpp"
 
 #include <utility>
 
 namespace vstream::request {
 
-void BodyStream::reset() noexcept {
+void IncomingBody::reset() noexcept {
     reader_ = BodyReader{};
     held_.clear();
     declared_ = kUnknownLength;
@@ -19,13 +19,13 @@ void BodyStream::reset() noexcept {
     resumed_in_callback_ = false;
 }
 
-void BodyStream::expect(std::uint64_t declared) noexcept {
+void IncomingBody::expect(std::uint64_t declared) noexcept {
     expected_ = true;
     declared_ = declared;
     paused_ = true;  // until a reader comes
 }
 
-bool BodyStream::set_reader(BodyReader reader, std::uint64_t default_max,
+bool IncomingBody::set_reader(BodyReader reader, std::uint64_t default_max,
                             std::chrono::milliseconds default_timeout) {
     reader_ = std::move(reader);
     has_reader_ = true;
@@ -35,7 +35,7 @@ bool BodyStream::set_reader(BodyReader reader, std::uint64_t default_max,
     return declared_ == kUnknownLength || declared_ <= max_bytes_;
 }
 
-BodyStream::Feed BodyStream::hand_over(std::string_view bytes) {
+IncomingBody::Feed IncomingBody::hand_over(std::string_view bytes) {
     if (bytes.empty()) return Feed::more;
     if (!reader_.on_data) return Feed::more;  // a reader that only waits for the end
     in_callback_ = true;
@@ -55,7 +55,7 @@ BodyStream::Feed BodyStream::hand_over(std::string_view bytes) {
     return Feed::more;
 }
 
-BodyStream::Feed BodyStream::data(std::string_view bytes) {
+IncomingBody::Feed IncomingBody::data(std::string_view bytes) {
     if (finished_) return Feed::more;  // the reader is gone: the rest is dropped
     received_ += bytes.size();
     if (!has_reader_) {
@@ -67,7 +67,7 @@ BodyStream::Feed BodyStream::data(std::string_view bytes) {
     return hand_over(bytes);
 }
 
-BodyStream::Feed BodyStream::deliver_held() {
+IncomingBody::Feed IncomingBody::deliver_held() {
     paused_ = false;
     if (received_ > max_bytes_) return Feed::too_large;
     std::string held;
@@ -75,7 +75,7 @@ BodyStream::Feed BodyStream::deliver_held() {
     return hand_over(held);
 }
 
-bool BodyStream::resume() noexcept {
+bool IncomingBody::resume() noexcept {
     if (in_callback_) {
         resumed_in_callback_ = true;
         return false;
@@ -85,7 +85,7 @@ bool BodyStream::resume() noexcept {
     return true;
 }
 
-void BodyStream::end() {
+void IncomingBody::end() {
     if (finished_) return;
     finished_ = true;
     paused_ = false;
@@ -96,7 +96,7 @@ void BodyStream::end() {
     if (reader.on_end) reader.on_end();
 }
 
-void BodyStream::fail(int status, std::string_view reason) noexcept {
+void IncomingBody::fail(int status, std::string_view reason) noexcept {
     if (finished_) return;
     finished_ = true;
     const BodyReader reader = std::move(reader_);  // released with its last callback

@@ -14,7 +14,7 @@ namespace vstream::request {
 ///
 /// The connection feeds it the bytes the parser finds; until a reader is set they are held
 /// here, and the connection stops reading after them (so at most one socket read is held).
-class BodyStream {
+class IncomingBody {
 public:
     enum class Feed {
         more,       ///< go on reading

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "request/body_source.hpp"
+#include "request/response_body.hpp"
 
 #include <vstream/body.hpp>
 
@@ -16,7 +16,7 @@ namespace vstream::request {
 class Exchange;
 
 /// The shared state behind a StreamWriter: chunks queued by a producer on any thread, taken
-/// by the connection on its loop thread (through StreamSource). Holds a reference on its
+/// by the connection on its loop thread (through StreamedBody). Holds a reference on its
 /// exchange, through which it wakes the connection when bytes arrive while it waits.
 class StreamState {
 public:
@@ -63,11 +63,11 @@ private:
     std::function<void()> close_;
 };
 
-/// The BodySource of a streamed response: length unknown, pulled from a StreamState.
-class StreamSource final : public BodySource {
+/// The ResponseBody of a streamed response: length unknown, pulled from a StreamState.
+class StreamedBody final : public ResponseBody {
 public:
-    explicit StreamSource(std::shared_ptr<StreamState> state) noexcept : state_(std::move(state)) {}
-    ~StreamSource() override { state_->close_from_loop(); }
+    explicit StreamedBody(std::shared_ptr<StreamState> state) noexcept : state_(std::move(state)) {}
+    ~StreamedBody() override { state_->close_from_loop(); }
     std::uint64_t length() const noexcept override { return kUnknownLength; }
     Pull pull(net::WriteQueue& out, std::uint64_t) noexcept override { return state_->pull(out); }
     std::uint64_t produced() const noexcept override { return state_->produced(); }

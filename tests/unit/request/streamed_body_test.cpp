@@ -1,4 +1,4 @@
-// Streamed responses of unknown length (src/request/stream_source.cpp) through a Connection over
+// Streamed responses of unknown length (src/request/streamed_body.cpp) through a Connection over
 // an in-memory stream: chunk framing and order, trailers, waking an idle connection from the
 // loop thread and through the handoff, flow control, closing, HEAD, HTTP/1.0, bad trailers.
 #include "async_fixtures.hpp"
@@ -82,7 +82,7 @@ vstream::Handler stream_into(StreamWriter& w, std::string first = {}) {
 
 }  // namespace
 
-TEST_SUITE("request/stream_source") {
+TEST_SUITE("request/streamed_body") {
 
 TEST_CASE("chunks written before and after the head are sent in order, each framed as a chunk") {
     ConnectionHarness h;

@@ -25,9 +25,9 @@ struct Pull {
 /// a file sent through windows, multipart/byteranges, a paced response. The connection asks
 /// for more only while its write queue is below the low-water mark, so a source never makes
 /// it hold much more than that. Thread: the connection's loop thread.
-class BodySource {
+class ResponseBody {
 public:
-    virtual ~BodySource() = default;
+    virtual ~ResponseBody() = default;
     /// A length() of a body whose end is not known in advance (sent chunked).
     static constexpr std::uint64_t kUnknownLength = UINT64_MAX;
     /// The exact number of bytes the source produces (the Content-Length), or kUnknownLength.

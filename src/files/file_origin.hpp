@@ -18,20 +18,20 @@ struct FileIdentity {
 
 enum class FileKind { regular, directory, other };
 
-/// A file opened by a FileSource. The receiver owns `fd`.
+/// A file opened by a FileOrigin. The receiver owns `fd`.
 struct OpenedFile {
     int fd = -1;
     FileIdentity identity;
     FileKind kind = FileKind::other;
 };
 
-/// Where the file cache gets files from. The local disk now (LocalFileSource); the seam for
+/// Where the file cache gets files from. The local disk now (LocalFileOrigin); the seam for
 /// other origins: an S3-compatible store would fetch an object into a local spool file and
 /// hand out its descriptor, and the cache above would not change.
 /// Thread: any (implementations are immutable after construction).
-class FileSource {
+class FileOrigin {
 public:
-    virtual ~FileSource() = default;
+    virtual ~FileOrigin() = default;
     /// Tells this source's files apart from another's in the shared cache (two sources may
     /// resolve the same relative path to different files, or under different rules).
     virtual std::string_view cache_key() const noexcept = 0;

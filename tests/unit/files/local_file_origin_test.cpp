@@ -1,6 +1,6 @@
-// Tests LocalFileSource (src/files/local_file_source.cpp): confinement to a root by the kernel
+// Tests LocalFileOrigin (src/files/local_file_origin.cpp): confinement to a root by the kernel
 // (openat2 RESOLVE_BENEATH), symlinks, identities, cache keys and refusals.
-#include "files/local_file_source.hpp"
+#include "files/local_file_origin.hpp"
 
 #include "temp_dir.hpp"
 
@@ -20,7 +20,7 @@
 
 using vstream::files::FileIdentity;
 using vstream::files::FileKind;
-using vstream::files::LocalFileSource;
+using vstream::files::LocalFileOrigin;
 using vstream::files::OpenedFile;
 using vstream::test::TempDir;
 
@@ -32,7 +32,7 @@ struct Opened {
     FileIdentity identity;
     FileKind kind = FileKind::other;
 };
-Opened open_in(const LocalFileSource& src, std::string_view path) {
+Opened open_in(const LocalFileOrigin& src, std::string_view path) {
     OpenedFile f;
     Opened o;
     o.rc = src.open(path, f);
@@ -74,11 +74,11 @@ struct Tree {
 
 }  // namespace
 
-TEST_SUITE("files/local_file_source") {
+TEST_SUITE("files/local_file_origin") {
 
 TEST_CASE("a confined root opens the files below it with their identity") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     const Opened a = open_in(src, "a.txt");
     REQUIRE(a.rc == 0);
     CHECK(a.kind == FileKind::regular);
@@ -93,7 +93,7 @@ TEST_CASE("a confined root opens the files below it with their identity") {
 
 TEST_CASE("a confined root refuses paths that climb out with ..") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     for (const std::string path : {"../outside.txt", "sub/../../outside.txt", "..", "sub/../.."}) {
         CAPTURE(path);
         CHECK(open_in(src, path).rc == -EXDEV);
@@ -103,7 +103,7 @@ TEST_CASE("a confined root refuses paths that climb out with ..") {
 
 TEST_CASE("a confined root refuses absolute paths") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     CHECK(open_in(src, "/etc/passwd").rc == -EXDEV);
     CHECK(open_in(src, t.outside).rc == -EXDEV);
     CHECK(open_in(src, "/").rc == -EXDEV);
@@ -114,8 +114,8 @@ TEST_CASE("a symlink leading outside is refused when confined and followed with 
     t.link("../outside.txt", "relative-out");
     t.link(t.outside, "absolute-out");
     t.link("/etc", "etc");
-    LocalFileSource confined(t.root, false);
-    LocalFileSource links(t.root, true);
+    LocalFileOrigin confined(t.root, false);
+    LocalFileOrigin links(t.root, true);
     for (const std::string path : {"relative-out", "absolute-out", "etc/passwd"}) {
         CAPTURE(path);
         CHECK(open_in(confined, path).rc == -EXDEV);
@@ -134,7 +134,7 @@ TEST_CASE("symlinks that stay inside the root are followed when confined") {
     t.link("a.txt", "to-a");
     t.link("../a.txt", "sub/up-to-a");
     t.link("sub", "to-sub");
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     const FileIdentity a = identity_of(t.root + "/a.txt");
     for (const std::string path : {"to-a", "sub/up-to-a"}) {
         CAPTURE(path);
@@ -151,13 +151,13 @@ TEST_CASE("a symlink loop gives -ELOOP") {
     Tree t;
     t.link("loop2", "loop1");
     t.link("loop1", "loop2");
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     CHECK(open_in(src, "loop1").rc == -ELOOP);
 }
 
 TEST_CASE("stat() reports the identity and kind open() sees") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     for (const std::string path : {"a.txt", "sub/b.txt", "sub", ""}) {
         CAPTURE(path);
         const Opened o = open_in(src, path);
@@ -176,7 +176,7 @@ TEST_CASE("stat() reports the identity and kind open() sees") {
 TEST_CASE("stat() of a confined source refuses what open() refuses") {
     Tree t;
     t.link("../outside.txt", "relative-out");
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     for (const std::string path : {"../outside.txt", "/etc/passwd", "relative-out"}) {
         CAPTURE(path);
         FileIdentity id;
@@ -187,7 +187,7 @@ TEST_CASE("stat() of a confined source refuses what open() refuses") {
 
 TEST_CASE("with follow_outside, .. and absolute paths still cannot leave the root") {
     Tree t;
-    LocalFileSource links(t.root, true);
+    LocalFileOrigin links(t.root, true);
     CHECK(open_in(links, "../outside.txt").rc != 0);  // is 0
     CHECK(open_in(links, t.outside).rc != 0);         // is 0
 }
@@ -195,11 +195,11 @@ TEST_CASE("with follow_outside, .. and absolute paths still cannot leave the roo
 TEST_CASE("cache keys tell sources apart by root and by rules") {
     Tree t;
     TempDir other;
-    LocalFileSource confined(t.root, false);
-    LocalFileSource confined_again(t.root, false);
-    LocalFileSource links(t.root, true);
-    LocalFileSource other_root(other.path().string(), false);
-    LocalFileSource anywhere;
+    LocalFileOrigin confined(t.root, false);
+    LocalFileOrigin confined_again(t.root, false);
+    LocalFileOrigin links(t.root, true);
+    LocalFileOrigin other_root(other.path().string(), false);
+    LocalFileOrigin anywhere;
     CHECK(confined.cache_key() == confined_again.cache_key());
     CHECK(confined.cache_key() != links.cache_key());
     CHECK(confined.cache_key() != other_root.cache_key());
@@ -211,8 +211,8 @@ TEST_CASE("cache keys tell sources apart by root and by rules") {
 TEST_CASE("the same root reached by another path has the same cache key") {
     Tree t;
     REQUIRE(::symlink(t.root.c_str(), t.dir.at("alias").c_str()) == 0);
-    LocalFileSource direct(t.root, false);
-    LocalFileSource alias(t.dir.at("alias"), false);
+    LocalFileOrigin direct(t.root, false);
+    LocalFileOrigin alias(t.dir.at("alias"), false);
     CHECK(direct.cache_key() == alias.cache_key());
 }
 
@@ -222,7 +222,7 @@ TEST_CASE("the constructor throws vstream::Error on a missing root or a regular 
         CAPTURE(root);
         bool threw = false;
         try {
-            LocalFileSource src(root, false);
+            LocalFileOrigin src(root, false);
         } catch (const vstream::Error& e) {
             threw = true;
             CHECK(e.errc_code() == vstream::errc::invalid_argument);
@@ -233,7 +233,7 @@ TEST_CASE("the constructor throws vstream::Error on a missing root or a regular 
 
 TEST_CASE("an over-long path gives -ENAMETOOLONG") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     const std::string too_long(PATH_MAX, 'a');
     const std::string long_name(NAME_MAX + 1, 'b');
     for (const std::string& path : {too_long, long_name, "sub/" + long_name}) {
@@ -247,7 +247,7 @@ TEST_CASE("an over-long path gives -ENAMETOOLONG") {
 
 TEST_CASE("a path holding a NUL byte is refused, not cut short") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     using namespace std::string_literals;
     const std::string path = "a.txt\0.jpg"s;
     CHECK(open_in(src, path).rc < 0);
@@ -258,7 +258,7 @@ TEST_CASE("a path holding a NUL byte is refused, not cut short") {
 
 TEST_CASE("an empty path opens the root itself, as a directory") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     const Opened o = open_in(src, "");
     REQUIRE(o.rc == 0);
     CHECK(o.kind == FileKind::directory);
@@ -271,7 +271,7 @@ TEST_CASE("an empty path opens the root itself, as a directory") {
 TEST_CASE("a FIFO below the root opens at once as kind other") {
     Tree t;
     REQUIRE(::mkfifo((t.root + "/pipe").c_str(), 0600) == 0);
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     const Opened o = open_in(src, "pipe");  // O_NONBLOCK: no writer needed
     REQUIRE(o.rc == 0);
     CHECK(o.kind == FileKind::other);
@@ -279,13 +279,13 @@ TEST_CASE("a FIFO below the root opens at once as kind other") {
 
 TEST_CASE("a path through a regular file gives -ENOTDIR") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     CHECK(open_in(src, "a.txt/x").rc == -ENOTDIR);
 }
 
 TEST_CASE("the unconfined source opens paths as given") {
     Tree t;
-    LocalFileSource anywhere;
+    LocalFileOrigin anywhere;
     CHECK(anywhere.root_fd() == AT_FDCWD);
     const Opened o = open_in(anywhere, t.outside);
     REQUIRE(o.rc == 0);
@@ -298,7 +298,7 @@ TEST_CASE("the unconfined source opens paths as given") {
 
 TEST_CASE("opened descriptors are read-only and close-on-exec") {
     Tree t;
-    LocalFileSource src(t.root, false);
+    LocalFileOrigin src(t.root, false);
     OpenedFile f;
     REQUIRE(src.open("a.txt", f) == 0);
     const int flags = ::fcntl(f.fd, F_GETFL);
