@@ -65,6 +65,7 @@ std::chrono::milliseconds* timeout_field(vstream::ServerConfig& c, int timeout,
         case VS_TIMEOUT_SHUTDOWN_GRACE: return &t.shutdown_grace;
         case VS_TIMEOUT_CACHE_REVALIDATE: zero_ok = true; return &c.file_cache.revalidate;
         case VS_TIMEOUT_CACHE_IDLE: return &c.file_cache.idle;
+        case VS_TIMEOUT_ACCEPT_BACKOFF: return &t.accept_backoff;
         default: return nullptr;
     }
 }

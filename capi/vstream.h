@@ -155,7 +155,8 @@ enum {
     VS_TIMEOUT_LINGER = 6,           /* draining input after an error response. 2 s */
     VS_TIMEOUT_SHUTDOWN_GRACE = 7,   /* in-flight requests at stop. Default 10 s */
     VS_TIMEOUT_CACHE_REVALIDATE = 8, /* file cache: trust before stat() again (0 ok). 1 s */
-    VS_TIMEOUT_CACHE_IDLE = 9        /* file cache: release unused mappings. Default 60 s */
+    VS_TIMEOUT_CACHE_IDLE = 9,       /* file cache: release unused mappings. Default 60 s */
+    VS_TIMEOUT_ACCEPT_BACKOFF = 10   /* pause in accepting when out of descriptors. 500 ms */
 };
 
 /* On/off options, for vs_config_set_flag(). */

@@ -76,6 +76,7 @@ LIMITS = {
 TIMEOUTS = {
     "header": 1, "keep_alive": 2, "body_read": 3, "stream_body": 4, "write": 5,
     "linger": 6, "shutdown_grace": 7, "cache_revalidate": 8, "cache_idle": 9,
+    "accept_backoff": 10,
 }
 FLAGS = {"redirect_trailing_slash": 1, "method_not_allowed": 2, "auto_options": 3}
 STATS = {

@@ -69,6 +69,12 @@ struct Timeouts {
     /// How long stop() lets in-flight requests finish before closing their connections.
     /// Default 10 s.
     ms shutdown_grace = std::chrono::seconds(10);
+    /// How long a loop stops accepting on a listener after accept failed for want of
+    /// descriptors (EMFILE, ENFILE) or memory, while it goes on serving and closing the
+    /// connections it has (nginx's 500 ms). With EMFILE or ENFILE the connections already
+    /// waiting are first answered 503 and closed, with a descriptor kept in reserve for that.
+    /// Default 500 ms.
+    ms accept_backoff = std::chrono::milliseconds(500);
 };
 
 /// Everything a Server needs. Plain data; validate() reports the first bad field.

@@ -214,6 +214,7 @@ ServerStats Server::stats() const noexcept {
     for (const auto& w : impl_->workers) {
         st.connections_accepted += w->accepted();
         st.connections_rejected += w->rejected();
+        st.connections_refused += w->refused();
         st.requests += w->requests();
     }
     st.connections_open = impl_->shared.open.load(std::memory_order_relaxed);

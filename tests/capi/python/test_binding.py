@@ -456,6 +456,9 @@ class ErrorTest(unittest.TestCase):
             self.assertEqual(cfg.get_timeout("shutdown_grace"), 2500)
             cfg.set_flag("auto_options", False)
             self.assertFalse(cfg.get_flag("auto_options"))
+            self.assertEqual(cfg.get_timeout("accept_backoff"), 500)
+            with self.assertRaises(vstream.VstreamError):
+                cfg.set_timeout("accept_backoff", 0)
 
     def test_static_root_must_be_a_directory(self):
         with vstream.Server(port=0) as srv:

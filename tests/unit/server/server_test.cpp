@@ -270,6 +270,7 @@ TEST_CASE("stats count accepted connections and requests") {
         CHECK(st.requests == 4);
         CHECK(st.connections_open == 2);
         CHECK(st.connections_rejected == 0);
+        CHECK(st.connections_refused == 0);
     }
     CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
     CHECK(server.server().stats().connections_accepted == 2);
