@@ -75,6 +75,7 @@ bool* flag_field(vstream::ServerConfig& c, int flag) noexcept {
         case VS_FLAG_REDIRECT_TRAILING_SLASH: return &c.router.redirect_trailing_slash;
         case VS_FLAG_METHOD_NOT_ALLOWED: return &c.router.method_not_allowed;
         case VS_FLAG_AUTO_OPTIONS: return &c.router.auto_options;
+        case VS_FLAG_RAISE_FD_LIMIT: return &c.raise_fd_limit;
         default: return nullptr;
     }
 }

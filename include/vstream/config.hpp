@@ -92,6 +92,14 @@ struct ServerConfig {
     int backlog = 511;
     /// Value of the Server response header; empty sends none. Default "vstream".
     std::string server_name = "vstream";
+    /// Whether start() and attach() raise the process's soft descriptor limit (RLIMIT_NOFILE)
+    /// to its hard limit, as Go's runtime and nginx's worker_rlimit_nofile do: a shell's soft
+    /// limit (often 1024) would otherwise cap the connections far below max_connections. The
+    /// limit is process-wide and stays raised, and children started later inherit it; turn
+    /// this off if the host depends on the lower limit (select() cannot watch descriptors
+    /// above FD_SETSIZE, 1024). Either way, start() and attach() warn once on stderr when the
+    /// limit leaves room for fewer than max_connections. Default true.
+    bool raise_fd_limit = true;
     Limits limits;
     Timeouts timeouts;
     /// How requests that match no route are answered.

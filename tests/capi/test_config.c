@@ -68,6 +68,7 @@ static void test_defaults_are_the_documented_ones(void) {
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_REDIRECT_TRAILING_SLASH), 1);
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_METHOD_NOT_ALLOWED), 1);
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_AUTO_OPTIONS), 1);
+    VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_RAISE_FD_LIMIT), 1);
     vs_config_free(cfg);
 }
 
@@ -286,8 +287,8 @@ static void test_unknown_timeout_is_refused(void) {
 
 static void test_flags_turn_on_and_off(void) {
     static const int all[] = {VS_FLAG_REDIRECT_TRAILING_SLASH, VS_FLAG_METHOD_NOT_ALLOWED,
-                              VS_FLAG_AUTO_OPTIONS};
-    static const int unknown[] = {0, -1, 4, 99};
+                              VS_FLAG_AUTO_OPTIONS, VS_FLAG_RAISE_FD_LIMIT};
+    static const int unknown[] = {0, -1, 5, 99};
     vs_config_t *cfg = new_config();
     size_t i;
     for (i = 0; i < sizeof all / sizeof all[0]; ++i) {

@@ -39,6 +39,7 @@ TEST_CASE("the defaults are the documented ones") {
     CHECK(c.timeouts.linger == 2s);
     CHECK(c.timeouts.shutdown_grace == 10s);
     CHECK(c.timeouts.accept_backoff == 500ms);
+    CHECK(c.raise_fd_limit);
 }
 
 TEST_CASE("the defaults are valid") {
