@@ -62,6 +62,7 @@ std::chrono::milliseconds* timeout_field(vstream::ServerConfig& c, int timeout,
         case VS_TIMEOUT_SHUTDOWN_GRACE: return &t.shutdown_grace;
         case VS_TIMEOUT_CACHE_REVALIDATE: zero_ok = true; return &c.file_cache.revalidate;
         case VS_TIMEOUT_CACHE_IDLE: return &c.file_cache.idle;
+        case VS_TIMEOUT_ACCEPT_BACKOFF: return &t.accept_backoff;
         default: return nullptr;
     }
 }
@@ -71,6 +72,7 @@ bool* flag_field(vstream::ServerConfig& c, int flag) noexcept {
         case VS_FLAG_REDIRECT_TRAILING_SLASH: return &c.router.redirect_trailing_slash;
         case VS_FLAG_METHOD_NOT_ALLOWED: return &c.router.method_not_allowed;
         case VS_FLAG_AUTO_OPTIONS: return &c.router.auto_options;
+        case VS_FLAG_RAISE_FD_LIMIT: return &c.raise_fd_limit;
         default: return nullptr;
     }
 }

@@ -118,6 +118,7 @@ int vs_server_stat(const vs_server_t* srv, int stat, std::uint64_t* out) {
             case VS_STAT_CONNECTIONS_REJECTED: *out = st.connections_rejected; return VS_OK;
             case VS_STAT_CONNECTIONS_OPEN: *out = st.connections_open; return VS_OK;
             case VS_STAT_REQUESTS: *out = st.requests; return VS_OK;
+            case VS_STAT_CONNECTIONS_REFUSED: *out = st.connections_refused; return VS_OK;
             default: return fail(VS_EINVAL, "unknown VS_STAT_* value");
         }
     });

@@ -155,14 +155,18 @@ enum {
     VS_TIMEOUT_LINGER = 6,           /* draining input after an error response. 2 s */
     VS_TIMEOUT_SHUTDOWN_GRACE = 7,   /* in-flight requests at stop. Default 10 s */
     VS_TIMEOUT_CACHE_REVALIDATE = 8, /* file cache: trust before stat() again (0 ok). 1 s */
-    VS_TIMEOUT_CACHE_IDLE = 9        /* file cache: release unused mappings. Default 60 s */
+    VS_TIMEOUT_CACHE_IDLE = 9,       /* file cache: release unused mappings. Default 60 s */
+    VS_TIMEOUT_ACCEPT_BACKOFF = 10   /* pause in accepting when out of descriptors. 500 ms */
 };
 
 /* On/off options, for vs_config_set_flag(). */
 enum {
     VS_FLAG_REDIRECT_TRAILING_SLASH = 1, /* /a/ -> /a when only the other has a route. On */
     VS_FLAG_METHOD_NOT_ALLOWED = 2,      /* 405 with Allow for other methods' paths. On */
-    VS_FLAG_AUTO_OPTIONS = 3             /* answer OPTIONS with 204 and Allow. On */
+    VS_FLAG_AUTO_OPTIONS = 3,            /* answer OPTIONS with 204 and Allow. On */
+    /* Raise the process's soft RLIMIT_NOFILE to the hard limit at start (process-wide, stays
+     * raised, inherited by children; turn off if the host uses select()). On */
+    VS_FLAG_RAISE_FD_LIMIT = 4
 };
 
 /* Makes a configuration holding every default.
@@ -272,7 +276,8 @@ enum {
     VS_STAT_CACHE_MISSES = 6,         /* file cache lookups that opened or mapped */
     VS_STAT_CACHE_EVICTIONS = 7,      /* mappings released */
     VS_STAT_CACHE_MAPPED_BYTES = 8,   /* bytes mapped now */
-    VS_STAT_CACHE_OPEN_ENTRIES = 9    /* files cached now */
+    VS_STAT_CACHE_OPEN_ENTRIES = 9,   /* files cached now */
+    VS_STAT_CONNECTIONS_REFUSED = 10  /* refused with 503: out of descriptors (EMFILE) */
 };
 /* Reads one VS_STAT_* counter (a snapshot) into *out. VS_EINVAL for an unknown counter.
  * Thread: any thread. Owns: *out is the caller's. Since: 0.1 */

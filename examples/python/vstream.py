@@ -76,12 +76,14 @@ LIMITS = {
 TIMEOUTS = {
     "header": 1, "keep_alive": 2, "body_read": 3, "stream_body": 4, "write": 5,
     "linger": 6, "shutdown_grace": 7, "cache_revalidate": 8, "cache_idle": 9,
+    "accept_backoff": 10,
 }
-FLAGS = {"redirect_trailing_slash": 1, "method_not_allowed": 2, "auto_options": 3}
+FLAGS = {"redirect_trailing_slash": 1, "method_not_allowed": 2, "auto_options": 3,
+         "raise_fd_limit": 4}
 STATS = {
     "connections_accepted": 1, "connections_rejected": 2, "connections_open": 3,
     "requests": 4, "cache_hits": 5, "cache_misses": 6, "cache_evictions": 7,
-    "cache_mapped_bytes": 8, "cache_open_entries": 9,
+    "cache_mapped_bytes": 8, "cache_open_entries": 9, "connections_refused": 10,
 }
 _UPLOAD_FIELDS = {"field": 1, "filename": 2, "name": 3, "path": 4, "content_type": 5,
                   "sha256": 6}

@@ -71,6 +71,12 @@ struct Timeouts {
     /// How long stop() lets in-flight requests finish before closing their connections.
     /// Default 10 s.
     ms shutdown_grace = std::chrono::seconds(10);
+    /// How long a loop stops accepting on a listener after accept failed for want of
+    /// descriptors (EMFILE, ENFILE) or memory, while it goes on serving and closing the
+    /// connections it has (nginx's 500 ms). With EMFILE or ENFILE the connections already
+    /// waiting are first answered 503 and closed, with a descriptor kept in reserve for that.
+    /// Default 500 ms.
+    ms accept_backoff = std::chrono::milliseconds(500);
 };
 
 /// Everything a Server needs. Plain data; validate() reports the first bad field.
@@ -89,6 +95,14 @@ struct ServerConfig {
     int backlog = 511;
     /// Value of the Server response header; empty sends none. Default "vstream".
     std::string server_name = "vstream";
+    /// Whether start() and attach() raise the process's soft descriptor limit (RLIMIT_NOFILE)
+    /// to its hard limit, as Go's runtime and nginx's worker_rlimit_nofile do: a shell's soft
+    /// limit (often 1024) would otherwise cap the connections far below max_connections. The
+    /// limit is process-wide and stays raised, and children started later inherit it; turn
+    /// this off if the host depends on the lower limit (select() cannot watch descriptors
+    /// above FD_SETSIZE, 1024). Either way, start() and attach() warn once on stderr when the
+    /// limit leaves room for fewer than max_connections. Default true.
+    bool raise_fd_limit = true;
     Limits limits;
     Timeouts timeouts;
     /// How requests that match no route are answered.

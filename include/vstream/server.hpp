@@ -25,6 +25,10 @@ struct ServerStats {
     std::uint64_t connections_rejected = 0;  ///< refused with 503 past max_connections
     std::uint64_t connections_open = 0;      ///< open now
     std::uint64_t requests = 0;              ///< requests whose response was sent
+    /// Connections refused with 503 because the process had run out of descriptors (EMFILE,
+    /// ENFILE): taken with a descriptor kept in reserve, answered and closed at once (see
+    /// Timeouts::accept_backoff). Starts at 0.
+    std::uint64_t connections_refused = 0;
 };
 
 /// An embeddable HTTP/1.1 server. Several can live in one process.

@@ -20,13 +20,26 @@ TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller)
 }
 
 int TcpStream::accept(uv_stream_t* server) noexcept {
-    int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
-    if (rc != 0) return rc;
+    if (const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)); rc != 0) {
+        return rc;
+    }
+    return watch();
+}
+
+int TcpStream::open(int fd) noexcept {
+    if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
+        ::close(fd);  // the handle did not take it
+        return rc;
+    }
+    return watch();
+}
+
+int TcpStream::watch() noexcept {
     // Responses are written whole, in one gathered write: no Nagle delay wanted.
     uv_tcp_nodelay(&tcp_, 1);
     uv_os_fd_t fd = -1;
-    if (rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd); rc != 0) return rc;
-    if (rc = poller_->add(fd, this); rc != 0) return rc;
+    if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd); rc != 0) return rc;
+    if (const int rc = poller_->add(fd, this); rc != 0) return rc;
     fd_ = fd;
     watched_ = true;  // bytes already there are reported like later ones: add() looks
     return 0;

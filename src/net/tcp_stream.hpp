@@ -22,7 +22,8 @@ struct ReadSlab {
 /// this class's own, on the loop's EdgePoller, so connections are read in arrival order.
 class TcpStream final : public Stream, private EdgeWatcher {
 public:
-    /// Initialises the handle on `loop`; then accept() into it. Throws Error on failure.
+    /// Initialises the handle on `loop`; then open() or accept() into it. Throws Error on
+    /// failure.
     TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
     /// Stops watching if close() never ran, so the poller never reports to freed memory.
     ~TcpStream() override { unwatch(); }
@@ -30,6 +31,9 @@ public:
     /// Accepts a pending connection from `server` and watches it for reads. Returns 0 or a
     /// libuv error (then close()).
     int accept(uv_stream_t* server) noexcept;
+    /// Takes `fd`, a connected socket (from an Acceptor), and watches it for reads. Returns 0
+    /// or a libuv error; on error `fd` is closed (then close() the stream).
+    int open(int fd) noexcept;
 
     void set_events(StreamEvents* events) noexcept override { events_ = events; }
     int read_start() noexcept override;
@@ -53,6 +57,7 @@ private:
     /// Full slabs read in a row before the others get their turn.
     static constexpr int kReadsPerTurn = 16;
 
+    int watch() noexcept;
     void on_edge(std::uint32_t events) noexcept override;
     void end_reading(int status) noexcept;
     void unwatch() noexcept;

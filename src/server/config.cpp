@@ -60,7 +60,8 @@ void ServerConfig::validate() const {
                                       std::pair{timeouts.stream_body, "timeouts.stream_body"},
                                       std::pair{timeouts.write, "timeouts.write"},
                                       std::pair{timeouts.linger, "timeouts.linger"},
-                                      std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"}}) {
+                                      std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"},
+                                      std::pair{timeouts.accept_backoff, "timeouts.accept_backoff"}}) {
         require(value > ms::zero(), name, "must be positive");
     }
 }

@@ -2,12 +2,15 @@
 
 #include "net/listener.hpp"
 #include "router/router.hpp"
+#include "server/fd_limit.hpp"
 #include "server/worker.hpp"
 
 #include <vstream/error.hpp>
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,7 @@ struct Server::Impl {
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
     bool attached = false;  // serves from a host's loop (attach) instead of loop threads
+    bool fd_limit_checked = false;  // the descriptor limit was raised and checked (once)
 
     mutable std::mutex mutex;
     std::condition_variable state_changed;
@@ -38,6 +42,8 @@ struct Server::Impl {
 
     // Builds the workers (binding every listener) and moves to running. Lock held.
     void prepare_workers(unsigned threads);
+    // Raises the descriptor limit if configured, and warns if it cannot hold max_connections.
+    void check_fd_limit(unsigned threads);
 
     void join_all() {
         if (attached) {
@@ -89,6 +95,7 @@ void Server::handle(Handler handler) {
 void Server::Impl::prepare_workers(unsigned threads) {
     if (state == State::running) throw Error(errc::already_running, "server already started");
     if (state != State::created) throw Error(errc::stopped, "a stopped server cannot restart");
+    check_fd_limit(threads);
     const ServerConfig& cfg = config;
     // Pick the port once (port 0: the first address chooses), then check every address is
     // free on it before any reuse-port socket joins a group.
@@ -109,6 +116,19 @@ void Server::Impl::prepare_workers(unsigned threads) {
     if (!router->frozen()) router->freeze(fallback);
     workers = std::move(made);
     port = chosen;
+}
+
+void Server::Impl::check_fd_limit(unsigned threads) {
+    if (fd_limit_checked) return;  // a start retried after a failed bind
+    fd_limit_checked = true;
+    // Done here rather than left to each host: a library that caps itself at a shell's 1024
+    // descriptors fails under load in a way nobody expects; ServerConfig documents it.
+    const server::FdLimit limit =
+        config.raise_fd_limit ? server::raise_fd_limit() : server::fd_limit();
+    if (limit.soft == 0) return;  // unreadable: nothing to say
+    const std::string warning =
+        server::fd_limit_warning(config, threads, limit, server::open_descriptors());
+    if (!warning.empty()) std::fputs(warning.c_str(), stderr);
 }
 
 void Server::start() {
@@ -211,6 +231,7 @@ ServerStats Server::stats() const noexcept {
     for (const auto& w : impl_->workers) {
         st.connections_accepted += w->accepted();
         st.connections_rejected += w->rejected();
+        st.connections_refused += w->refused();
         st.requests += w->requests();
     }
     st.connections_open = impl_->shared.open.load(std::memory_order_relaxed);

@@ -7,11 +7,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <future>
 #include <string>
+#include <string_view>
 
 namespace vstream::server {
 
@@ -50,20 +52,10 @@ Worker::Worker(const ServerConfig& config, SharedCounters& shared,
                 1000);
         }
         for (net::ListenSocket& s : sockets) {
-            auto* tcp = new uv_tcp_t;
-            uv_tcp_init(&loop_, tcp);
-            tcp->data = this;
-            listeners_.push_back(tcp);
-            const int fd = s.release();
-            if (int rc = uv_tcp_open(tcp, fd); rc != 0) {
-                ::close(fd);
-                throw_uv("uv_tcp_open", rc);
-            }
-            if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), config_.backlog,
-                                   &Worker::on_connection);
-                rc != 0) {
-                throw_uv("uv_listen", rc);
-            }
+            net::AcceptEvents* events = this;  // a private base: converted here, not in make_unique
+            acceptors_.push_back(std::make_unique<net::Acceptor>(
+                &loop_, std::move(s), config_.timeouts.accept_backoff, events,
+                &shared_.accept_gate));
         }
     } catch (...) {
         close_all_handles();
@@ -99,8 +91,7 @@ void Worker::abort_attached() noexcept {
 
 void Worker::close_all_handles() {
     if (!loop_ready_) return;
-    for (uv_tcp_t* l : listeners_) core::close_and_delete(l);
-    listeners_.clear();
+    acceptors_.clear();  // each closes its handles and socket
     if (grace_timer_ != nullptr) {
         core::close_and_delete(grace_timer_);
         grace_timer_ = nullptr;
@@ -156,40 +147,66 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::on_connection(uv_stream_t* server, int status) {
-    auto* self = static_cast<Worker*>(server->data);
-    if (status < 0) {
-        // EMFILE/ENFILE: libuv has already accepted and closed the pending connections with
-        // its reserved descriptor, so the loop does not spin. Report it, at most once a second.
-        static thread_local std::uint64_t last_report = 0;
-        const std::uint64_t now = uv_now(&self->loop_);
-        if (now - last_report >= 1000 || last_report == 0) {
-            last_report = now;
-            std::fprintf(stderr, "vstream: accept failed: %s\n", uv_strerror(status));
-        }
+void Worker::on_accepted(int fd) noexcept {
+    if (pause_reported_) {
+        pause_reported_ = false;
+        std::fprintf(stderr, "vstream: accepting connections again\n");
+    }
+    if (shared_.open.fetch_add(1, std::memory_order_relaxed) >= config_.limits.max_connections) {
+        shared_.open.fetch_sub(1, std::memory_order_relaxed);
+        // Past max_connections: answered and closed at once, so the backlog never fills with
+        // connections nobody serves.
+        answer_busy(fd);
+        ::close(fd);
+        rejected_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    bool counted = false;
     try {
-        if (self->shared_.open.fetch_add(1, std::memory_order_relaxed) >=
-            self->config_.limits.max_connections) {
-            self->shared_.open.fetch_sub(1, std::memory_order_relaxed);
-            self->reject(server);
-            return;
-        }
-        counted = true;
-        self->accept_one(server);
+        accept_one(fd);
     } catch (...) {
-        // accept_one throws only before a connection exists, so nothing else gives back its
-        // place under max_connections.
-        if (counted) self->shared_.open.fetch_sub(1, std::memory_order_relaxed);
+        // accept_one throws only before a connection exists (having closed `fd`), so nothing
+        // else gives back its place under max_connections.
+        shared_.open.fetch_sub(1, std::memory_order_relaxed);
         std::fprintf(stderr, "vstream: out of memory accepting a connection\n");
     }
 }
 
-void Worker::accept_one(uv_stream_t* server) {
-    auto stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
-    const int rc = stream->accept(server);
+void Worker::on_refused(int fd) noexcept {
+    answer_busy(fd);
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    ++refused_unreported_;
+}
+
+void Worker::on_accept_paused(int err, std::size_t) noexcept {
+    // At most one line a second per loop, however often the back-off ends and accept fails.
+    const std::uint64_t now = uv_now(&loop_);
+    if (last_pause_report_ != 0 && now - last_pause_report_ < 1000) return;
+    last_pause_report_ = now;
+    pause_reported_ = true;
+    const auto backoff = static_cast<unsigned long long>(config_.timeouts.accept_backoff.count());
+    if (err == UV_EMFILE || err == UV_ENFILE) {
+        std::fprintf(stderr,
+                     "vstream: accept: %s (%s); refused with 503 since the last report: %llu; "
+                     "accepting again in %llu ms%s\n",
+                     uv_strerror(err), uv_err_name(err),
+                     static_cast<unsigned long long>(refused_unreported_), backoff,
+                     err == UV_EMFILE ? " (raise RLIMIT_NOFILE or lower max_connections)" : "");
+    } else {
+        std::fprintf(stderr, "vstream: accept: %s (%s); accepting again in %llu ms\n",
+                     uv_strerror(err), uv_err_name(err), backoff);
+    }
+    refused_unreported_ = 0;
+}
+
+void Worker::accept_one(int fd) {
+    std::unique_ptr<net::TcpStream> stream;
+    try {
+        stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    const int rc = stream->open(fd);  // closes fd if it fails
     std::unique_ptr<http1::Connection> conn;
     try {
         conn = std::make_unique<http1::Connection>(env_, std::move(stream));
@@ -211,30 +228,28 @@ void Worker::accept_one(uv_stream_t* server) {
     c->start();
 }
 
-void Worker::reject(uv_stream_t* server) {
-    // Past max_connections: accept and close at once, so the backlog never fills with
-    // connections nobody serves.
-    auto* tcp = new uv_tcp_t;
-    uv_tcp_init(&loop_, tcp);
-    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
-        std::string reply =
-            "HTTP/1.1 503 Service Unavailable\r\nDate: " + std::string(date_.now()) +
-            "\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: 46\r\nConnection: close\r\n\r\n"
-            "503 Service Unavailable: too many connections\n";
-        uv_buf_t buf = uv_buf_init(reply.data(), static_cast<unsigned>(reply.size()));
-        uv_try_write(reinterpret_cast<uv_stream_t*>(tcp), &buf, 1);
-        rejected_.fetch_add(1, std::memory_order_relaxed);
+void Worker::answer_busy(int fd) noexcept {
+    // One non-blocking send into an empty socket buffer: it fits, and nothing waits for it.
+    static constexpr std::string_view kBody = "503 Service Unavailable: too many connections\n";
+    const std::string_view date = date_.now();
+    char reply[320];
+    const int n = std::snprintf(reply, sizeof reply,
+                                "HTTP/1.1 503 Service Unavailable\r\nDate: %.*s\r\n"
+                                "Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+                                static_cast<int>(date.size()), date.data(), kBody.size(),
+                                static_cast<int>(kBody.size()), kBody.data());
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof reply) {
+        [[maybe_unused]] const ssize_t sent =
+            ::send(fd, reply, static_cast<std::size_t>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
-    core::close_and_delete(tcp);
 }
 
 void Worker::begin_shutdown() {
     if (stopping_) return;
     stopping_ = true;
     env_.stopping = true;
-    for (uv_tcp_t* l : listeners_) core::close_and_delete(l);
-    listeners_.clear();
+    acceptors_.clear();
     if (tick_timer_ != nullptr) {
         core::close_and_delete(tick_timer_);
         tick_timer_ = nullptr;

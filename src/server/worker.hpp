@@ -4,6 +4,7 @@
 #include "core/loop_handoff.hpp"
 #include "files/mmap_cache.hpp"
 #include "http1/connection.hpp"
+#include "net/acceptor.hpp"
 #include "net/listener.hpp"
 #include "net/tcp_stream.hpp"
 #include "server/loop_driver.hpp"
@@ -25,6 +26,7 @@ namespace vstream::server {
 /// Counters shared by every worker of a server.
 struct SharedCounters {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
+    net::AcceptGate accept_gate;  // keeps one loop from taking the descriptor another refuses with
     // What every request shares (limits, the file cache): never null once serving.
     std::shared_ptr<const request::Env> request_env;
     const request::Dispatcher* dispatcher = nullptr;  // the router; null answers 404
@@ -32,7 +34,7 @@ struct SharedCounters {
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
 /// they accept, which never leave it (shared-nothing, like Seastar's shards).
-class Worker final : public http1::ConnectionHost {
+class Worker final : public http1::ConnectionHost, private net::AcceptEvents {
 public:
     /// Sets up the loop and its listeners on the calling thread (so errors surface in
     /// Server::start), ready for run_in_thread(). Throws Error.
@@ -60,12 +62,16 @@ public:
 
     std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
     std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+    /// Connections refused with 503 because descriptors ran out.
+    std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
 
 private:
-    static void on_connection(uv_stream_t* server, int status);
-    void accept_one(uv_stream_t* server);
-    void reject(uv_stream_t* server);
+    void on_accepted(int fd) noexcept override;
+    void on_refused(int fd) noexcept override;
+    void on_accept_paused(int err, std::size_t refused) noexcept override;
+    void accept_one(int fd);
+    void answer_busy(int fd) noexcept;
     void begin_shutdown();
     void check_done();
     void on_connection_closed(http1::Connection* c) noexcept override;
@@ -80,7 +86,7 @@ private:
     core::DateCache date_;
     std::shared_ptr<core::LoopHandoff> handoff_;
     http1::ConnectionEnv env_;
-    std::vector<uv_tcp_t*> listeners_;
+    std::vector<std::unique_ptr<net::Acceptor>> acceptors_;
     uv_timer_t* grace_timer_ = nullptr;
     uv_timer_t* tick_timer_ = nullptr;  // housekeeping once a second (file cache expiry)
     http1::Connection* connections_ = nullptr;  // intrusive list head
@@ -88,6 +94,10 @@ private:
     std::unique_ptr<LoopDriver> driver_;  // attached to a host loop instead of a thread
     std::atomic<std::uint64_t> accepted_{0};
     std::atomic<std::uint64_t> rejected_{0};
+    std::atomic<std::uint64_t> refused_{0};
+    std::uint64_t refused_unreported_ = 0;  // refused since the last log line
+    std::uint64_t last_pause_report_ = 0;   // uv_now of that line; 0: none yet
+    bool pause_reported_ = false;           // a pause was logged and accepting has not resumed
     std::atomic<std::uint64_t> requests_{0};
     bool stopping_ = false;
     bool aborting_ = false;  // abort_attached() runs the loop (its callbacks may run)

@@ -63,10 +63,12 @@ static void test_defaults_are_the_documented_ones(void) {
     VT_CHECK_EQ(get_timeout(cfg, VS_TIMEOUT_SHUTDOWN_GRACE), 10000);
     VT_CHECK_EQ(get_timeout(cfg, VS_TIMEOUT_CACHE_REVALIDATE), 1000);
     VT_CHECK_EQ(get_timeout(cfg, VS_TIMEOUT_CACHE_IDLE), 60000);
+    VT_CHECK_EQ(get_timeout(cfg, VS_TIMEOUT_ACCEPT_BACKOFF), 500);
 
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_REDIRECT_TRAILING_SLASH), 1);
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_METHOD_NOT_ALLOWED), 1);
     VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_AUTO_OPTIONS), 1);
+    VT_CHECK_EQ(vs_config_get_flag(cfg, VS_FLAG_RAISE_FD_LIMIT), 1);
     vs_config_free(cfg);
 }
 
@@ -236,7 +238,7 @@ static void test_timeouts_are_positive_and_bounded(void) {
                               VS_TIMEOUT_BODY_READ,      VS_TIMEOUT_STREAM_BODY,
                               VS_TIMEOUT_WRITE,          VS_TIMEOUT_LINGER,
                               VS_TIMEOUT_SHUTDOWN_GRACE, VS_TIMEOUT_CACHE_REVALIDATE,
-                              VS_TIMEOUT_CACHE_IDLE};
+                              VS_TIMEOUT_CACHE_IDLE,     VS_TIMEOUT_ACCEPT_BACKOFF};
     const uint64_t max = (uint64_t)1 << 40;
     size_t i;
     for (i = 0; i < sizeof all / sizeof all[0]; ++i) {
@@ -270,7 +272,7 @@ static void test_timeouts_are_positive_and_bounded(void) {
 
 static void test_unknown_timeout_is_refused(void) {
     vs_config_t *cfg = new_config();
-    static const int unknown[] = {0, -1, 10, 1000, INT_MIN};
+    static const int unknown[] = {0, -1, 11, 1000, INT_MIN};
     size_t i;
     uint64_t v = 5;
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; ++i) {
@@ -288,8 +290,8 @@ static void test_unknown_timeout_is_refused(void) {
 
 static void test_flags_turn_on_and_off(void) {
     static const int all[] = {VS_FLAG_REDIRECT_TRAILING_SLASH, VS_FLAG_METHOD_NOT_ALLOWED,
-                              VS_FLAG_AUTO_OPTIONS};
-    static const int unknown[] = {0, -1, 4, 99};
+                              VS_FLAG_AUTO_OPTIONS, VS_FLAG_RAISE_FD_LIMIT};
+    static const int unknown[] = {0, -1, 5, 99};
     vs_config_t *cfg = new_config();
     size_t i;
     for (i = 0; i < sizeof all / sizeof all[0]; ++i) {

@@ -326,6 +326,7 @@ static void test_stats_count_requests_and_file_cache_use(void) {
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MISSES), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_OPEN_ENTRIES), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MAPPED_BYTES), 0);
+    VT_CHECK_EQ(stat_of(srv, VS_STAT_CONNECTIONS_REFUSED), 0);
 
     port = vt_start(srv);
     for (i = 0; i < 3; ++i) vt_expect(port, "GET", "/ping", 200, "pong");
@@ -333,6 +334,7 @@ static void test_stats_count_requests_and_file_cache_use(void) {
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_CONNECTIONS_ACCEPTED, 3), 3);
     VT_CHECK_EQ(wait_stat(srv, VS_STAT_CONNECTIONS_OPEN, 0), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CONNECTIONS_REJECTED), 0);
+    VT_CHECK_EQ(stat_of(srv, VS_STAT_CONNECTIONS_REFUSED), 0);
     VT_CHECK_EQ(stat_of(srv, VS_STAT_CACHE_MISSES), 0); /* no file yet */
 
     vt_expect(port, "GET", "/file", 200, file_body);
@@ -351,7 +353,7 @@ static void test_stats_count_requests_and_file_cache_use(void) {
     v = 42;
     VT_CHECK_EQ(vs_server_stat(srv, 0, &v), VS_EINVAL);
     VT_CHECK_CONTAINS(vs_last_error_message(), "VS_STAT");
-    VT_CHECK_EQ(vs_server_stat(srv, 10, &v), VS_EINVAL);
+    VT_CHECK_EQ(vs_server_stat(srv, 11, &v), VS_EINVAL);
     VT_CHECK_EQ(vs_server_stat(srv, -1, &v), VS_EINVAL);
     VT_CHECK_EQ(v, 42);
 

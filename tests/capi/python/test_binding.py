@@ -407,6 +407,7 @@ class BindingTest(unittest.TestCase):
         self.assertEqual(set(stats), set(vstream.STATS))
         self.assertGreaterEqual(stats["connections_accepted"], 3)
         self.assertEqual(stats["connections_rejected"], 0)
+        self.assertEqual(stats["connections_refused"], 0)
         self.get("/media/clip.bin")
         self.get("/media/clip.bin")
         self.assertGreaterEqual(self.server.stat("cache_hits") + self.server.stat("cache_misses"),
@@ -456,6 +457,12 @@ class ErrorTest(unittest.TestCase):
             self.assertEqual(cfg.get_timeout("shutdown_grace"), 2500)
             cfg.set_flag("auto_options", False)
             self.assertFalse(cfg.get_flag("auto_options"))
+            self.assertEqual(cfg.get_timeout("accept_backoff"), 500)
+            with self.assertRaises(vstream.VstreamError):
+                cfg.set_timeout("accept_backoff", 0)
+            self.assertTrue(cfg.get_flag("raise_fd_limit"))
+            cfg.set_flag("raise_fd_limit", False)
+            self.assertFalse(cfg.get_flag("raise_fd_limit"))
 
     def test_static_root_must_be_a_directory(self):
         with vstream.Server(port=0) as srv:

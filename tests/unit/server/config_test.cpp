@@ -38,6 +38,8 @@ TEST_CASE("the defaults are the documented ones") {
     CHECK(c.timeouts.write == 60s);
     CHECK(c.timeouts.linger == 2s);
     CHECK(c.timeouts.shutdown_grace == 10s);
+    CHECK(c.timeouts.accept_backoff == 500ms);
+    CHECK(c.raise_fd_limit);
 }
 
 TEST_CASE("the defaults are valid") {
@@ -65,6 +67,7 @@ TEST_CASE("boundary values that are allowed validate") {
     c.timeouts.write = 1ms;
     c.timeouts.linger = 1ms;
     c.timeouts.shutdown_grace = 1ms;
+    c.timeouts.accept_backoff = 1ms;
     CHECK_NOTHROW(c.validate());
     c.limits.max_request_line = std::size_t{1} << 30;
     c.limits.max_header_bytes = std::size_t{1} << 30;
@@ -118,6 +121,7 @@ TEST_CASE("each invalid field throws invalid_argument naming the field") {
         {"timeouts.write", [](ServerConfig& c) { c.timeouts.write = 0ms; }},
         {"timeouts.linger", [](ServerConfig& c) { c.timeouts.linger = 0ms; }},
         {"timeouts.shutdown_grace", [](ServerConfig& c) { c.timeouts.shutdown_grace = -10s; }},
+        {"timeouts.accept_backoff", [](ServerConfig& c) { c.timeouts.accept_backoff = 0ms; }},
     };
     int row_index = 0;
     for (const Row& r : rows) {

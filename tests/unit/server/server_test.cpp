@@ -2,10 +2,13 @@
 #include <vstream/server.hpp>
 #include <vstream/error.hpp>
 
+#include "fd_starvation.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
+
+#include <sys/resource.h>
 
 #include <atomic>
 #include <future>
@@ -270,9 +273,45 @@ TEST_CASE("stats count accepted connections and requests") {
         CHECK(st.requests == 4);
         CHECK(st.connections_open == 2);
         CHECK(st.connections_rejected == 0);
+        CHECK(st.connections_refused == 0);
     }
     CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
     CHECK(server.server().stats().connections_accepted == 2);
+}
+
+TEST_CASE("start raises the soft descriptor limit to the hard one, unless raise_fd_limit is off") {
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(vstream::test::highest_open_fd() + 256);
+    if (low.rlim_cur >= old.rlim_max || ::setrlimit(RLIMIT_NOFILE, &low) != 0) {
+        MESSAGE("skipped: the soft limit cannot be lowered below the hard one here");
+        return;
+    }
+    struct Restore {
+        rlimit limit;
+        ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+    } restore{old};
+
+    ServerConfig off = test_config();
+    off.raise_fd_limit = false;
+    off.limits.max_connections = 16;  // fits under the lowered limit: no warning
+    off.file_cache.max_entries = 16;
+    {
+        TestServer server(hello_handler, off);
+        CHECK(pong(server.port()));
+        rlimit now{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &now) == 0);
+        CHECK(now.rlim_cur == low.rlim_cur);
+    }
+    {
+        TestServer server(hello_handler);  // raise_fd_limit is on by default
+        CHECK(pong(server.port()));
+        rlimit now{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &now) == 0);
+        CHECK(now.rlim_cur == old.rlim_max);
+        CHECK(now.rlim_max == old.rlim_max);
+    }
 }
 
 TEST_CASE("several servers run in one process at once") {

@@ -1,0 +1,330 @@
+// Tests Acceptor (src/net/acceptor.cpp): accepting, and running out of descriptors (EMFILE)
+// without stalling the loop, on a real uv loop run on the test thread.
+#include "net/acceptor.hpp"
+
+#include "core/uv_handle.hpp"
+
+#include "fd_starvation.hpp"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <uv.h>
+
+using vstream::net::AcceptEvents;
+using vstream::net::AcceptGate;
+using vstream::net::Acceptor;
+using vstream::net::ListenSocket;
+using vstream::test::FdStarvation;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kDeadline = std::chrono::seconds(10);
+constexpr auto kBackoff = 20ms;  // short, so the tests wait little for a back-off to end
+constexpr std::string_view kBusy = "busy";
+
+struct Recorder final : AcceptEvents {
+    std::vector<int> accepted;  // owned here, closed by the destructor
+    int refused = 0;
+    int pauses = 0;
+    int last_error = 0;
+    std::size_t last_refused = 0;
+    ~Recorder() {
+        for (const int fd : accepted) ::close(fd);
+    }
+    void on_accepted(int fd) noexcept override { accepted.push_back(fd); }
+    void on_refused(int fd) noexcept override {
+        ++refused;
+        ::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    void on_accept_paused(int err, std::size_t n) noexcept override {
+        ++pauses;
+        last_error = err;
+        last_refused = n;
+    }
+};
+
+// A loop on the test thread. Made before any descriptor starvation: its epoll set is one.
+class Loop {
+public:
+    Loop() {
+        REQUIRE(uv_loop_init(&loop_) == 0);
+        REQUIRE(uv_timer_init(&loop_, &tick_) == 0);
+    }
+    ~Loop() {
+        uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+        uv_run(&loop_, UV_RUN_DEFAULT);  // the acceptors' handles close too
+        CHECK(uv_loop_close(&loop_) == 0);
+    }
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    uv_loop_t* get() { return &loop_; }
+
+    // Runs the loop until `pred` holds or the deadline passes; a repeating timer keeps each
+    // iteration bounded so the deadline is checked.
+    bool run_until(const std::function<bool()>& pred) {
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        uv_timer_start(&tick_, [](uv_timer_t*) {}, 5, 5);
+        while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
+        uv_timer_stop(&tick_);
+        return pred();
+    }
+
+private:
+    uv_loop_t loop_{};
+    uv_timer_t tick_{};
+};
+
+// A TCP socket, not yet connected, so that it can be made before descriptors run out.
+struct Client {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ~Client() {
+        if (fd >= 0) ::close(fd);
+    }
+    // Connects to 127.0.0.1:port. On loopback the handshake is done when connect returns, so
+    // the connection is already waiting in the listener's queue.
+    bool connect_to(std::uint16_t port) const {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    // Appends everything received until the peer closes (or resets) to `out`; false if the
+    // deadline passes first.
+    bool read_until_close(std::string& out) const {
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+            char buf[256];
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n == 0) return true;
+            if (n < 0) return errno == ECONNRESET;
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+};
+
+// Starts a one-shot timer on `loop` that sets `fired`; the timer frees itself once closed.
+uv_timer_t* start_timer(uv_loop_t* loop, bool* fired, std::uint64_t ms) {
+    auto* timer = new uv_timer_t;
+    uv_timer_init(loop, timer);
+    timer->data = fired;
+    uv_timer_start(timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
+    return timer;
+}
+
+}  // namespace
+
+TEST_SUITE("net/acceptor") {
+
+TEST_CASE("an acceptor hands over each connection as a non-blocking, close-on-exec socket") {
+    Loop loop;
+    Recorder rec;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec);
+    CHECK(acceptor.has_reserve());
+    CHECK_FALSE(acceptor.paused());
+
+    Client a;
+    Client b;
+    REQUIRE(a.connect_to(port));
+    REQUIRE(b.connect_to(port));
+    REQUIRE(loop.run_until([&] { return rec.accepted.size() == 2; }));
+    for (const int fd : rec.accepted) {
+        CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+        CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    }
+    CHECK(rec.refused == 0);
+    CHECK(rec.pauses == 0);
+    acceptor.close();
+}
+
+TEST_CASE("out of descriptors, waiting connections are refused with the reserve and accepting "
+          "pauses until the back-off ends") {
+    Loop loop;
+    Recorder rec;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec);
+    REQUIRE(acceptor.has_reserve());
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<Client>());
+
+    FdStarvation starved(0);
+    REQUIRE(starved.ok());
+    REQUIRE(::open("/dev/null", O_RDONLY | O_CLOEXEC) == -1);  // none left
+    for (const auto& c : clients) REQUIRE(c->connect_to(port));
+    REQUIRE(loop.run_until([&] { return rec.pauses >= 1; }));
+    CHECK(rec.last_error == UV_EMFILE);
+    CHECK(rec.refused == 3);
+    CHECK(rec.last_refused == 3);
+    CHECK(rec.accepted.empty());
+    CHECK(acceptor.paused());
+    CHECK(acceptor.has_reserve());  // nothing took the freed descriptor: it was retaken
+    for (const auto& c : clients) {
+        std::string got;
+        CHECK(c->read_until_close(got));
+        CHECK(got == kBusy);
+    }
+
+    // Descriptors free up: once the back-off ends, connections are accepted again.
+    starved.release();
+    Client late;
+    REQUIRE(late.connect_to(port));
+    CHECK(loop.run_until([&] { return rec.accepted.size() == 1; }));
+    CHECK_FALSE(acceptor.paused());
+    acceptor.close();
+}
+
+TEST_CASE("with no descriptor free and no reserve, the acceptor pauses instead of spinning, "
+          "the loop's timers run, and accepting resumes once descriptors free up") {
+    // libuv's uv_listen() in this state calls accept in a loop that never returns to the
+    // loop's timers (uv__emfile_trick without its reserve), so a run_until would hang.
+    Loop loop;
+    Recorder rec;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Client first;
+    Client second;
+
+    FdStarvation starved(0);
+    REQUIRE(starved.ok());
+    Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec);
+    CHECK_FALSE(acceptor.has_reserve());  // made with every descriptor taken
+    REQUIRE(first.connect_to(port));
+    REQUIRE(second.connect_to(port));
+    REQUIRE(loop.run_until([&] { return rec.pauses >= 1; }));
+    CHECK(rec.last_error == UV_EMFILE);
+    CHECK(rec.refused == 0);
+    CHECK(acceptor.paused());
+
+    // The loop is free: a timer of its own fires, and each back-off ends in another try.
+    bool fired = false;
+    uv_timer_t* timer = start_timer(loop.get(), &fired, 1);
+    CHECK(loop.run_until([&] { return fired; }));
+    vstream::core::close_and_delete(timer);
+    CHECK(loop.run_until([&] { return rec.pauses >= 3; }));
+    CHECK(rec.accepted.empty());
+
+    starved.release();
+    CHECK(loop.run_until([&] { return rec.accepted.size() == 2; }));
+    CHECK(acceptor.has_reserve());  // retaken when the back-off ended
+    CHECK_FALSE(acceptor.paused());
+    acceptor.close();
+}
+
+TEST_CASE("a refusal needs the gate to itself: while a sibling loop holds it, the reserve is "
+          "kept and the waiting connections are refused when a later back-off ends") {
+    Loop loop;
+    Recorder rec;
+    AcceptGate gate;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec, &gate);
+    Client a;
+    Client b;
+
+    FdStarvation starved(0);
+    REQUIRE(starved.ok());
+    gate.lock_shared();  // a sibling loop in the middle of an accept
+    REQUIRE(a.connect_to(port));
+    REQUIRE(b.connect_to(port));
+    REQUIRE(loop.run_until([&] { return rec.pauses >= 1; }));
+    CHECK(rec.last_error == UV_EMFILE);
+    CHECK(rec.refused == 0);
+    CHECK(acceptor.has_reserve());  // not given up for a sibling to take
+    gate.unlock_shared();
+
+    CHECK(loop.run_until([&] { return rec.refused == 2; }));
+    CHECK(acceptor.has_reserve());
+    for (Client* c : {&a, &b}) {
+        std::string got;
+        CHECK(c->read_until_close(got));
+        CHECK(got == kBusy);
+    }
+    acceptor.close();
+}
+
+TEST_CASE("while a sibling loop refuses (the gate held exclusively), accepting waits for it") {
+    Loop loop;
+    Recorder rec;
+    AcceptGate gate;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec, &gate);
+    Client c;
+
+    gate.lock();
+    REQUIRE(c.connect_to(port));
+    bool fired = false;
+    uv_timer_t* timer =
+        start_timer(loop.get(), &fired, static_cast<std::uint64_t>(kBackoff.count()) * 3);
+    CHECK(loop.run_until([&] { return fired; }));
+    vstream::core::close_and_delete(timer);
+    CHECK(rec.accepted.empty());
+    CHECK(rec.pauses == 0);  // not a failure: it tries again
+    gate.unlock();
+
+    CHECK(loop.run_until([&] { return rec.accepted.size() == 1; }));
+    acceptor.close();
+}
+
+TEST_CASE("close stops accepting and closes the socket, paused or not") {
+    Loop loop;
+    Recorder rec;
+    ListenSocket socket("127.0.0.1", 0, 16);
+    const std::uint16_t port = socket.port();
+    Client waiting;
+    Client refused_later;
+    {
+        FdStarvation starved(0);
+        REQUIRE(starved.ok());
+        Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec);
+        REQUIRE(waiting.connect_to(port));
+        REQUIRE(loop.run_until([&] { return rec.pauses >= 1; }));
+        REQUIRE(acceptor.paused());
+        acceptor.close();
+        acceptor.close();  // idempotent
+        CHECK_FALSE(acceptor.paused());
+    }
+    const int pauses = rec.pauses;
+    // The waiting connection was reset with the socket, and nobody listens any more.
+    std::string got;
+    CHECK(waiting.read_until_close(got));
+    CHECK(got.empty());
+    CHECK_FALSE(refused_later.connect_to(port));
+    CHECK(errno == ECONNREFUSED);
+    // The back-off timer went with the acceptor: nothing more is reported.
+    bool fired = false;
+    uv_timer_t* timer =
+        start_timer(loop.get(), &fired, static_cast<std::uint64_t>(kBackoff.count()) * 3);
+    CHECK(loop.run_until([&] { return fired; }));
+    vstream::core::close_and_delete(timer);
+    CHECK(rec.pauses == pauses);
+    CHECK(rec.accepted.empty());
+}
+
+}  // TEST_SUITE
