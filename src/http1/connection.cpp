@@ -120,7 +120,7 @@ void Connection::process(const char* data, std::size_t len) {
                 phase_ = Phase::body;
                 last_body_read_ = now();
             }
-            settle();
+            run_postponed();
             return;
         }
         data += r.consumed;
@@ -151,7 +151,7 @@ void Connection::process(const char* data, std::size_t len) {
             case ParseResult::Kind::error:
                 break;
         }
-        settle();
+        run_postponed();
         if (closed_) return;
         if (body_flowing()) continue;
         if (phase_ != Phase::idle || reading_paused_ || body_streaming_) {
@@ -164,7 +164,7 @@ void Connection::process(const char* data, std::size_t len) {
     }
 }
 
-void Connection::settle() {
+void Connection::run_postponed() {
     // What a callback run inside feed() asked for, done now that the parser is out of it.
     if (closed_) return;
     if (answered_in_dispatch_) {
@@ -175,7 +175,7 @@ void Connection::settle() {
         source_poked_ = false;
         if (phase_ == Phase::sending && source_ && !closed_ &&
             out_.queued() <= env_.config->limits.write_low_water) {
-            drive();
+            pull_body();
         }
     }
 }
@@ -250,7 +250,7 @@ void Connection::continue_body() {
         fail_body(failed, failed == 413 ? "request body too large" : "request body refused");
         return;
     }
-    settle();
+    run_postponed();
     if (closed_ || !body_streaming_ || f == request::IncomingBody::Feed::pause) return;
     process_pending();
     if (closed_) return;
@@ -371,11 +371,11 @@ void Connection::dispatch() {
 void Connection::on_source_ready(request::Exchange& x) {
     if (&x != exchange_ || phase_ != Phase::sending || !source_ || closed_) return;
     if (dispatching_) {
-        source_poked_ = true;  // from a body reader's callback: settle() drives it
+        source_poked_ = true;  // from a body reader's callback: run_postponed() drives it
         return;
     }
     if (out_.queued() > env_.config->limits.write_low_water) return;  // drain pulls it
-    drive();
+    pull_body();
     if (!closed_ && phase_ == Phase::idle) resume();
     if (!closed_) update_timer();
 }
@@ -458,7 +458,7 @@ void Connection::finish_response() {
         source_ = std::move(x.source);
         keep_after_source_ = keep;
         phase_ = Phase::sending;
-        drive();
+        pull_body();
         return;
     }
     x.source.reset();
@@ -487,7 +487,7 @@ void Connection::end_response(bool keep) {
     }
 }
 
-void Connection::drive() {
+void Connection::pull_body() {
     pace_due_ = 0;
     const std::size_t low = env_.config->limits.write_low_water;
     for (int round = 0; source_ && !closed_; ++round) {
@@ -598,7 +598,7 @@ void Connection::on_stream_written(int status) {
         maybe_shutdown_write();
     } else {
         const bool was_sending = phase_ == Phase::sending;
-        if (was_sending && out_.below_low_water()) drive();
+        if (was_sending && out_.below_low_water()) pull_body();
         if (closed_) return;
         if (reading_paused_ && out_.below_low_water()) {
             reading_paused_ = false;
@@ -816,7 +816,7 @@ void Connection::on_timeout() {
             break;
         case Phase::sending:
             if (pace_due_ != 0 && n >= pace_due_) {
-                drive();
+                pull_body();
                 if (!closed_ && phase_ == Phase::idle) resume();
             }
             break;

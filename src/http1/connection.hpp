@@ -106,7 +106,7 @@ private:
     void resume();
     void process_pending();
     void dispatch();
-    void settle();
+    void run_postponed();
     void continue_body();
     void mark_body_read();
     void fail_body(int status, std::string_view reason);
@@ -114,7 +114,7 @@ private:
     std::uint64_t body_due() const noexcept;
     void finish_response();
     void end_response(bool keep);
-    void drive();
+    void pull_body();
     void on_write_error(int status) noexcept;
     void send_error(int status, std::string_view reason);
     void close_gracefully();

@@ -53,18 +53,13 @@ bool retry_accept(int e) noexcept {
 Acceptor::Acceptor(uv_loop_t* loop, ListenSocket socket, std::chrono::milliseconds backoff,
                    AcceptEvents* events, AcceptGate* gate)
     : fd_(socket.release()), backoff_(backoff), events_(events), gate_(gate) {
-    poll_ = new uv_poll_t;
-    if (const int rc = uv_poll_init(loop, poll_, fd_); rc != 0) {
-        delete poll_;
-        poll_ = nullptr;
+    if (const int rc = poll_.init([&](uv_poll_t* p) { return uv_poll_init(loop, p, fd_); }, this);
+        rc != 0) {
         ::close(fd_);
         throw Error(errc::io_error, std::string("uv_poll_init: ") + uv_strerror(rc));
     }
-    poll_->data = this;
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop, timer_);  // cannot fail
-    timer_->data = this;
-    if (const int rc = uv_poll_start(poll_, UV_READABLE, &Acceptor::on_poll); rc != 0) {
+    timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); }, this);  // cannot fail
+    if (const int rc = uv_poll_start(poll_.get(), UV_READABLE, &Acceptor::on_poll); rc != 0) {
         close();  // the handles go with the next loop run
         throw Error(errc::io_error, std::string("uv_poll_start: ") + uv_strerror(rc));
     }
@@ -74,12 +69,10 @@ Acceptor::Acceptor(uv_loop_t* loop, ListenSocket socket, std::chrono::millisecon
 Acceptor::~Acceptor() { close(); }
 
 void Acceptor::close() noexcept {
-    if (poll_ == nullptr) return;
+    if (!poll_) return;
     // uv_close stops the poll at once, so the socket can be closed now (libuv's poll docs).
-    core::close_and_delete(poll_);
-    core::close_and_delete(timer_);
-    poll_ = nullptr;
-    timer_ = nullptr;
+    poll_.close();
+    timer_.close();
     ::close(fd_);
     fd_ = -1;
     if (reserve_ >= 0) ::close(reserve_);
@@ -109,7 +102,7 @@ int Acceptor::accept_shared() noexcept {
 }
 
 void Acceptor::accept_ready() noexcept {
-    for (int turn = 0; turn < kAcceptsPerTurn && poll_ != nullptr; ++turn) {
+    for (int turn = 0; turn < kAcceptsPerTurn && poll_; ++turn) {
         const int fd = accept_shared();
         if (fd >= 0) {
             events_->on_accepted(fd);
@@ -128,9 +121,9 @@ void Acceptor::accept_ready() noexcept {
 void Acceptor::pause(int err) noexcept {
     std::size_t refused = 0;
     if (err == UV_EMFILE || err == UV_ENFILE) refused = refuse_pending();
-    if (poll_ == nullptr) return;
-    uv_poll_stop(poll_);
-    uv_timer_start(timer_, &Acceptor::on_backoff_end, static_cast<std::uint64_t>(backoff_.count()),
+    if (!poll_) return;
+    uv_poll_stop(poll_.get());
+    uv_timer_start(timer_.get(), &Acceptor::on_backoff_end, static_cast<std::uint64_t>(backoff_.count()),
                    0);
     paused_ = true;
     events_->on_accept_paused(err, refused);
@@ -157,7 +150,7 @@ std::size_t Acceptor::refuse_pending() noexcept {
         events_->on_refused(fd);
         ::close(fd);
         ++refused;
-        if (poll_ == nullptr) return refused;  // closed by the callback
+        if (!poll_) return refused;  // closed by the callback
     }
     reserve_ = open_reserve();
     return refused;
@@ -166,7 +159,7 @@ std::size_t Acceptor::refuse_pending() noexcept {
 void Acceptor::on_backoff_end(uv_timer_t* timer) { static_cast<Acceptor*>(timer->data)->resume(); }
 
 void Acceptor::resume() noexcept {
-    if (poll_ == nullptr) return;
+    if (!poll_) return;
     if (reserve_ < 0) {
         // Not while a sibling refuses: its freed descriptor is its own to take back.
         std::shared_lock<AcceptGate> shared;
@@ -174,7 +167,7 @@ void Acceptor::resume() noexcept {
         if (gate_ == nullptr || shared.owns_lock()) reserve_ = open_reserve();
     }
     paused_ = false;
-    if (const int rc = uv_poll_start(poll_, UV_READABLE, &Acceptor::on_poll); rc != 0) {
+    if (const int rc = uv_poll_start(poll_.get(), UV_READABLE, &Acceptor::on_poll); rc != 0) {
         pause(rc);
     }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/uv_handle.hpp"
 #include "net/listener.hpp"
 
 #include <chrono>
@@ -86,8 +87,8 @@ private:
     int accept_shared() noexcept;
 
     int fd_;
-    uv_poll_t* poll_ = nullptr;    // freed in its close callback
-    uv_timer_t* timer_ = nullptr;  // the back-off; freed in its close callback
+    core::UvHandle<uv_poll_t> poll_;    // watches the listening socket
+    core::UvHandle<uv_timer_t> timer_;  // the back-off
     int reserve_ = -1;
     std::chrono::milliseconds backoff_;
     AcceptEvents* events_;

@@ -22,7 +22,7 @@ struct Server::Impl {
     ServerConfig config;
     Handler fallback;  // for requests no route matches
     std::unique_ptr<router::Router> router;
-    server::SharedCounters shared;
+    server::WorkerShared shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
     bool attached = false;  // serves from a host's loop (attach) instead of loop threads

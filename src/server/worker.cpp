@@ -25,7 +25,7 @@ namespace {
 
 }  // namespace
 
-Worker::Worker(const ServerConfig& config, SharedCounters& shared,
+Worker::Worker(const ServerConfig& config, WorkerShared& shared,
                std::vector<net::ListenSocket> sockets)
     : config_(config), shared_(shared) {
     if (int rc = uv_loop_init(&loop_); rc != 0) throw_uv("uv_loop_init", rc);
@@ -43,13 +43,13 @@ Worker::Worker(const ServerConfig& config, SharedCounters& shared,
         env_.host = this;
         env_.requests = &requests_;
         if (env_.request_env && env_.request_env->file_cache) {
-            tick_timer_ = new uv_timer_t;
-            uv_timer_init(&loop_, tick_timer_);
-            tick_timer_->data = this;
+            tick_timer_.init([this](uv_timer_t* t) { return uv_timer_init(&loop_, t); }, this);
             uv_timer_start(
-                tick_timer_,
-                [](uv_timer_t* t) { static_cast<Worker*>(t->data)->env_.request_env->file_cache->expire(); }, 1000,
-                1000);
+                tick_timer_.get(),
+                [](uv_timer_t* t) {
+                    static_cast<Worker*>(t->data)->env_.request_env->file_cache->expire();
+                },
+                1000, 1000);
         }
         for (net::ListenSocket& s : sockets) {
             net::AcceptEvents* events = this;  // a private base: converted here, not in make_unique
@@ -92,14 +92,8 @@ void Worker::abort_attached() noexcept {
 void Worker::close_all_handles() {
     if (!loop_ready_) return;
     acceptors_.clear();  // each closes its handles and socket
-    if (grace_timer_ != nullptr) {
-        core::close_and_delete(grace_timer_);
-        grace_timer_ = nullptr;
-    }
-    if (tick_timer_ != nullptr) {
-        core::close_and_delete(tick_timer_);
-        tick_timer_ = nullptr;
-    }
+    grace_timer_.close();
+    tick_timer_.close();
     if (handoff_) handoff_->close();
     if (poller_) poller_->close();
     uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
@@ -250,17 +244,12 @@ void Worker::begin_shutdown() {
     stopping_ = true;
     env_.stopping = true;
     acceptors_.clear();
-    if (tick_timer_ != nullptr) {
-        core::close_and_delete(tick_timer_);
-        tick_timer_ = nullptr;
-    }
+    tick_timer_.close();
 
-    grace_timer_ = new uv_timer_t;
-    uv_timer_init(&loop_, grace_timer_);
-    grace_timer_->data = this;
+    grace_timer_.init([this](uv_timer_t* t) { return uv_timer_init(&loop_, t); }, this);
     const auto grace = static_cast<std::uint64_t>(config_.timeouts.shutdown_grace.count());
     uv_timer_start(
-        grace_timer_,
+        grace_timer_.get(),
         [](uv_timer_t* t) {
             // The grace period is over: close whatever is still open.
             auto* self = static_cast<Worker*>(t->data);
@@ -274,10 +263,7 @@ void Worker::begin_shutdown() {
 
 void Worker::check_done() {
     if (!stopping_ || connections_ != nullptr) return;
-    if (grace_timer_ != nullptr) {
-        core::close_and_delete(grace_timer_);
-        grace_timer_ = nullptr;
-    }
+    grace_timer_.close();
     handoff_->close();  // the last handle: uv_run returns once it is closed
 }
 

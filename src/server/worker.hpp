@@ -2,6 +2,7 @@
 
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
+#include "core/uv_handle.hpp"
 #include "files/mmap_cache.hpp"
 #include "http1/connection.hpp"
 #include "net/acceptor.hpp"
@@ -23,8 +24,9 @@
 
 namespace vstream::server {
 
-/// Counters shared by every worker of a server.
-struct SharedCounters {
+/// What every worker of a server shares: the connection count, the accept gate, the request
+/// environment and the dispatcher.
+struct WorkerShared {
     std::atomic<std::uint64_t> open{0};  // connections open now, for max_connections
     net::AcceptGate accept_gate;  // keeps one loop from taking the descriptor another refuses with
     // What every request shares (limits, the file cache): never null once serving.
@@ -38,7 +40,7 @@ class Worker final : public http1::ConnectionHost, private net::AcceptEvents {
 public:
     /// Sets up the loop and its listeners on the calling thread (so errors surface in
     /// Server::start), ready for run_in_thread(). Throws Error.
-    Worker(const ServerConfig& config, SharedCounters& shared,
+    Worker(const ServerConfig& config, WorkerShared& shared,
            std::vector<net::ListenSocket> sockets);
     /// Joins the thread and closes whatever is left.
     ~Worker();
@@ -79,7 +81,7 @@ private:
     void abort_attached() noexcept;
 
     const ServerConfig& config_;
-    SharedCounters& shared_;
+    WorkerShared& shared_;
     uv_loop_t loop_{};
     std::unique_ptr<net::ReadSlab> slab_;
     std::unique_ptr<net::EdgePoller> poller_;  // reads of every connection of this loop
@@ -87,8 +89,8 @@ private:
     std::shared_ptr<core::LoopHandoff> handoff_;
     http1::ConnectionEnv env_;
     std::vector<std::unique_ptr<net::Acceptor>> acceptors_;
-    uv_timer_t* grace_timer_ = nullptr;
-    uv_timer_t* tick_timer_ = nullptr;  // housekeeping once a second (file cache expiry)
+    core::UvHandle<uv_timer_t> grace_timer_;  // the drain deadline, once stopping
+    core::UvHandle<uv_timer_t> tick_timer_;   // housekeeping once a second (file cache expiry)
     http1::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;
     std::unique_ptr<LoopDriver> driver_;  // attached to a host loop instead of a thread

@@ -27,7 +27,7 @@ using vstream::Context;
 using vstream::Handler;
 using vstream::ServerConfig;
 using vstream::net::ListenSocket;
-using vstream::server::SharedCounters;
+using vstream::server::WorkerShared;
 using vstream::server::Worker;
 using vstream::test::HandlerDispatcher;
 using vstream::test::hello_handler;
@@ -73,7 +73,7 @@ struct LateClient {
 struct WorkerRig {
     ServerConfig config;
     HandlerDispatcher dispatcher;
-    SharedCounters shared;
+    WorkerShared shared;
     std::uint16_t port = 0;
     std::unique_ptr<Worker> worker;
 
@@ -273,11 +273,11 @@ TEST_CASE("out of descriptors, new connections are answered 503 and counted as r
     CHECK(rig.worker->accepted() == 2);
 }
 
-TEST_CASE("two workers on one port share the connection limit through SharedCounters") {
+TEST_CASE("two workers on one port share the connection limit through WorkerShared") {
     ServerConfig config = test_config();
     config.limits.max_connections = 2;
     const HandlerDispatcher dispatcher(hello_handler);
-    SharedCounters shared;
+    WorkerShared shared;
     shared.dispatcher = &dispatcher;
     shared.request_env = vstream::request::Env::make(config, nullptr);
     std::vector<ListenSocket> a_sockets;
