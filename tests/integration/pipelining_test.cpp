@@ -5,9 +5,11 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
+#include <atomic>
+#include <cstddef>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -68,15 +70,18 @@ TEST_CASE("ten requests pipelined in one send get ten responses in request order
 
 TEST_CASE("pipelined requests keep their order when the first is answered later, "
           "from another thread") {
+    std::atomic<bool> pipeline_sent{false};
+    std::atomic<bool> answered_after_send{false};
     Threads threads;
     Log log;
     TestServer server([&](Context& ctx) {
         log.add(ctx.path());
         if (ctx.path() == "/slow") {
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                // Simulated work, so the later requests are in the server before this answer.
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            threads.spawn([ref, &pipeline_sent, &answered_after_send] {
+                // Answer only once the whole pipeline was sent, so the later requests are
+                // in the server before this answer.
+                answered_after_send = wait_until([&] { return pipeline_sent.load(); });
                 ref->set_header("X-Path", "/slow");
                 ref->text(200, "/slow");
             });
@@ -88,6 +93,7 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
     std::string all = get("/slow");
     for (int i = 1; i < 6; ++i) all += get("/r" + std::to_string(i));
     REQUIRE(c.send(all));
+    pipeline_sent = true;
 
     const auto first = c.read_response();
     REQUIRE(first);
@@ -101,6 +107,7 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
         CHECK(r->body == "/r" + std::to_string(i));
     }
     threads.join();
+    CHECK(answered_after_send);
     // The handler saw the requests one at a time, in order.
     CHECK(log.items() ==
           std::vector<std::string>{"/slow", "/r1", "/r2", "/r3", "/r4", "/r5"});
@@ -198,12 +205,16 @@ TEST_CASE("requests pipelined behind a Connection: close request are not answere
 
 TEST_CASE("pipelined requests followed by a half-close are all answered, "
           "before the connection closes") {
+    std::atomic<bool> half_closed{false};
+    std::atomic<bool> answered_after_half_close{false};
     Threads threads;
     TestServer server([&](Context& ctx) {
         if (ctx.path() == "/deferred") {
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));  // simulated work
+            threads.spawn([ref, &half_closed, &answered_after_half_close] {
+                // Answer only once the client has half-closed: the FIN comes while this
+                // request is in flight.
+                answered_after_half_close = wait_until([&] { return half_closed.load(); });
                 ref->text(200, "/deferred");
             });
         } else {
@@ -213,6 +224,7 @@ TEST_CASE("pipelined requests followed by a half-close are all answered, "
     RawClient c(server.port());
     REQUIRE(c.send(get("/deferred") + get("/b") + get("/c")));
     c.shutdown_write();  // nothing more will come, but every response is still wanted
+    half_closed = true;
     for (const char* p : {"/deferred", "/b", "/c"}) {
         CAPTURE(p);
         const auto r = c.read_response();
@@ -222,16 +234,24 @@ TEST_CASE("pipelined requests followed by a half-close are all answered, "
     CHECK(c.wait_closed());
     CHECK(c.buffered().empty());
     threads.join();
+    CHECK(answered_after_half_close);
 }
 
 TEST_CASE("a pipeline longer than the server holds at once is answered completely and in order") {
+    // What the server holds behind a request in flight: line + headers + 64 KiB.
+    constexpr std::size_t kServerHolds = 8 * 1024 + 32 * 1024 + 64 * 1024;
+    constexpr std::size_t kPiece = 4 * 1024;
+    std::atomic<std::size_t> sent{0};
+    std::atomic<bool> answered_after_pile_up{false};
     Threads threads;
     TestServer server([&](Context& ctx) {
         if (ctx.path() == "/r0") {
-            // The first answer comes late, so the rest of the pipeline piles up unread.
+            // The first answer comes late, so the rest of the pipeline piles up unread: only
+            // once more was sent than the server holds at once (it reads that much while
+            // this request is in flight, so the wait ends).
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));  // simulated work
+            threads.spawn([ref, &sent, &answered_after_pile_up] {
+                answered_after_pile_up = wait_until([&] { return sent.load() > kServerHolds; });
                 ref->text(200, "/r0");
             });
         } else {
@@ -243,8 +263,14 @@ TEST_CASE("a pipeline longer than the server holds at once is answered completel
     constexpr int kRequests = 5000;
     std::string all;
     for (int i = 0; i < kRequests; ++i) all += get("/r" + std::to_string(i));
-    REQUIRE(all.size() > 8 * 1024 + 32 * 1024 + 64 * 1024);  // line + headers + 64 KiB
-    std::thread sender([&] { c.send(all); });  // the server may stop reading for a while
+    REQUIRE(all.size() > kServerHolds + kPiece);
+    std::thread sender([&] {  // the server may stop reading for a while
+        for (std::size_t pos = 0; pos < all.size(); pos += kPiece) {
+            const std::string_view piece = std::string_view(all).substr(pos, kPiece);
+            if (!c.send(piece)) return;
+            sent += piece.size();
+        }
+    });
     int in_order = 0;
     for (int i = 0; i < kRequests; ++i) {
         const auto r = c.read_response();
@@ -259,6 +285,7 @@ TEST_CASE("a pipeline longer than the server holds at once is answered completel
     sender.join();
     CHECK(in_order == kRequests);
     threads.join();
+    CHECK(answered_after_pile_up);
 }
 
 TEST_CASE("pipelined responses past the write high-water mark are still answered in order") {
