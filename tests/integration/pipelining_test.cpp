@@ -1,13 +1,14 @@
 // Pipelined requests are answered strictly in order, however they arrive and are answered.
 #include "async_fixtures.hpp"
+#include "path_log.hpp"
 #include "raw_client.hpp"
+#include "requests.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -19,32 +20,11 @@ using namespace vstream::test;
 using vstream::Context;
 using vstream::ContextRef;
 
-std::string get(const std::string& path) {
-    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
-}
-
 // Echoes the request path as the body and in a header.
 void path_handler(Context& ctx) {
     ctx.set_header("X-Path", ctx.path());
     ctx.text(200, vstream::Body::copy(ctx.path()));
 }
-
-// The paths the handler saw, in call order.
-class Log {
-public:
-    void add(std::string_view s) {
-        std::lock_guard lock(mutex_);
-        items_.emplace_back(s);
-    }
-    std::vector<std::string> items() {
-        std::lock_guard lock(mutex_);
-        return items_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::string> items_;
-};
 
 }  // namespace
 
@@ -54,7 +34,7 @@ TEST_CASE("ten requests pipelined in one send get ten responses in request order
     TestServer server(path_handler);
     RawClient c(server.port());
     std::string all;
-    for (int i = 0; i < 10; ++i) all += get("/r" + std::to_string(i));
+    for (int i = 0; i < 10; ++i) all += get_request("/r" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < 10; ++i) {
         CAPTURE(i);
@@ -73,7 +53,7 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
     std::atomic<bool> pipeline_sent{false};
     std::atomic<bool> answered_after_send{false};
     Threads threads;
-    Log log;
+    PathLog log;
     TestServer server([&](Context& ctx) {
         log.add(ctx.path());
         if (ctx.path() == "/slow") {
@@ -90,8 +70,8 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
         }
     });
     RawClient c(server.port());
-    std::string all = get("/slow");
-    for (int i = 1; i < 6; ++i) all += get("/r" + std::to_string(i));
+    std::string all = get_request("/slow");
+    for (int i = 1; i < 6; ++i) all += get_request("/r" + std::to_string(i));
     REQUIRE(c.send(all));
     pipeline_sent = true;
 
@@ -109,7 +89,7 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
     threads.join();
     CHECK(answered_after_send);
     // The handler saw the requests one at a time, in order.
-    CHECK(log.items() ==
+    CHECK(log.snapshot() ==
           std::vector<std::string>{"/slow", "/r1", "/r2", "/r3", "/r4", "/r5"});
 }
 
@@ -121,7 +101,7 @@ TEST_CASE("several deferred requests in one pipeline are each answered in order"
     });
     RawClient c(server.port());
     std::string all;
-    for (int i = 0; i < 8; ++i) all += get("/d" + std::to_string(i));
+    for (int i = 0; i < 8; ++i) all += get_request("/d" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < 8; ++i) {
         CAPTURE(i);
@@ -141,11 +121,11 @@ TEST_CASE("pipelined requests split at awkward byte boundaries are all answered 
         }
     });
     RawClient c(server.port());
-    const std::string a = get("/a");
+    const std::string a = get_request("/a");
     const std::string b = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world";
     const std::string d = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                           "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-    const std::string e = get("/e");
+    const std::string e = get_request("/e");
 
     // The first request and half of the second in one write.
     const std::string first = a + b.substr(0, 20);
@@ -176,7 +156,7 @@ TEST_CASE("pipelined requests split at awkward byte boundaries are all answered 
 TEST_CASE("a whole pipeline sent byte by byte is answered in order") {
     TestServer server(path_handler);
     RawClient c(server.port());
-    const std::string all = get("/x") + get("/y") + get("/z");
+    const std::string all = get_request("/x") + get_request("/y") + get_request("/z");
     for (const char ch : all) REQUIRE(c.send(std::string_view(&ch, 1)));
     for (const char* p : {"/x", "/y", "/z"}) {
         CAPTURE(p);
@@ -189,8 +169,8 @@ TEST_CASE("a whole pipeline sent byte by byte is answered in order") {
 TEST_CASE("requests pipelined behind a Connection: close request are not answered") {
     TestServer server(path_handler);
     RawClient c(server.port());
-    REQUIRE(c.send(get("/a") + "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
-                   get("/never")));
+    REQUIRE(c.send(get_request("/a") + "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
+                   get_request("/never")));
     const auto ra = c.read_response();
     REQUIRE(ra);
     CHECK(ra->body == "/a");
@@ -222,7 +202,7 @@ TEST_CASE("pipelined requests followed by a half-close are all answered, "
         }
     });
     RawClient c(server.port());
-    REQUIRE(c.send(get("/deferred") + get("/b") + get("/c")));
+    REQUIRE(c.send(get_request("/deferred") + get_request("/b") + get_request("/c")));
     c.shutdown_write();  // nothing more will come, but every response is still wanted
     half_closed = true;
     for (const char* p : {"/deferred", "/b", "/c"}) {
@@ -262,7 +242,7 @@ TEST_CASE("a pipeline longer than the server holds at once is answered completel
     // More pipelined bytes than the server buffers behind a request in flight.
     constexpr int kRequests = 5000;
     std::string all;
-    for (int i = 0; i < kRequests; ++i) all += get("/r" + std::to_string(i));
+    for (int i = 0; i < kRequests; ++i) all += get_request("/r" + std::to_string(i));
     REQUIRE(all.size() > kServerHolds + kPiece);
     std::thread sender([&] {  // the server may stop reading for a while
         for (std::size_t pos = 0; pos < all.size(); pos += kPiece) {
@@ -299,7 +279,7 @@ TEST_CASE("pipelined responses past the write high-water mark are still answered
     RawClient c(server.port());
     constexpr int kRequests = 20;  // about 6 MB of responses, several times the high-water mark
     std::string all;
-    for (int i = 0; i < kRequests; ++i) all += get("/b" + std::to_string(i));
+    for (int i = 0; i < kRequests; ++i) all += get_request("/b" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < kRequests; ++i) {
         CAPTURE(i);
@@ -310,7 +290,7 @@ TEST_CASE("pipelined responses past the write high-water mark are still answered
         CHECK(r->body.rfind("/b" + std::to_string(i) + ":", 0) == 0);
     }
     // Still usable.
-    REQUIRE(c.send(get("/after")));
+    REQUIRE(c.send(get_request("/after")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->body.rfind("/after:", 0) == 0);
