@@ -11,7 +11,6 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 /* The order in which middleware and handlers ran, one letter each. */
 static char order[64];
@@ -209,15 +208,15 @@ static void test_after_logic_sees_the_response_and_next_runs_once(void) {
 typedef struct {
     vs_ctx_t *ctx;
     vs_next_t *next;
+    int mw_returned; /* set (under the lock) by the middleware as its last act */
 } pending;
 
 static int deferred_next_rc, deferred_release_rc, deferred_done, async_handler_runs;
 
 static void *deferred_worker(void *arg) {
     pending *p = arg;
-    struct timespec pause = {0, 20 * 1000 * 1000};
     /* Let the middleware's callback return first, so the chain really resumes from here. */
-    nanosleep(&pause, NULL);
+    VT_CHECK_EQ(vt_wait_for(&p->mw_returned, 1), 1);
     vt_store(&deferred_next_rc, vs_next_call(p->next));
     vt_store(&deferred_release_rc, vs_ctx_release(p->ctx));
     free(p);
@@ -233,7 +232,9 @@ static void deferring_mw(vs_ctx_t *ctx, vs_next_t *next, void *ud) {
     VT_CHECK_EQ(vs_ctx_retain(ctx), VS_OK);
     p->ctx = ctx;
     p->next = next;
+    p->mw_returned = 0;
     vt_spawn(deferred_worker, p);
+    vt_store(&p->mw_returned, 1); /* p is the worker's from here: it frees p */
 }
 
 static pthread_t loop_thread_of_handler;

@@ -1,6 +1,7 @@
 // Deferred answers from other threads and on the loop, cancellation, dropped refs, handler errors.
 #include "async_fixtures.hpp"
 #include "raw_client.hpp"
+#include "requests.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
@@ -21,10 +22,6 @@ namespace {
 using namespace vstream::test;
 using vstream::Context;
 using vstream::ContextRef;
-
-std::string get(const std::string& path) {
-    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
-}
 
 // A short shutdown grace, so a failing test never waits long on a request left in flight.
 vstream::ServerConfig async_config(unsigned threads = 1) {
@@ -78,7 +75,7 @@ private:
 };
 
 void expect_pong(std::uint16_t port) {
-    const auto r = roundtrip(port, get("/ping"));
+    const auto r = roundtrip(port, get_request("/ping"));
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(r->body == R"({"message":"pong"})");
@@ -121,7 +118,7 @@ TEST_CASE("a deferred request answered from another thread reaches the client, "
         async_config());
     RawClient c(server.port());
 
-    REQUIRE(c.send(get("/json")));
+    REQUIRE(c.send(get_request("/json")));
     const auto json = c.read_response();
     REQUIRE(json);
     CHECK(json->status == 201);
@@ -130,14 +127,14 @@ TEST_CASE("a deferred request answered from another thread reaches the client, "
     CHECK(json->headers.count("x-multi") == 2);
     CHECK(json->body == R"({"made":true})");
 
-    REQUIRE(c.send(get("/text")));
+    REQUIRE(c.send(get_request("/text")));
     const auto text = c.read_response();
     REQUIRE(text);
     CHECK(text->status == 202);
     CHECK(text->header("content-type") == "text/plain; charset=utf-8");
     CHECK(text->body == "accepted");
 
-    REQUIRE(c.send(get("/status")));
+    REQUIRE(c.send(get_request("/status")));
     const auto status = c.read_response();
     REQUIRE(status);
     CHECK(status->status == 204);
@@ -145,7 +142,7 @@ TEST_CASE("a deferred request answered from another thread reaches the client, "
     CHECK_FALSE(status->has_header("content-length"));
 
     // The connection is still in step.
-    REQUIRE(c.send(get("/ping")));
+    REQUIRE(c.send(get_request("/ping")));
     const auto ping = c.read_response();
     REQUIRE(ping);
     CHECK(ping->status == 200);
@@ -166,7 +163,7 @@ TEST_CASE("once a request is answered and sent, its cancel callback is let go, s
         },
         async_config());
     RawClient c(server.port());
-    REQUIRE(c.send(get("/a")));
+    REQUIRE(c.send(get_request("/a")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->body == "answered");
@@ -186,7 +183,7 @@ TEST_CASE("a deferred request can be answered on the loop thread before the hand
     RawClient c(server.port());
     for (int i = 0; i < 3; ++i) {
         CAPTURE(i);
-        REQUIRE(c.send(get("/now")));
+        REQUIRE(c.send(get_request("/now")));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
@@ -215,7 +212,7 @@ TEST_CASE("an answer sent from another thread before the handler returns is deli
     RawClient c(server.port());
     for (int i = 0; i < 3; ++i) {
         CAPTURE(i);
-        REQUIRE(c.send(get("/early") + get("/ping")));
+        REQUIRE(c.send(get_request("/early") + get_request("/ping")));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
@@ -245,11 +242,11 @@ TEST_CASE("a deferred request can be answered later by another request's handler
         },
         async_config());
     RawClient a(server.port());
-    REQUIRE(a.send(get("/hold")));
+    REQUIRE(a.send(get_request("/hold")));
     REQUIRE(wait_until([&] { return held.filled(); }));
 
     RawClient b(server.port());
-    REQUIRE(b.send(get("/release")));
+    REQUIRE(b.send(get_request("/release")));
     const auto rb = b.read_response();
     REQUIRE(rb);
     CHECK(rb->body == "released");
@@ -277,7 +274,7 @@ TEST_CASE("a client that disconnects before the async answer cancels the request
 
     {
         RawClient c(server.port());
-        REQUIRE(c.send(get("/slow")));
+        REQUIRE(c.send(get_request("/slow")));
         REQUIRE(wait_until([&] { return held.filled(); }));
         // Close abortively (RST): the connection is unambiguously gone, not half-closed.
         const linger abort_on_close{1, 0};
@@ -306,7 +303,7 @@ TEST_CASE("a client that disconnects before the async answer cancels the request
     expect_pong(server.port());
     RawClient other(server.port());
     for (int i = 0; i < 3; ++i) {
-        REQUIRE(other.send(get("/ping")));
+        REQUIRE(other.send(get_request("/ping")));
         const auto r = other.read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
@@ -327,7 +324,7 @@ TEST_CASE("a client that closes its side before the async answer does not break 
         async_config());
     {
         RawClient c(server.port());
-        REQUIRE(c.send(get("/slow")));
+        REQUIRE(c.send(get_request("/slow")));
         REQUIRE(wait_until([&] { return held.filled(); }));
     }  // FIN: the request may still be answered, or be cancelled; either way nothing breaks
     ContextRef ref = held.take();
@@ -359,14 +356,14 @@ TEST_CASE("a deferred request whose every ref is dropped unanswered gets 500") {
     RawClient c(server.port());
     for (const char* path : {"/drop-now", "/drop-elsewhere"}) {
         CAPTURE(path);
-        REQUIRE(c.send(get(path)));
+        REQUIRE(c.send(get_request(path)));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 500);
     }
     threads.join();
     // The connection is still usable after the engine's 500.
-    REQUIRE(c.send(get("/ping")));
+    REQUIRE(c.send(get_request("/ping")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -388,7 +385,7 @@ TEST_CASE("a handler that throws gets a 500 that reveals nothing of the exceptio
 
     for (const char* path : {"/throw", "/throw-int"}) {
         CAPTURE(path);
-        REQUIRE(c.send(get(path)));
+        REQUIRE(c.send(get_request(path)));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 500);
@@ -399,7 +396,7 @@ TEST_CASE("a handler that throws gets a 500 that reveals nothing of the exceptio
             CHECK(value.find("secret") == std::string::npos);
         }
         // Same connection, next request.
-        REQUIRE(c.send(get("/ping")));
+        REQUIRE(c.send(get_request("/ping")));
         const auto next = c.read_response();
         REQUIRE(next);
         CHECK(next->status == 200);
@@ -422,14 +419,14 @@ TEST_CASE("set_header with CR LF in its value throws in the handler and the clie
         },
         async_config());
     RawClient c(server.port());
-    REQUIRE(c.send(get("/")));
+    REQUIRE(c.send(get_request("/")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 500);
     CHECK_FALSE(r->has_header("injected"));
     CHECK_FALSE(r->has_header("x-bad"));
     CHECK(thrown_code.load() == static_cast<int>(vstream::errc::invalid_argument));
-    REQUIRE(c.send(get("/")));  // still in step
+    REQUIRE(c.send(get_request("/")));  // still in step
     const auto again = c.read_response();
     REQUIRE(again);
     CHECK(again->status == 500);
@@ -456,7 +453,7 @@ TEST_CASE("two hundred concurrent deferred requests answered by a worker pool al
         clients.push_back(std::make_unique<RawClient>(server.port()));
     }
     for (int i = 0; i < kRequests; ++i) {
-        REQUIRE(clients[i]->send(get("/req/" + std::to_string(i) + "?q=" + std::to_string(i))));
+        REQUIRE(clients[i]->send(get_request("/req/" + std::to_string(i) + "?q=" + std::to_string(i))));
     }
     int ok = 0;
     for (int i = 0; i < kRequests; ++i) {

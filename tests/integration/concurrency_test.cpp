@@ -1,5 +1,6 @@
 // Many simultaneous connections over several loop threads, the counters, IPv4 and IPv6 at once.
 #include "raw_client.hpp"
+#include "requests.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
@@ -21,10 +22,6 @@ namespace {
 
 using namespace vstream::test;
 using vstream::Context;
-
-std::string get(const std::string& path) {
-    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
-}
 
 // Raises the soft descriptor limit to the hard one; returns the soft limit now in effect.
 rlim_t raise_fd_limit() {
@@ -109,7 +106,7 @@ TEST_CASE("a thousand concurrent connections on two loop threads all get 200") {
     }
     CHECK(wait_until([&] { return server.server().stats().connections_open == kConnections; }));
 
-    for (int i = 0; i < kConnections; ++i) REQUIRE(clients[i]->send(get("/ping")));
+    for (int i = 0; i < kConnections; ++i) REQUIRE(clients[i]->send(get_request("/ping")));
     int ok = 0;
     for (int i = 0; i < kConnections; ++i) {
         const auto r = clients[i]->read_response();
@@ -140,14 +137,14 @@ TEST_CASE("the open-connection count returns to zero after clients close, "
         CHECK(wait_until([&] { return server.server().stats().connections_open == 5; }));
         for (int round = 0; round < 3; ++round) {
             for (auto& c : clients) {
-                REQUIRE(c->send(get("/ping")));
+                REQUIRE(c->send(get_request("/ping")));
                 const auto r = c->read_response();
                 REQUIRE(r);
                 CHECK(r->status == 200);
             }
         }
         // A request the handler answers 404 is a request too.
-        REQUIRE(clients[0]->send(get("/missing")));
+        REQUIRE(clients[0]->send(get_request("/missing")));
         const auto r = clients[0]->read_response();
         REQUIRE(r);
         CHECK(r->status == 404);
@@ -172,7 +169,7 @@ TEST_CASE("a server listening on 127.0.0.1 and ::1 answers on both") {
     TestServer server([](Context& ctx) { ctx.text(200, vstream::Body::copy(ctx.peer_address())); },
                       config);
 
-    const auto v4 = roundtrip(server.port(), get("/"));
+    const auto v4 = roundtrip(server.port(), get_request("/"));
     REQUIRE(v4);
     CHECK(v4->status == 200);
     CHECK(v4->body == "127.0.0.1");

@@ -1,5 +1,6 @@
 // Size limits, malformed heads and max_connections over real sockets: status, error body, close.
 #include "fd_starvation.hpp"
+#include "path_log.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -19,7 +20,6 @@
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -28,6 +28,7 @@
 using namespace std::chrono_literals;
 using vstream::list_has_token;
 using vstream::ServerConfig;
+using vstream::test::PathLog;
 using vstream::test::RawClient;
 using vstream::test::test_config;
 using vstream::test::TestServer;
@@ -50,23 +51,8 @@ ServerConfig limits_config() {
     return c;
 }
 
-// The paths the handler saw, from the loop thread, read by the test thread.
-struct Seen {
-    std::mutex mutex;
-    std::vector<std::string> paths;
-
-    void add(std::string_view path) {
-        std::lock_guard<std::mutex> lock(mutex);
-        paths.emplace_back(path);
-    }
-    std::vector<std::string> snapshot() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return paths;
-    }
-};
-
 // Records the path; /echo answers the body, anything else "ok".
-vstream::Handler recording_handler(const std::shared_ptr<Seen>& seen) {
+vstream::Handler recording_handler(const std::shared_ptr<PathLog>& seen) {
     return [seen](vstream::Context& ctx) {
         seen->add(ctx.path());
         if (ctx.path() == "/echo") {
@@ -263,7 +249,7 @@ private:
 TEST_SUITE("integration/limits") {
 
 TEST_CASE("a request line longer than max_request_line is answered 414 and closed") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     const std::string target = "/" + std::string(kRequestLine * 2, 'a');
     expect_refused(srv.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 414);
@@ -271,7 +257,7 @@ TEST_CASE("a request line longer than max_request_line is answered 414 and close
 }
 
 TEST_CASE("a URL exactly at max_request_line is accepted and one byte more is 414") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     // "GET " + target + " HTTP/1.1" is exactly kRequestLine bytes.
     const std::string target = "/" + std::string(kRequestLine - 4 - 9 - 1, 'a');
@@ -285,7 +271,7 @@ TEST_CASE("a URL exactly at max_request_line is accepted and one byte more is 41
 }
 
 TEST_CASE("header bytes over max_header_bytes are answered 431 and exactly at it are accepted") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     // Field lines "Host: x\r\n" (9 bytes) and "X-Fill: <v>\r\n" (10 + v bytes) fill the limit.
     const std::size_t fill = kHeaderBytes - 9 - 10;
@@ -300,7 +286,7 @@ TEST_CASE("header bytes over max_header_bytes are answered 431 and exactly at it
 }
 
 TEST_CASE("more header fields than max_header_count are answered 431 and exactly that many pass") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     const auto request = [](std::size_t fields) {
         std::string r = "GET / HTTP/1.1\r\nHost: x\r\n";
@@ -313,7 +299,7 @@ TEST_CASE("more header fields than max_header_count are answered 431 and exactly
 }
 
 TEST_CASE("a Content-Length over max_body_bytes is answered 413 before the body is sent") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     RawClient c(srv.port());
     // Only the head: the 413 must come without waiting for a single body byte.
@@ -327,7 +313,7 @@ TEST_CASE("a Content-Length over max_body_bytes is answered 413 before the body 
 }
 
 TEST_CASE("a Content-Length body exactly at max_body_bytes is accepted") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     RawClient c(srv.port());
     const std::string body(kBodyBytes, 'b');
@@ -340,7 +326,7 @@ TEST_CASE("a Content-Length body exactly at max_body_bytes is accepted") {
 }
 
 TEST_CASE("a chunked body growing past max_body_bytes is answered 413 and closed") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     // Two chunks that together exceed the limit, each under it.
@@ -360,7 +346,7 @@ TEST_CASE("a chunked body growing past max_body_bytes is answered 413 and closed
 }
 
 TEST_CASE("malformed heads, unknown methods and other versions get their status and a close") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     struct Row {
         std::string name;
@@ -402,7 +388,7 @@ TEST_CASE("malformed heads, unknown methods and other versions get their status 
 TEST_CASE("an HTTP/1.2 request is served as HTTP/1.1") {
     // RFC 9112 §2.3: a higher minor version of a major version we implement SHOULD be
     // processed as the highest minor we implement (and src/http1/parser.cpp says so).
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     RawClient c(srv.port());
     REQUIRE(c.send("GET /later HTTP/1.2\r\nHost: x\r\n\r\n"));
@@ -412,7 +398,7 @@ TEST_CASE("an HTTP/1.2 request is served as HTTP/1.1") {
 }
 
 TEST_CASE("an HTTP/1.0 request without Host is served") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
     RawClient c(srv.port());
     REQUIRE(c.send("GET /old HTTP/1.0\r\n\r\n"));
@@ -423,7 +409,7 @@ TEST_CASE("an HTTP/1.0 request without Host is served") {
 }
 
 TEST_CASE("past max_connections a new connection gets 503 and a close, until one closes") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     ServerConfig cfg = limits_config();
     cfg.threads = 1;
     cfg.limits.max_connections = 2;
@@ -469,7 +455,7 @@ TEST_CASE("past max_connections a new connection gets 503 and a close, until one
 }
 
 TEST_CASE("a client sending garbage never stalls the other connections") {
-    auto seen = std::make_shared<Seen>();
+    auto seen = std::make_shared<PathLog>();
     TestServer srv(recording_handler(seen), limits_config());
 
     // A connection in the middle of a head, and one that sends garbage.

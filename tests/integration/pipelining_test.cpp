@@ -1,13 +1,16 @@
 // Pipelined requests are answered strictly in order, however they arrive and are answered.
 #include "async_fixtures.hpp"
+#include "path_log.hpp"
 #include "raw_client.hpp"
+#include "requests.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
 
-#include <chrono>
-#include <mutex>
+#include <atomic>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -17,32 +20,11 @@ using namespace vstream::test;
 using vstream::Context;
 using vstream::ContextRef;
 
-std::string get(const std::string& path) {
-    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
-}
-
 // Echoes the request path as the body and in a header.
 void path_handler(Context& ctx) {
     ctx.set_header("X-Path", ctx.path());
     ctx.text(200, vstream::Body::copy(ctx.path()));
 }
-
-// The paths the handler saw, in call order.
-class Log {
-public:
-    void add(std::string_view s) {
-        std::lock_guard lock(mutex_);
-        items_.emplace_back(s);
-    }
-    std::vector<std::string> items() {
-        std::lock_guard lock(mutex_);
-        return items_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::string> items_;
-};
 
 }  // namespace
 
@@ -52,7 +34,7 @@ TEST_CASE("ten requests pipelined in one send get ten responses in request order
     TestServer server(path_handler);
     RawClient c(server.port());
     std::string all;
-    for (int i = 0; i < 10; ++i) all += get("/r" + std::to_string(i));
+    for (int i = 0; i < 10; ++i) all += get_request("/r" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < 10; ++i) {
         CAPTURE(i);
@@ -68,15 +50,18 @@ TEST_CASE("ten requests pipelined in one send get ten responses in request order
 
 TEST_CASE("pipelined requests keep their order when the first is answered later, "
           "from another thread") {
+    std::atomic<bool> pipeline_sent{false};
+    std::atomic<bool> answered_after_send{false};
     Threads threads;
-    Log log;
+    PathLog log;
     TestServer server([&](Context& ctx) {
         log.add(ctx.path());
         if (ctx.path() == "/slow") {
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                // Simulated work, so the later requests are in the server before this answer.
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            threads.spawn([ref, &pipeline_sent, &answered_after_send] {
+                // Answer only once the whole pipeline was sent, so the later requests are
+                // in the server before this answer.
+                answered_after_send = wait_until([&] { return pipeline_sent.load(); });
                 ref->set_header("X-Path", "/slow");
                 ref->text(200, "/slow");
             });
@@ -85,9 +70,10 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
         }
     });
     RawClient c(server.port());
-    std::string all = get("/slow");
-    for (int i = 1; i < 6; ++i) all += get("/r" + std::to_string(i));
+    std::string all = get_request("/slow");
+    for (int i = 1; i < 6; ++i) all += get_request("/r" + std::to_string(i));
     REQUIRE(c.send(all));
+    pipeline_sent = true;
 
     const auto first = c.read_response();
     REQUIRE(first);
@@ -101,8 +87,9 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
         CHECK(r->body == "/r" + std::to_string(i));
     }
     threads.join();
+    CHECK(answered_after_send);
     // The handler saw the requests one at a time, in order.
-    CHECK(log.items() ==
+    CHECK(log.snapshot() ==
           std::vector<std::string>{"/slow", "/r1", "/r2", "/r3", "/r4", "/r5"});
 }
 
@@ -114,7 +101,7 @@ TEST_CASE("several deferred requests in one pipeline are each answered in order"
     });
     RawClient c(server.port());
     std::string all;
-    for (int i = 0; i < 8; ++i) all += get("/d" + std::to_string(i));
+    for (int i = 0; i < 8; ++i) all += get_request("/d" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < 8; ++i) {
         CAPTURE(i);
@@ -134,11 +121,11 @@ TEST_CASE("pipelined requests split at awkward byte boundaries are all answered 
         }
     });
     RawClient c(server.port());
-    const std::string a = get("/a");
+    const std::string a = get_request("/a");
     const std::string b = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world";
     const std::string d = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                           "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-    const std::string e = get("/e");
+    const std::string e = get_request("/e");
 
     // The first request and half of the second in one write.
     const std::string first = a + b.substr(0, 20);
@@ -169,7 +156,7 @@ TEST_CASE("pipelined requests split at awkward byte boundaries are all answered 
 TEST_CASE("a whole pipeline sent byte by byte is answered in order") {
     TestServer server(path_handler);
     RawClient c(server.port());
-    const std::string all = get("/x") + get("/y") + get("/z");
+    const std::string all = get_request("/x") + get_request("/y") + get_request("/z");
     for (const char ch : all) REQUIRE(c.send(std::string_view(&ch, 1)));
     for (const char* p : {"/x", "/y", "/z"}) {
         CAPTURE(p);
@@ -182,8 +169,8 @@ TEST_CASE("a whole pipeline sent byte by byte is answered in order") {
 TEST_CASE("requests pipelined behind a Connection: close request are not answered") {
     TestServer server(path_handler);
     RawClient c(server.port());
-    REQUIRE(c.send(get("/a") + "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
-                   get("/never")));
+    REQUIRE(c.send(get_request("/a") + "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
+                   get_request("/never")));
     const auto ra = c.read_response();
     REQUIRE(ra);
     CHECK(ra->body == "/a");
@@ -198,12 +185,16 @@ TEST_CASE("requests pipelined behind a Connection: close request are not answere
 
 TEST_CASE("pipelined requests followed by a half-close are all answered, "
           "before the connection closes") {
+    std::atomic<bool> half_closed{false};
+    std::atomic<bool> answered_after_half_close{false};
     Threads threads;
     TestServer server([&](Context& ctx) {
         if (ctx.path() == "/deferred") {
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));  // simulated work
+            threads.spawn([ref, &half_closed, &answered_after_half_close] {
+                // Answer only once the client has half-closed: the FIN comes while this
+                // request is in flight.
+                answered_after_half_close = wait_until([&] { return half_closed.load(); });
                 ref->text(200, "/deferred");
             });
         } else {
@@ -211,8 +202,9 @@ TEST_CASE("pipelined requests followed by a half-close are all answered, "
         }
     });
     RawClient c(server.port());
-    REQUIRE(c.send(get("/deferred") + get("/b") + get("/c")));
+    REQUIRE(c.send(get_request("/deferred") + get_request("/b") + get_request("/c")));
     c.shutdown_write();  // nothing more will come, but every response is still wanted
+    half_closed = true;
     for (const char* p : {"/deferred", "/b", "/c"}) {
         CAPTURE(p);
         const auto r = c.read_response();
@@ -222,16 +214,24 @@ TEST_CASE("pipelined requests followed by a half-close are all answered, "
     CHECK(c.wait_closed());
     CHECK(c.buffered().empty());
     threads.join();
+    CHECK(answered_after_half_close);
 }
 
 TEST_CASE("a pipeline longer than the server holds at once is answered completely and in order") {
+    // What the server holds behind a request in flight: line + headers + 64 KiB.
+    constexpr std::size_t kServerHolds = 8 * 1024 + 32 * 1024 + 64 * 1024;
+    constexpr std::size_t kPiece = 4 * 1024;
+    std::atomic<std::size_t> sent{0};
+    std::atomic<bool> answered_after_pile_up{false};
     Threads threads;
     TestServer server([&](Context& ctx) {
         if (ctx.path() == "/r0") {
-            // The first answer comes late, so the rest of the pipeline piles up unread.
+            // The first answer comes late, so the rest of the pipeline piles up unread: only
+            // once more was sent than the server holds at once (it reads that much while
+            // this request is in flight, so the wait ends).
             ContextRef ref = ctx.defer();
-            threads.spawn([ref] {
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));  // simulated work
+            threads.spawn([ref, &sent, &answered_after_pile_up] {
+                answered_after_pile_up = wait_until([&] { return sent.load() > kServerHolds; });
                 ref->text(200, "/r0");
             });
         } else {
@@ -242,9 +242,15 @@ TEST_CASE("a pipeline longer than the server holds at once is answered completel
     // More pipelined bytes than the server buffers behind a request in flight.
     constexpr int kRequests = 5000;
     std::string all;
-    for (int i = 0; i < kRequests; ++i) all += get("/r" + std::to_string(i));
-    REQUIRE(all.size() > 8 * 1024 + 32 * 1024 + 64 * 1024);  // line + headers + 64 KiB
-    std::thread sender([&] { c.send(all); });  // the server may stop reading for a while
+    for (int i = 0; i < kRequests; ++i) all += get_request("/r" + std::to_string(i));
+    REQUIRE(all.size() > kServerHolds + kPiece);
+    std::thread sender([&] {  // the server may stop reading for a while
+        for (std::size_t pos = 0; pos < all.size(); pos += kPiece) {
+            const std::string_view piece = std::string_view(all).substr(pos, kPiece);
+            if (!c.send(piece)) return;
+            sent += piece.size();
+        }
+    });
     int in_order = 0;
     for (int i = 0; i < kRequests; ++i) {
         const auto r = c.read_response();
@@ -259,6 +265,7 @@ TEST_CASE("a pipeline longer than the server holds at once is answered completel
     sender.join();
     CHECK(in_order == kRequests);
     threads.join();
+    CHECK(answered_after_pile_up);
 }
 
 TEST_CASE("pipelined responses past the write high-water mark are still answered in order") {
@@ -272,7 +279,7 @@ TEST_CASE("pipelined responses past the write high-water mark are still answered
     RawClient c(server.port());
     constexpr int kRequests = 20;  // about 6 MB of responses, several times the high-water mark
     std::string all;
-    for (int i = 0; i < kRequests; ++i) all += get("/b" + std::to_string(i));
+    for (int i = 0; i < kRequests; ++i) all += get_request("/b" + std::to_string(i));
     REQUIRE(c.send(all));
     for (int i = 0; i < kRequests; ++i) {
         CAPTURE(i);
@@ -283,7 +290,7 @@ TEST_CASE("pipelined responses past the write high-water mark are still answered
         CHECK(r->body.rfind("/b" + std::to_string(i) + ":", 0) == 0);
     }
     // Still usable.
-    REQUIRE(c.send(get("/after")));
+    REQUIRE(c.send(get_request("/after")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->body.rfind("/after:", 0) == 0);

@@ -7,6 +7,7 @@
 // stopping under a paused reader, the release of a reader's callbacks, curl uploads, and a
 // full-duplex echo.
 #include "async_fixtures.hpp"
+#include "checksum.hpp"
 #include "curl.hpp"
 #include "file_server.hpp"
 #include "raw_client.hpp"
@@ -61,18 +62,6 @@ vstream::ServerConfig body_config() {
     auto config = test_config();
     config.timeouts.shutdown_grace = 500ms;
     return config;
-}
-
-// FNV-1a, 64 bits, in hex.
-std::string checksum(std::string_view bytes) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (const char c : bytes) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
-    char out[17];
-    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-    return out;
 }
 
 // What a handler answers for a body it read: "<size> <checksum>".
@@ -243,15 +232,6 @@ std::string with_chunks(std::string_view target, std::string_view body, std::uin
                         std::string_view trailers = {}, std::string_view headers = {}) {
     return head("POST", target, "Transfer-Encoding: chunked\r\n" + std::string(headers)) +
            chunked(body, seed, trailers);
-}
-
-// Bounds a blocking send() on the client socket, so a server that never reads cannot hang a
-// test.
-void bound_sends(RawClient& c, std::chrono::milliseconds timeout = 10s) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    ::setsockopt(c.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 // Whether the raw bytes a client received hold an interim 100 response.

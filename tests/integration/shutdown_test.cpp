@@ -1,6 +1,7 @@
 // Server lifecycle: graceful stop with work in flight, grace period, idempotence, port conflicts.
 #include "async_fixtures.hpp"
 #include "raw_client.hpp"
+#include "requests.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
@@ -21,10 +22,6 @@ namespace {
 using namespace vstream::test;
 using vstream::Context;
 using vstream::ContextRef;
-
-std::string get(const std::string& path) {
-    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
-}
 
 // Runs `fn` on its own thread and waits for it to return within `timeout`. A stop() that
 // never returns cannot be recovered from (every later join would hang too), so a timeout
@@ -78,7 +75,7 @@ TEST_CASE("stop() lets an in-flight deferred request finish with Connection: clo
         shutdown_config(std::chrono::seconds(5)));
     const std::uint16_t port = server.port();
     RawClient c(port);
-    REQUIRE(c.send(get("/slow")));
+    REQUIRE(c.send(get_request("/slow")));
     REQUIRE(wait_until([&] { return held.filled(); }));
 
     std::atomic<bool> stop_returned{false};
@@ -118,7 +115,7 @@ TEST_CASE("stop() with a request never answered returns after the grace period, 
         },
         shutdown_config(std::chrono::milliseconds(300)));
     RawClient c(server.port());
-    REQUIRE(c.send(get("/never")));
+    REQUIRE(c.send(get_request("/never")));
     REQUIRE(wait_until([&] { return held.filled(); }));
 
     returns_within("stop() past the grace period", [&] { server.server().stop(); });
@@ -158,7 +155,7 @@ TEST_CASE("stop() called from a handler only requests the stop, and wait() joins
     });
     server.start();
     RawClient c(server.port());
-    REQUIRE(c.send(get("/stop")));
+    REQUIRE(c.send(get_request("/stop")));
     const auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -178,7 +175,7 @@ TEST_CASE("idle keep-alive connections are closed by stop()") {
     std::vector<std::unique_ptr<RawClient>> clients;
     for (int i = 0; i < 5; ++i) {
         auto c = std::make_unique<RawClient>(server.port(), std::chrono::seconds(3));
-        REQUIRE(c->send(get("/ping")));
+        REQUIRE(c->send(get_request("/ping")));
         const auto r = c->read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
@@ -213,7 +210,7 @@ TEST_CASE("destroying a running Server without calling stop() shuts it down") {
     server->start();
     const std::uint16_t port = server->port();
     RawClient idle(port);
-    REQUIRE(idle.send(get("/ping")));
+    REQUIRE(idle.send(get_request("/ping")));
     const auto r = idle.read_response();
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -253,7 +250,7 @@ TEST_CASE("start() twice throws vstream::Error, and so does start() after stop()
     }
     // The first start is unharmed.
     CHECK(server.running());
-    const auto r = roundtrip(port, get("/ping"));
+    const auto r = roundtrip(port, get_request("/ping"));
     REQUIRE(r);
     CHECK(r->status == 200);
     // handle() after start() is refused too.
@@ -289,7 +286,7 @@ TEST_CASE("a second Server on the port of a running one fails with address_in_us
     }
     // The port was not silently shared: every connection still reaches the first server.
     for (int i = 0; i < 20; ++i) {
-        const auto r = roundtrip(port, get("/"));
+        const auto r = roundtrip(port, get_request("/"));
         REQUIRE(r);
         CHECK(r->body == "first");
     }

@@ -1,6 +1,7 @@
 // Request smuggling vectors get 400 and a close, and the smuggled request is never answered;
 // so does every other 400 the engine itself chooses.
 #include "file_server.hpp"
+#include "path_log.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
@@ -9,12 +10,12 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 using namespace std::chrono_literals;
 using vstream::list_has_token;
+using vstream::test::PathLog;
 using vstream::test::RawClient;
 using vstream::test::RoutedServer;
 using vstream::test::TempDir;
@@ -25,25 +26,6 @@ namespace {
 
 // The request an attacker hides behind the ambiguous one.
 const std::string kSmuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
-
-// The paths the handler saw, from the loop thread, read by the test thread.
-struct Seen {
-    std::mutex mutex;
-    std::vector<std::string> paths;
-
-    void add(std::string_view path) {
-        std::lock_guard<std::mutex> lock(mutex);
-        paths.emplace_back(path);
-    }
-    std::vector<std::string> snapshot() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return paths;
-    }
-    bool saw(std::string_view path) {
-        const auto all = snapshot();
-        return std::find(all.begin(), all.end(), path) != all.end();
-    }
-};
 
 vstream::ServerConfig smuggling_config() {
     vstream::ServerConfig c = test_config();
@@ -165,7 +147,7 @@ TEST_CASE("ambiguous framing gets 400 and a close, and the smuggled request is n
     };
     for (const Row& row : rows) {
         CAPTURE(row.name);
-        auto seen = std::make_shared<Seen>();
+        auto seen = std::make_shared<PathLog>();
         TestServer srv(
             [seen](vstream::Context& ctx) {
                 seen->add(ctx.path());
@@ -190,7 +172,7 @@ TEST_CASE("two identical Content-Length headers are refused with 400, not merged
     for (const std::string cl :
          {"Content-Length: 5\r\nContent-Length: 5\r\n", "Content-Length: 5, 5\r\n"}) {
         CAPTURE(cl);
-        auto seen = std::make_shared<Seen>();
+        auto seen = std::make_shared<PathLog>();
         TestServer srv(
             [seen](vstream::Context& ctx) {
                 seen->add(ctx.path());
@@ -233,7 +215,7 @@ TEST_CASE("well-framed requests with unusual but valid spelling are served one b
     };
     for (const Row& row : rows) {
         CAPTURE(row.name);
-        auto seen = std::make_shared<Seen>();
+        auto seen = std::make_shared<PathLog>();
         TestServer srv(
             [seen](vstream::Context& ctx) {
                 seen->add(ctx.path());
@@ -272,7 +254,7 @@ TEST_CASE("every 400 the engine itself chooses closes the connection, and the re
     root.write("file", "a file\n");
     for (const Row& row : rows) {
         CAPTURE(row.name);
-        auto seen = std::make_shared<Seen>();
+        auto seen = std::make_shared<PathLog>();
         // vstream-serve's routes: GET /ping and serve_static("/").
         RoutedServer srv(
             [&](vstream::Server& s) {

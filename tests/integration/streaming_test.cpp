@@ -3,6 +3,8 @@
 // client; flow control against a slow reader, a client that leaves, a server that stops, and
 // two streams at once.
 #include "async_fixtures.hpp"
+#include "byte_exact.hpp"
+#include "checksum.hpp"
 #include "curl.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
@@ -53,18 +55,6 @@ vstream::ServerConfig stream_config() {
 
 std::string request(std::string_view path, std::string_view version = "HTTP/1.1") {
     return "GET " + std::string(path) + " " + std::string(version) + "\r\nHost: t\r\n\r\n";
-}
-
-// FNV-1a, 64 bits, in hex: the checksum the producer sends as a trailer.
-std::string checksum(std::string_view bytes) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (const char c : bytes) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
-    char out[17];
-    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-    return out;
 }
 
 // What a producer sends: `count` chunks of random bytes, 1 B to 64 KiB (both ends included).
@@ -226,18 +216,6 @@ private:
     std::string pending_;
 };
 
-// Whether `got` is exactly `want`, reporting sizes and the first difference instead of
-// printing megabytes of random bytes.
-bool same_bytes(std::string_view got, std::string_view want) {
-    if (got == want) return true;
-    const std::size_t n = std::min(got.size(), want.size());
-    std::size_t at = 0;
-    while (at < n && got[at] == want[at]) ++at;
-    MESSAGE("got " << got.size() << " bytes, want " << want.size()
-                   << "; first difference at offset " << at);
-    return false;
-}
-
 // A handler that streams `payload` from a new thread per request: chunks alternately borrowed
 // (counted in `released` when let go) and owned, then end() with the checksum trailer.
 // Declare it before the server that calls it: its threads are joined when it goes, after the
@@ -365,7 +343,7 @@ TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client 
     CHECK_FALSE(r.head.has_header("connection"));
     CHECK(r.read_to_end());
     CHECK(r.error.empty());
-    CHECK(same_bytes(r.data, payload.all));
+    CHECK(byte_exact(r.data, payload.all));
     REQUIRE(r.decoder.trailers().size() == 1);
     CHECK(r.decoder.trailers()[0].first == "X-Checksum");
     CHECK(r.decoder.trailers()[0].second == payload.sum);
@@ -376,7 +354,7 @@ TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client 
     ChunkedReader again(c, r.after);
     REQUIRE(again.read_head());
     CHECK(again.read_to_end());
-    CHECK(same_bytes(again.data, payload.all));
+    CHECK(byte_exact(again.data, payload.all));
 
     for (std::size_t i = 0; i < 2; ++i) {
         CAPTURE(i);
@@ -399,7 +377,7 @@ TEST_CASE("curl receives the streamed bytes, raw (chunked with the trailer) and 
 
     const Run plain = run(curl(server.port(), "", "/live", 30));
     REQUIRE(plain.exit_code == 0);
-    CHECK(same_bytes(plain.out, payload.all));
+    CHECK(byte_exact(plain.out, payload.all));
 
     const Run raw = run(curl(server.port(), "--raw", "/live", 30));
     REQUIRE(raw.exit_code == 0);
@@ -408,14 +386,14 @@ TEST_CASE("curl receives the streamed bytes, raw (chunked with the trailer) and 
     const auto res = d.feed(raw.out, [&](std::string_view piece) { data.append(piece); });
     CHECK(res.status == ChunkedDecoder::Status::done);
     CHECK(res.consumed == raw.out.size());
-    CHECK(same_bytes(data, payload.all));
+    CHECK(byte_exact(data, payload.all));
     REQUIRE(d.trailers().size() == 1);
     CHECK(d.trailers()[0].first == "X-Checksum");
     CHECK(d.trailers()[0].second == payload.sum);
 
     const Run old = run(curl(server.port(), "--http1.0", "/live", 30));
     REQUIRE(old.exit_code == 0);
-    CHECK(same_bytes(old.out, payload.all));
+    CHECK(byte_exact(old.out, payload.all));
 }
 
 TEST_CASE("an HTTP/1.0 client gets a close-delimited body equal to the produced bytes") {
@@ -433,7 +411,7 @@ TEST_CASE("an HTTP/1.0 client gets a close-delimited body equal to the produced 
     CHECK_FALSE(r->has_header("transfer-encoding"));
     CHECK_FALSE(r->has_header("content-length"));
     CHECK(r->header("connection") == "close");
-    CHECK(same_bytes(r->body, payload.all));
+    CHECK(byte_exact(r->body, payload.all));
     CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
     REQUIRE(streams.flow(0));
     CHECK(wait_until([&] { return streams.flow(0)->done.load(); }));
@@ -536,7 +514,7 @@ TEST_CASE("a slow client makes write() return false, on_drain resumes the produc
     CHECK(flow->closes == 0);
     CHECK(flow->max_queued > kHigh);
     CHECK(flow->max_queued <= kHigh + kChunk);
-    CHECK(same_bytes(r.data, produced));
+    CHECK(byte_exact(r.data, produced));
     MESSAGE("refusals " << flow->refusals.load() << ", drains " << flow->drains.load()
                         << ", bytes " << produced.size() << ", most queued "
                         << flow->max_queued.load());
@@ -626,8 +604,8 @@ TEST_CASE("two concurrent streams on two connections of one loop do not interfer
         if (!ra.done()) REQUIRE(ra.step());
         if (!rb.done()) REQUIRE(rb.step());
     }
-    CHECK(same_bytes(ra.data, a.all));
-    CHECK(same_bytes(rb.data, b.all));
+    CHECK(byte_exact(ra.data, a.all));
+    CHECK(byte_exact(rb.data, b.all));
     REQUIRE(ra.decoder.trailers().size() == 1);
     REQUIRE(rb.decoder.trailers().size() == 1);
     CHECK(ra.decoder.trailers()[0].second == a.sum);

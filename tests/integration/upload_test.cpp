@@ -9,6 +9,7 @@
 #include "curl.hpp"
 #include "dir_scan.hpp"
 #include "file_server.hpp"
+#include "form_data.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
@@ -148,15 +149,6 @@ void check_serving(std::uint16_t port) {
     CHECK(r->body == "pong");
 }
 
-// Bounds a blocking send() on the client socket, so a server that stopped reading cannot
-// hang a test.
-void bound_sends(RawClient& c, std::chrono::milliseconds timeout = 10s) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    ::setsockopt(c.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
 // Whether the server has read every byte `c` sent: nothing waits in the client's send queue
 // (SIOCOUTQ) nor in the receive queue of the server's end of the connection (the rx_queue
 // of its /proc/net/tcp line). nullopt when the line cannot be found.
@@ -251,37 +243,11 @@ std::string put(std::string_view name, std::string_view body, Framing framing = 
                    "Content-Type: application/octet-stream\r\n" + std::string(headers));
 }
 
-struct Part {
-    std::string name;
-    std::optional<std::string> filename;
-    std::string content_type;
-    std::string data;
-};
+using Part = FormPart;
 
-std::string as_quoted_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
-
+// A multipart/form-data body with `parts`, closed unless `close` is false.
 std::string multipart(const std::vector<Part>& parts, bool close = true) {
-    std::string body;
-    for (const Part& p : parts) {
-        body.append("--").append(kBoundary).append("\r\n");
-        body.append("Content-Disposition: form-data; name=").append(as_quoted_string(p.name));
-        if (p.filename) body.append("; filename=").append(as_quoted_string(*p.filename));
-        body.append("\r\n");
-        if (!p.content_type.empty()) {
-            body.append("Content-Type: ").append(p.content_type).append("\r\n");
-        }
-        body.append("\r\n").append(p.data).append("\r\n");
-    }
-    if (close) body.append("--").append(kBoundary).append("--\r\n");
-    return body;
+    return form_data(parts, kBoundary, close);
 }
 
 // A file part whose header section is over 8 KiB (the default max_part_header_bytes), then

@@ -1,16 +1,14 @@
 // Fixtures for the file-serving tests: a real Server whose routes the test registers before
 // it starts (serve_static needs routes, TestServer takes only a fallback handler), request
-// helpers, and a byte comparison that does not print megabytes when it fails.
+// helpers, and (from byte_exact.hpp) a byte comparison that does not print megabytes.
 #pragma once
 
+#include "byte_exact.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
 #include <vstream/vstream.hpp>
 
-#include <doctest/doctest.h>
-
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -64,20 +62,6 @@ inline std::optional<Response> fetch(std::uint16_t port, std::string_view method
 inline std::optional<Response> get(std::uint16_t port, std::string_view target,
                                    std::string_view headers = {}) {
     return fetch(port, "GET", target, headers);
-}
-
-/// Whether `got` is exactly `want`. On a difference it reports the sizes and the first
-/// differing offset instead of both strings (which may be megabytes of random bytes).
-inline bool byte_exact(std::string_view got, std::string_view want) {
-    if (got == want) return true;
-    const std::size_t n = std::min(got.size(), want.size());
-    const std::size_t at = static_cast<std::size_t>(
-        std::mismatch(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(n), want.begin())
-            .first -
-        got.begin());
-    MESSAGE("got " << got.size() << " bytes, want " << want.size()
-                   << "; first difference at offset " << at);
-    return false;
 }
 
 }  // namespace vstream::test

@@ -58,6 +58,10 @@ private:
     bool closed_ = false;
 };
 
+/// Bounds a blocking send() on the client's socket (SO_SNDTIMEO), so a server that stopped
+/// reading cannot hang a test.
+void bound_sends(RawClient& c, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 /// Sends `request` on a fresh connection and reads one response.
 std::optional<Response> roundtrip(std::uint16_t port, std::string_view request);
 

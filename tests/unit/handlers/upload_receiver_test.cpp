@@ -6,7 +6,9 @@
 // name in the directory and no temporary file still open.
 #include "handlers/upload_receiver.hpp"
 
+#include "byte_exact.hpp"
 #include "dir_scan.hpp"
+#include "form_data.hpp"
 #include "temp_dir.hpp"
 
 #include "crypto/sha256.hpp"
@@ -38,6 +40,9 @@ using vstream::UploadOptions;
 using vstream::UploadResult;
 using vstream::crypto::Sha256Digest;
 using vstream::handlers::UploadReceiver;
+using vstream::test::byte_exact;
+using vstream::test::form_data;
+using vstream::test::FormPart;
 using vstream::test::list;
 using vstream::test::open_files_in;
 using vstream::test::random_bytes;
@@ -53,18 +58,6 @@ constexpr std::string_view kBoundary = "----vstreamBoundary7MA4YWxkTrZu0gW";
 
 std::string sha_hex(std::string_view bytes) {
     return vstream::crypto::to_hex(vstream::crypto::sha256(bytes));
-}
-
-// Whether `got` is exactly `want`; on a difference, the sizes and the first differing offset
-// rather than both strings (which may be a MiB of random bytes).
-bool byte_exact(std::string_view got, std::string_view want) {
-    if (got == want) return true;
-    const std::size_t n = std::min(got.size(), want.size());
-    std::size_t at = 0;
-    while (at < n && got[at] == want[at]) ++at;
-    MESSAGE("got " << got.size() << " bytes, want " << want.size()
-                   << "; first difference at offset " << at);
-    return false;
 }
 
 // Nothing of a failed or abandoned upload: no name and no open temporary file.
@@ -102,41 +95,12 @@ UploadReceiver raw_receiver(const UploadOptions& o,
     return UploadReceiver(o, std::nullopt, "application/octet-stream", expected);
 }
 
-// One part of a multipart/form-data body.
-struct Part {
-    std::string name;
-    std::optional<std::string> filename;  // a file part when set (maybe "")
-    std::string content_type;             // no Content-Type field when ""
-    std::string data;
-};
-
-// `s` as an RFC 9110 quoted-string.
-std::string as_quoted_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
+using Part = FormPart;
 
 // A multipart/form-data body with `parts`, closed unless `close` is false.
 std::string multipart(const std::vector<Part>& parts, bool close = true,
                       std::string_view boundary = kBoundary) {
-    std::string body;
-    for (const Part& p : parts) {
-        body.append("--").append(boundary).append("\r\n");
-        body.append("Content-Disposition: form-data; name=").append(as_quoted_string(p.name));
-        if (p.filename) body.append("; filename=").append(as_quoted_string(*p.filename));
-        body.append("\r\n");
-        if (!p.content_type.empty()) {
-            body.append("Content-Type: ").append(p.content_type).append("\r\n");
-        }
-        body.append("\r\n").append(p.data).append("\r\n");
-    }
-    if (close) body.append("--").append(boundary).append("--\r\n");
-    return body;
+    return form_data(parts, boundary, close);
 }
 
 // Feeds `body` in pieces of random sizes (from `seed`): mostly small, some up to 70 KiB.
