@@ -55,9 +55,9 @@ void BM_GithubAll(benchmark::State& state) {
         }
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(set.cases.size()));
-    state.counters["ns_per_lookup"] = benchmark::Counter(
-        static_cast<double>(state.iterations() * set.cases.size()),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_lookup"] =
+        benchmark::Counter(static_cast<double>(state.iterations() * set.cases.size()),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_GithubAll);
 

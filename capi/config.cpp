@@ -33,8 +33,7 @@ bool limit_field(vstream::ServerConfig& c, int limit, LimitField& out) noexcept 
         case VS_LIMIT_MAX_HEADER_COUNT: out = {1, 1u << 20, &l.max_header_count}; return true;
         case VS_LIMIT_MAX_BODY_BYTES: out = {0, kMax, &l.max_body_bytes}; return true;
         case VS_LIMIT_MAX_STREAM_BODY_BYTES:
-            out = {1, std::numeric_limits<std::uint64_t>::max(), nullptr,
-                   &l.max_stream_body_bytes};
+            out = {1, std::numeric_limits<std::uint64_t>::max(), nullptr, &l.max_stream_body_bytes};
             return true;
         case VS_LIMIT_MAX_CONNECTIONS: out = {1, kMax, &l.max_connections}; return true;
         case VS_LIMIT_WRITE_HIGH_WATER: out = {1, kMax, &l.write_high_water}; return true;
@@ -162,8 +161,8 @@ int vs_config_set_limit(vs_config_t* cfg, int limit, std::uint64_t value) {
         LimitField f{};
         if (!limit_field(c, limit, f)) return fail(VS_EINVAL, "unknown VS_LIMIT_* value");
         if (value < f.min || value > f.max) {
-            return fail(VS_EINVAL, "limit value out of range (" + std::to_string(f.min) +
-                                       ".." + std::to_string(f.max) + ")");
+            return fail(VS_EINVAL, "limit value out of range (" + std::to_string(f.min) + ".." +
+                                       std::to_string(f.max) + ")");
         }
         if (f.size != nullptr) *f.size = static_cast<std::size_t>(value);
         if (f.u64 != nullptr) *f.u64 = value;

@@ -2,7 +2,6 @@
 // options of file responses.
 #include "internal.hpp"
 
-
 #include <limits>
 
 using vstream::capi::fail;
@@ -76,14 +75,14 @@ const char* optional_text_of(vs_ctx_t* ctx, std::size_t* len, F&& get) noexcept 
     }
 }
 
-
 // Throws invalid_argument (which guard() turns into VS_EINVAL) for a status out of range or a
 // missing body.
 void check_answer(int status, const void* body, const char* what) {
     if (status < 100 || status > 999) {
         throw vstream::Error(vstream::errc::invalid_argument, "status must be from 100 to 999");
     }
-    if (body == nullptr) throw vstream::Error(vstream::errc::invalid_argument, std::string(what) + " is NULL");
+    if (body == nullptr)
+        throw vstream::Error(vstream::errc::invalid_argument, std::string(what) + " is NULL");
 }
 
 // Runs `answer(context)` unless the request was answered already.
@@ -161,7 +160,8 @@ const char* vs_ctx_peer_address(vs_ctx_t* ctx, size_t* len) {
     return text_of(ctx, len, [](vstream::Context& c) { return c.peer_address(); });
 }
 int vs_ctx_peer_port(vs_ctx_t* ctx) {
-    return vstream::capi::with_live(ctx, [](vs_ctx& h) { return static_cast<int>(h.ctx->peer_port()); });
+    return vstream::capi::with_live(ctx,
+                                    [](vs_ctx& h) { return static_cast<int>(h.ctx->peer_port()); });
 }
 const char* vs_ctx_route(vs_ctx_t* ctx, size_t* len) {
     return text_of(ctx, len, [](vstream::Context& c) { return c.route(); });
@@ -326,9 +326,7 @@ int vs_ctx_release(vs_ctx_t* ctx) {
 }
 
 int vs_ctx_cancelled(vs_ctx_t* ctx) {
-    return vstream::capi::with_live(ctx, [](vs_ctx& h) {
-        return h.ctx->cancelled() ? 1 : 0;
-    });
+    return vstream::capi::with_live(ctx, [](vs_ctx& h) { return h.ctx->cancelled() ? 1 : 0; });
 }
 
 int vs_ctx_on_cancel(vs_ctx_t* ctx, vs_event_cb fn, void* userdata, vs_free_cb userdata_free) {

@@ -1,9 +1,8 @@
 // Errors, versions and the helpers every shim file shares.
-#include "internal.hpp"
-
-#include "vstream_version.h"
-
 #include <vstream/version.hpp>
+
+#include "internal.hpp"
+#include "vstream_version.h"
 
 #include <string>
 
@@ -14,7 +13,8 @@ namespace {
 constexpr bool same(vstream::errc e, int c) { return static_cast<int>(e) == c; }
 }  // namespace
 static_assert(same(vstream::errc::ok, VS_OK) && same(vstream::errc::not_found, VS_ENOENT) &&
-              same(vstream::errc::io_error, VS_EIO) && same(vstream::errc::would_block, VS_EAGAIN) &&
+              same(vstream::errc::io_error, VS_EIO) &&
+              same(vstream::errc::would_block, VS_EAGAIN) &&
               same(vstream::errc::no_memory, VS_ENOMEM) &&
               same(vstream::errc::permission_denied, VS_EACCES) &&
               same(vstream::errc::busy, VS_EBUSY) &&
@@ -60,8 +60,8 @@ Body take_body(const void* data, std::size_t len, vs_free_cb free_fn) {
     if (free_fn == nullptr) return Body::copy(bytes);
     // If the keeper's control block cannot be allocated, shared_ptr itself runs the deleter:
     // free_fn runs exactly once on that path too.
-    std::shared_ptr<const void> keeper(
-        data, [free_fn](const void* p) { free_fn(const_cast<void*>(p)); });
+    std::shared_ptr<const void> keeper(data,
+                                       [free_fn](const void* p) { free_fn(const_cast<void*>(p)); });
     return Body::borrow(bytes, std::move(keeper));
 }
 

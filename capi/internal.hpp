@@ -4,9 +4,9 @@
 // checked on entry (SQLite's sqlite3SafetyCheckOk), guard() that keeps every exception on
 // this side of the boundary, and the trampolines that call C callbacks from the C++ core.
 
-#include "vstream.h"
-
 #include <vstream/vstream.hpp>
+
+#include "vstream.h"
 
 #include <atomic>
 #include <cstdint>
@@ -119,7 +119,9 @@ Handler make_handler(vs_handler_cb fn, SharedUserdata ud);
 int check_header_value(const char* value) noexcept;
 
 /// Views a C string that may be null as "".
-inline std::string_view view(const char* s) noexcept { return s == nullptr ? std::string_view{} : s; }
+inline std::string_view view(const char* s) noexcept {
+    return s == nullptr ? std::string_view{} : s;
+}
 
 }  // namespace vstream::capi
 
@@ -171,7 +173,7 @@ struct vs_ctx : vstream::capi::Checked<0x76734358> {  // "vsCX"
     vstream::Context* ctx;
     std::atomic<int> refs{1};
     std::atomic<int> retains{0};  // the part of refs that vs_ctx_retain added
-    vstream::ContextRef hold;      // taken on the first retain
+    vstream::ContextRef hold;     // taken on the first retain
     // Handed-out copies and continuations: stable addresses, and no allocation until used.
     std::forward_list<std::string> texts;
     std::forward_list<vs_next> nexts;

@@ -28,7 +28,8 @@ template <class F>
 int with_group(vs_group_t* group, F&& fn) noexcept {
     return guard([&] {
         vs_group_t* g = live(group);
-        if (g == nullptr || live(g->server) == nullptr) return fail(VS_EINVAL, "not a live vs_group_t");
+        if (g == nullptr || live(g->server) == nullptr)
+            return fail(VS_EINVAL, "not a live vs_group_t");
         return fn(*g->group);
     });
 }
@@ -87,7 +88,8 @@ extern "C" {
 
 int vs_group_nested(vs_group_t* parent, const char* prefix, vs_group_t** out) {
     return with_group(parent, [&](vstream::RouteGroup& g) {
-        if (prefix == nullptr || out == nullptr) return fail(VS_EINVAL, "prefix and out are required");
+        if (prefix == nullptr || out == nullptr)
+            return fail(VS_EINVAL, "prefix and out are required");
         vstream::RouteGroup& child = g.group(prefix);
         vs_group_t& handle = parent->server->groups.emplace_back();
         handle.server = parent->server;
@@ -129,17 +131,19 @@ int vs_group_route_stream(vs_group_t* group, const char* method, const char* pat
 int vs_group_static(vs_group_t* group, const char* prefix, const char* root,
                     const vs_static_options_t* options) {
     return with_group(group, [&](vstream::RouteGroup& g) {
-        if (prefix == nullptr || root == nullptr) return fail(VS_EINVAL, "prefix and root are required");
+        if (prefix == nullptr || root == nullptr)
+            return fail(VS_EINVAL, "prefix and root are required");
         if (options != nullptr && live(options) == nullptr) {
             return fail(VS_EINVAL, "not a live vs_static_options_t");
         }
-        g.serve_static(prefix, root, options != nullptr ? options->options : vstream::StaticOptions{});
+        g.serve_static(prefix, root,
+                       options != nullptr ? options->options : vstream::StaticOptions{});
         return VS_OK;
     });
 }
 
-int vs_group_use_access_log(vs_group_t* group, size_t queue_lines, vs_log_cb sink,
-                            void* userdata, vs_free_cb userdata_free) {
+int vs_group_use_access_log(vs_group_t* group, size_t queue_lines, vs_log_cb sink, void* userdata,
+                            vs_free_cb userdata_free) {
     return guard([&] {
         auto ud = own_userdata(userdata, userdata_free);
         return with_group(group, [&](vstream::RouteGroup& g) {
@@ -197,8 +201,8 @@ int vs_group_use_rate_limit(vs_group_t* group, double rate, double burst, size_t
 }
 
 int vs_group_use_cors(vs_group_t* group, const char* allow_origins, const char* allow_methods,
-                      const char* allow_headers, const char* expose_headers,
-                      int allow_credentials, long max_age_s) {
+                      const char* allow_headers, const char* expose_headers, int allow_credentials,
+                      long max_age_s) {
     return with_group(group, [&](vstream::RouteGroup& g) {
         vstream::middleware::CorsOptions o;
         if (allow_origins != nullptr) o.allow_origins = split_list(allow_origins);

@@ -14,7 +14,8 @@ namespace {
 
 template <class F>
 int with_server(const vs_server_t* srv, F&& fn) noexcept {
-    return vstream::capi::with_live(const_cast<vs_server_t*>(srv), [&](vs_server_t& h) { return fn(*h.server); });
+    return vstream::capi::with_live(const_cast<vs_server_t*>(srv),
+                                    [&](vs_server_t& h) { return fn(*h.server); });
 }
 
 }  // namespace
@@ -25,7 +26,8 @@ int vs_server_new(vs_server_t** out, const vs_config_t* cfg) {
     return guard([&] {
         if (out == nullptr) return fail(VS_EINVAL, "out is NULL");
         *out = nullptr;
-        if (cfg != nullptr && live(cfg) == nullptr) return fail(VS_EINVAL, "not a live vs_config_t");
+        if (cfg != nullptr && live(cfg) == nullptr)
+            return fail(VS_EINVAL, "not a live vs_config_t");
         auto s = std::make_unique<vs_server_t>();
         s->server = std::make_unique<vstream::Server>(cfg != nullptr ? cfg->config
                                                                      : vstream::ServerConfig{});

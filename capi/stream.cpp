@@ -14,7 +14,8 @@ namespace {
 
 template <class F>
 int with_stream(const vs_stream_t* stream, F&& fn) noexcept {
-    return vstream::capi::with_live(const_cast<vs_stream_t*>(stream), [&](vs_stream_t& h) { return fn(h.writer); });
+    return vstream::capi::with_live(const_cast<vs_stream_t*>(stream),
+                                    [&](vs_stream_t& h) { return fn(h.writer); });
 }
 
 }  // namespace

@@ -12,7 +12,6 @@ using vstream::capi::own_userdata;
 
 namespace {
 
-
 // The handle that read_body's and receive_upload's callbacks see: made now, retained by the
 // reader until its last callback has run (the engine holds the request as long).
 struct ReaderHandle {
@@ -62,8 +61,8 @@ int vs_ctx_resume_body(vs_ctx_t* ctx) {
     });
 }
 
-int vs_ctx_receive_upload(vs_ctx_t* ctx, const vs_upload_options_t* options,
-                          vs_upload_done_cb done, void* userdata, vs_free_cb userdata_free) {
+int vs_ctx_receive_upload(vs_ctx_t* ctx, const vs_upload_options_t* options, vs_upload_done_cb done,
+                          void* userdata, vs_free_cb userdata_free) {
     return guard([&] {
         auto ud = own_userdata(userdata, userdata_free);
         const vs_upload_options_t* o = live(options);

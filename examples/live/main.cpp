@@ -5,6 +5,8 @@
 // control), so it can never make the producer hold unbounded memory.
 #include <vstream/vstream.hpp>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -14,7 +16,6 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
-#include <pthread.h>
 #include <string>
 #include <string_view>
 #include <thread>

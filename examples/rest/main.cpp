@@ -11,6 +11,7 @@
 #include <vstream/vstream.hpp>
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <chrono>
 #include <csignal>
@@ -18,7 +19,6 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <pthread.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,7 +88,8 @@ private:
 // A group middleware: writes need a token.
 vstream::Middleware require_token(std::string token) {
     return [token = "Bearer " + std::move(token)](vstream::Context& ctx, vstream::Next next) {
-        if (ctx.method() != "GET" && ctx.method() != "HEAD" && ctx.header("authorization") != token) {
+        if (ctx.method() != "GET" && ctx.method() != "HEAD" &&
+            ctx.header("authorization") != token) {
             ctx.json(401, R"({"error":"missing or wrong bearer token"})");
             return;  // short-circuit: the handler never runs
         }

@@ -1,17 +1,18 @@
 // vstream-serve: a small server over libvstream. Serves a directory (--root) at "/" through
 // the mmap file cache, with Range and conditional requests, plus GET /ping answering
-// {"message":"pong"}, and, with --upload-dir, uploads streamed to disk. It is what the README's demo command starts, and what the benchmarks
-// drive against nginx.
+// {"message":"pong"}, and, with --upload-dir, uploads streamed to disk. It is what the README's
+// demo command starts, and what the benchmarks drive against nginx.
 #include <vstream/vstream.hpp>
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <string>
 #include <string_view>
 
@@ -123,7 +124,8 @@ int main(int argc, char** argv) {
             config.file_cache.window_size = parse_number(arg, value(), 1024) << 20;
             config.file_cache.window_threshold = 4 * config.file_cache.window_size;
         } else if (arg == "--revalidate-ms") {
-            config.file_cache.revalidate = std::chrono::milliseconds(parse_number(arg, value(), 86'400'000));
+            config.file_cache.revalidate =
+                std::chrono::milliseconds(parse_number(arg, value(), 86'400'000));
         } else if (arg == "--index") {
             statics.index = value();
         } else if (arg == "--listing") {
@@ -140,7 +142,8 @@ int main(int argc, char** argv) {
             uploads.dir = value();
             if (uploads.dir.empty()) usage_error("--upload-dir needs a directory");
         } else if (arg == "--upload-max-mb") {
-            uploads.max_bytes = static_cast<std::uint64_t>(parse_number(arg, value(), 1ul << 30)) << 20;
+            uploads.max_bytes = static_cast<std::uint64_t>(parse_number(arg, value(), 1ul << 30))
+                                << 20;
             if (uploads.max_bytes == 0) usage_error("--upload-max-mb must be at least 1");
         } else if (arg == "--upload-overwrite") {
             uploads.overwrite = true;

@@ -12,22 +12,22 @@ namespace vstream {
 /// the same numbers (one table: src/core/error_table.hpp). Codes are never renumbered or reused.
 enum class errc : int {
     ok = 0,
-    not_found = -2,              ///< ENOENT: no such item (header, parameter, file)
-    io_error = -5,               ///< EIO: any other system failure
-    would_block = -11,           ///< EAGAIN: queued, but past a high-water mark
-    no_memory = -12,             ///< ENOMEM
-    permission_denied = -13,     ///< EACCES: e.g. a privileged port
-    busy = -16,                  ///< EBUSY: not possible from the calling thread now
-    invalid_argument = -22,      ///< EINVAL: a bad argument or configuration value
-    broken_pipe = -32,           ///< EPIPE: a stream that is closed
-    address_in_use = -98,        ///< EADDRINUSE: a listen address is taken
-    address_not_available = -99, ///< EADDRNOTAVAIL: a listen address is not local
-    timed_out = -110,            ///< ETIMEDOUT
-    canceled = -125,             ///< ECANCELED: the connection went away before completion
-    stopped = -4000,             ///< the server is stopped or stopping
-    already_running = -4001,     ///< start() on a running server
-    route_conflict = -4002,      ///< a route clashes with one registered before
-    answered = -4003,            ///< the request has already been answered
+    not_found = -2,               ///< ENOENT: no such item (header, parameter, file)
+    io_error = -5,                ///< EIO: any other system failure
+    would_block = -11,            ///< EAGAIN: queued, but past a high-water mark
+    no_memory = -12,              ///< ENOMEM
+    permission_denied = -13,      ///< EACCES: e.g. a privileged port
+    busy = -16,                   ///< EBUSY: not possible from the calling thread now
+    invalid_argument = -22,       ///< EINVAL: a bad argument or configuration value
+    broken_pipe = -32,            ///< EPIPE: a stream that is closed
+    address_in_use = -98,         ///< EADDRINUSE: a listen address is taken
+    address_not_available = -99,  ///< EADDRNOTAVAIL: a listen address is not local
+    timed_out = -110,             ///< ETIMEDOUT
+    canceled = -125,              ///< ECANCELED: the connection went away before completion
+    stopped = -4000,              ///< the server is stopped or stopping
+    already_running = -4001,      ///< start() on a running server
+    route_conflict = -4002,       ///< a route clashes with one registered before
+    answered = -4003,             ///< the request has already been answered
 };
 
 /// The std::error_category of vstream::errc.

@@ -116,8 +116,8 @@ struct CorsOptions {
     /// Default {"*"}.
     std::vector<std::string> allow_origins = {"*"};
     /// Methods a preflight may ask for. Default GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.
-    std::vector<std::string> allow_methods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                              "OPTIONS"};
+    std::vector<std::string> allow_methods = {"GET",   "HEAD",   "POST",   "PUT",
+                                              "PATCH", "DELETE", "OPTIONS"};
     /// Request headers a preflight may ask for (case-insensitive). Default Content-Type,
     /// Authorization, Range (a seeking player sends Range).
     std::vector<std::string> allow_headers = {"Content-Type", "Authorization", "Range"};

@@ -56,8 +56,8 @@ public:
     /// memory and a request refused by middleware (401, 429) is never read at all. The
     /// buffered-body limit (Limits::max_body_bytes) does not apply; the reader's does. A
     /// response sent before the body was read closes the connection after it.
-    RouteGroup& handle_stream(std::string_view method, std::string_view pattern,
-                              Handler handler, std::vector<Middleware> middleware = {});
+    RouteGroup& handle_stream(std::string_view method, std::string_view pattern, Handler handler,
+                              std::vector<Middleware> middleware = {});
     /// The same handler for GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.
     RouteGroup& any(std::string_view pattern, Handler handler, std::vector<Middleware> mw = {});
 

@@ -15,9 +15,7 @@ VSTREAM_ERRC_MAP(VSTREAM_CHECK_ERRC)
 class Category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "vstream"; }
-    std::string message(int code) const override {
-        return error_message(static_cast<errc>(code));
-    }
+    std::string message(int code) const override { return error_message(static_cast<errc>(code)); }
 };
 
 }  // namespace
@@ -25,8 +23,7 @@ public:
 const char* error_message(errc e) noexcept {
     switch (static_cast<int>(e)) {
 #define VSTREAM_ERRC_TEXT(name, value, c_name, text) \
-    case (value):                                    \
-        return text;
+    case (value): return text;
         VSTREAM_ERRC_MAP(VSTREAM_ERRC_TEXT)
 #undef VSTREAM_ERRC_TEXT
     }
@@ -41,8 +38,7 @@ const std::error_category& error_category() noexcept {
 const char* error_name(int code) noexcept {
     switch (code) {
 #define VSTREAM_ERRC_NAME(name, value, c_name, text) \
-    case (value):                                    \
-        return c_name;
+    case (value): return c_name;
         VSTREAM_ERRC_MAP(VSTREAM_ERRC_NAME)
 #undef VSTREAM_ERRC_NAME
     }

@@ -1,8 +1,8 @@
 #include "core/loop_handoff.hpp"
 
-#include "core/uv_handle.hpp"
-
 #include <vstream/error.hpp>
+
+#include "core/uv_handle.hpp"
 
 namespace vstream::core {
 

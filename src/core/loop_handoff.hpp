@@ -1,11 +1,11 @@
 #pragma once
 
+#include <uv.h>
+
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include <uv.h>
 
 namespace vstream::core {
 

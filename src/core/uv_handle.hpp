@@ -1,9 +1,9 @@
 #pragma once
 
+#include <uv.h>
+
 #include <memory>
 #include <utility>
-
-#include <uv.h>
 
 namespace vstream::core {
 

@@ -2,11 +2,10 @@
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <cerrno>
 #include <cstddef>
-
-#include <sys/random.h>
 
 namespace vstream::crypto {
 

@@ -39,7 +39,8 @@ public:
     /// -EXDEV or -ELOOP for a path that would leave a confined root, -ENAMETOOLONG.
     virtual int open(std::string_view path, OpenedFile& out) const noexcept = 0;
     /// The identity and kind `path` has now, without opening it (for revalidation).
-    virtual int stat(std::string_view path, FileIdentity& identity, FileKind& kind) const noexcept = 0;
+    virtual int stat(std::string_view path, FileIdentity& identity,
+                     FileKind& kind) const noexcept = 0;
 };
 
 }  // namespace vstream::files

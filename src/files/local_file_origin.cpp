@@ -2,18 +2,18 @@
 
 #include <vstream/error.hpp>
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace vstream::files {
 
@@ -62,9 +62,9 @@ LocalFileOrigin::LocalFileOrigin(const std::string& root, bool follow_outside)
     : root_fd_(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
       confined_(!follow_outside) {
     if (root_fd_ < 0) {
-        throw Error(errc::invalid_argument,
-                    "static root '" + root + "' is not a readable directory: " +
-                        std::strerror(errno));
+        throw Error(
+            errc::invalid_argument,
+            "static root '" + root + "' is not a readable directory: " + std::strerror(errno));
     }
     struct stat st {};
     ::fstat(root_fd_, &st);
@@ -101,9 +101,9 @@ int LocalFileOrigin::open_confined(const char* path, int flags) const noexcept {
         return -1;
     }
     const std::string_view where(real, static_cast<std::size_t>(n));
-    const bool inside = where == root_real_ ||
-                        (where.size() > root_real_.size() && where.starts_with(root_real_) &&
-                         (root_real_.back() == '/' || where[root_real_.size()] == '/'));
+    const bool inside =
+        where == root_real_ || (where.size() > root_real_.size() && where.starts_with(root_real_) &&
+                                (root_real_.back() == '/' || where[root_real_.size()] == '/'));
     if (!inside) {
         ::close(f);
         errno = EXDEV;

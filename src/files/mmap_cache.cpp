@@ -3,13 +3,12 @@
 #include "core/date_cache.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <vector>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 namespace vstream::files {
 
@@ -75,7 +74,8 @@ Window::~Window() { unmap(data_, length_); }
 // ---- MmapCache ----
 
 MmapCache::MmapCache(const FileCacheConfig& config)
-    : config_(config), window_size_(round_up(std::max<std::size_t>(config.window_size, 1), page_size())) {}
+    : config_(config),
+      window_size_(round_up(std::max<std::size_t>(config.window_size, 1), page_size())) {}
 
 MmapCache::~MmapCache() = default;
 
@@ -221,7 +221,8 @@ WindowRef MmapCache::window(const FileRef& file, std::uint64_t offset, bool sequ
         }
     }
     const std::uint64_t start = index * window_size_;
-    const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(window_size_, file->size() - start));
+    const auto length =
+        static_cast<std::size_t>(std::min<std::uint64_t>(window_size_, file->size() - start));
     const char* data = map_read_only(file->fd(), length, start, false);
     if (data == nullptr) return nullptr;
     advise(data, length, static_cast<std::size_t>(offset - start), length, sequential);
@@ -275,9 +276,8 @@ bool MmapCache::make_room(std::size_t bytes, std::unique_lock<std::mutex>& lock)
     (void)lock;  // held by the caller
     if (bytes > config_.max_mapped_bytes) return false;
     while (mapped_ + bytes > config_.max_mapped_bytes) {
-        auto victim = std::find_if(lru_.rbegin(), lru_.rend(), [](const Node& n) {
-            return n.mapped > 0 && !n.referenced();
-        });
+        auto victim = std::find_if(lru_.rbegin(), lru_.rend(),
+                                   [](const Node& n) { return n.mapped > 0 && !n.referenced(); });
         if (victim == lru_.rend()) return false;
         drop(std::prev(victim.base()));
     }

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "files/file_origin.hpp"
-
 #include <vstream/files.hpp>
+
+#include "files/file_origin.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -119,16 +119,16 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     struct Node {
-        std::string key;                    // file nodes: source key + path
-        std::shared_ptr<CachedFile> file;   // a file node
-        std::shared_ptr<Window> window;     // or a window node
+        std::string key;                   // file nodes: source key + path
+        std::shared_ptr<CachedFile> file;  // a file node
+        std::shared_ptr<Window> window;    // or a window node
         std::pair<const CachedFile*, std::uint64_t> window_key{nullptr, 0};
         std::size_t mapped = 0;
         Clock::time_point used;
-        Clock::time_point checked;          // file nodes: last stat
-        unsigned epoch = 0;                 // file nodes: recheck_all() count when checked
-        bool indexed = true;                // file nodes: still the current version of key
-        std::size_t windows = 0;            // file nodes: its windows cached (each holds a ref)
+        Clock::time_point checked;  // file nodes: last stat
+        unsigned epoch = 0;         // file nodes: recheck_all() count when checked
+        bool indexed = true;        // file nodes: still the current version of key
+        std::size_t windows = 0;    // file nodes: its windows cached (each holds a ref)
         // Whether a response holds it. A file's cached windows hold refs too, but not for a
         // response: they do not count.
         bool referenced() const noexcept {

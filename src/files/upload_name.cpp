@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <system_error>
 
-
 namespace vstream::files {
 
 namespace {

@@ -4,16 +4,16 @@
 
 #include "files/upload_name.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc 2.28, _GNU_SOURCE)
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <span>
 #include <utility>
-
-#include <fcntl.h>
-#include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc 2.28, _GNU_SOURCE)
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace vstream::files {
 
@@ -284,14 +284,10 @@ int UploadSink::uncommit() noexcept {
 int upload_error_status(int negative_errno) noexcept {
     switch (-negative_errno) {
         case ENOSPC:
-        case EDQUOT:
-            return 507;  // RFC 4918 §11.5 Insufficient Storage
-        case EEXIST:
-            return 409;  // RFC 9110 §15.5.10 Conflict
-        case EFBIG:
-            return 413;  // RFC 9110 §15.5.14 Content Too Large
-        default:
-            return 500;
+        case EDQUOT: return 507;  // RFC 4918 §11.5 Insufficient Storage
+        case EEXIST: return 409;  // RFC 9110 §15.5.10 Conflict
+        case EFBIG: return 413;   // RFC 9110 §15.5.14 Content Too Large
+        default: return 500;
     }
 }
 

@@ -2,12 +2,12 @@
 
 #include "net/write_queue.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <memory>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace vstream::handlers {
 
@@ -21,7 +21,8 @@ constexpr std::uint64_t kPieceChunk = 64 * 1024;
 // Maps pieces of the file when the write queue needs them in memory.
 class FileBody::PieceMapper final : public net::FileMapper {
 public:
-    PieceMapper(files::MmapCache& cache, files::FileRef file) noexcept : cache_(cache), file_(std::move(file)) {}
+    PieceMapper(files::MmapCache& cache, files::FileRef file) noexcept
+        : cache_(cache), file_(std::move(file)) {}
     Body map(std::uint64_t offset, std::size_t length) noexcept override {
         try {
             files::WindowRef piece = cache_.map_piece(file_, offset, length);
@@ -38,8 +39,8 @@ private:
     files::FileRef file_;  // keeps the descriptor open for sendfile
 };
 
-FileBody::FileBody(files::MmapCache& cache, files::FileRef file, std::vector<Piece> pieces, Pacing pacing,
-                   bool sequential)
+FileBody::FileBody(files::MmapCache& cache, files::FileRef file, std::vector<Piece> pieces,
+                   Pacing pacing, bool sequential)
     : cache_(cache),
       file_(std::move(file)),
       pieces_(std::move(pieces)),
@@ -111,8 +112,8 @@ bool FileBody::append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::u
     if (pos + n > f.size()) return false;  // never past the size the entry was made with
     if (f.data() != nullptr) {
         const std::shared_ptr<const void> keeper = file_;
-        out.append_file(Body::borrow({f.data() + pos, static_cast<std::size_t>(n)}, keeper),
-                        f.fd(), pos);
+        out.append_file(Body::borrow({f.data() + pos, static_cast<std::size_t>(n)}, keeper), f.fd(),
+                        pos);
         return true;
     }
     if (!sequential_ && n >= net::WriteQueue::kSendFileMin && out.sends_files()) {
@@ -151,8 +152,8 @@ bool FileBody::append_file_bytes(net::WriteQueue& out, std::uint64_t pos, std::u
     std::string buf(static_cast<std::size_t>(n), '\0');
     std::size_t got = 0;
     while (got < buf.size()) {
-        const ssize_t r = ::pread(f.fd(), buf.data() + got, buf.size() - got,
-                                  static_cast<off_t>(pos + got));
+        const ssize_t r =
+            ::pread(f.fd(), buf.data() + got, buf.size() - got, static_cast<off_t>(pos + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             // An error, or the file shrank: the response is cut short, and the cache checks

@@ -52,11 +52,11 @@ private:
     Pacing pacing_;
     bool sequential_;
     std::uint64_t length_ = 0;
-    std::size_t piece_ = 0;        // current piece
-    bool text_sent_ = false;       // of the current piece
-    std::uint64_t piece_done_ = 0; // file bytes of the current piece sent
+    std::size_t piece_ = 0;         // current piece
+    bool text_sent_ = false;        // of the current piece
+    std::uint64_t piece_done_ = 0;  // file bytes of the current piece sent
     std::uint64_t sent_ = 0;
-    std::uint64_t started_ = 0;    // loop time of the first pull
+    std::uint64_t started_ = 0;  // loop time of the first pull
     bool started_set_ = false;
     std::uint64_t copied_ = 0;
     std::shared_ptr<PieceMapper> mapper_;  // for ranges sent unmapped (made on first use)

@@ -3,9 +3,9 @@
 #include "handlers/file_body.hpp"
 #include "http/byteranges.hpp"
 #include "http/conditional.hpp"
-#include "request/exchange.hpp"
 #include "http/range.hpp"
 #include "net/write_queue.hpp"
+#include "request/exchange.hpp"
 
 #include <fmt/format.h>
 
@@ -29,14 +29,13 @@ void text_body(request::Exchange& x, int status, std::string_view text) {
 // The body for pieces of the file: a slice of a whole mapping when it is one short slice sent
 // at full speed (it leaves with the head in one write), otherwise produced as the connection
 // drains (long slices then go by sendfile, see WriteQueue::append_file).
-void file_body(request::Exchange& x, const files::FileRef& file, std::vector<FileBody::Piece> pieces,
-               const FileOptions& o, bool sequential) {
+void file_body(request::Exchange& x, const files::FileRef& file,
+               std::vector<FileBody::Piece> pieces, const FileOptions& o, bool sequential) {
     if (pieces.size() == 1 && pieces[0].text.empty() && file->data() != nullptr &&
         o.limit_rate == 0 && pieces[0].length < net::WriteQueue::kSendFileMin) {
         const std::shared_ptr<const void> keeper = file;
-        x.body = Body::borrow({file->data() + pieces[0].first,
-                               static_cast<std::size_t>(pieces[0].length)},
-                              keeper);
+        x.body = Body::borrow(
+            {file->data() + pieces[0].first, static_cast<std::size_t>(pieces[0].length)}, keeper);
         return;
     }
     x.source = std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
@@ -45,8 +44,8 @@ void file_body(request::Exchange& x, const files::FileRef& file, std::vector<Fil
 
 }  // namespace
 
-void respond_with_file(request::Exchange& x, const files::FileRef& file, std::string_view content_type,
-                       const FileOptions& o) {
+void respond_with_file(request::Exchange& x, const files::FileRef& file,
+                       std::string_view content_type, const FileOptions& o) {
     x.body.reset();
     x.source.reset();
     // The representation: the whole file, or the part the handler chose.
@@ -75,11 +74,8 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file, std::st
             case http::Precondition::not_modified:
                 x.status = 304;  // RFC 9110 §15.4.5: validators, no body, no Content-Type
                 return;
-            case http::Precondition::failed:
-                text_body(x, 412, "412 Precondition Failed\n");
-                return;
-            case http::Precondition::proceed:
-                break;
+            case http::Precondition::failed: text_body(x, 412, "412 Precondition Failed\n"); return;
+            case http::Precondition::proceed: break;
         }
     }
     if (!content_type.empty()) set(x, "Content-Type", content_type);
@@ -89,8 +85,8 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file, std::st
     const auto range_header = headers.get("Range");
     if (!plain_status && o.ranges && get_like && range_header &&
         http::if_range_allows(headers.get("If-Range"), validators)) {
-        const http::RangeSet set_of = http::parse_range(*range_header, length,
-                                                        http::RangeLimits{x.env().limits.max_ranges});
+        const http::RangeSet set_of =
+            http::parse_range(*range_header, length, http::RangeLimits{x.env().limits.max_ranges});
         switch (set_of.outcome) {
             case http::RangeOutcome::unsatisfiable:
                 set(x, "Content-Range", fmt::format("bytes */{}", length));
@@ -113,18 +109,17 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file, std::st
                 std::vector<FileBody::Piece> pieces;
                 pieces.reserve(plan.parts.size() + 1);
                 for (http::BytePart& part : plan.parts) {
-                    pieces.push_back({std::move(part.head), offset + part.range.first,
-                                      part.range.length});
+                    pieces.push_back(
+                        {std::move(part.head), offset + part.range.first, part.range.length});
                 }
                 pieces.push_back({std::move(plan.tail), 0, 0});
-                x.source = std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
-                                                      Pacing{o.limit_rate, o.limit_rate_after},
-                                                      false);
+                x.source =
+                    std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
+                                               Pacing{o.limit_rate, o.limit_rate_after}, false);
                 return;
             }
             case http::RangeOutcome::ignore:
-            case http::RangeOutcome::too_many:
-                break;  // the whole representation, 200
+            case http::RangeOutcome::too_many: break;  // the whole representation, 200
         }
     }
     if (length == 0) return;  // an empty file: 200 with Content-Length 0
@@ -139,24 +134,18 @@ void respond_open_error(request::Exchange& x, int err) {
         case -ENOTDIR:
         case -EISDIR:
         case -ENODEV:
-        case -EXDEV:        // would leave the root
+        case -EXDEV:  // would leave the root
         case -ELOOP:
-        case -ENAMETOOLONG:
-            text_body(x, 404, "404 Not Found\n");
-            return;
+        case -ENAMETOOLONG: text_body(x, 404, "404 Not Found\n"); return;
         case -EACCES:
-        case -EPERM:
-            text_body(x, 403, "403 Forbidden\n");
-            return;
+        case -EPERM: text_body(x, 403, "403 Forbidden\n"); return;
         case -EMFILE:
         case -ENFILE:
         case -ENOMEM:
             set(x, "Retry-After", "1");
             text_body(x, 503, "503 Service Unavailable: out of file descriptors or memory\n");
             return;
-        default:
-            text_body(x, 500, "500 Internal Server Error\n");
-            return;
+        default: text_body(x, 500, "500 Internal Server Error\n"); return;
     }
 }
 

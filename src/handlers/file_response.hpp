@@ -1,8 +1,8 @@
 #pragma once
 
-#include "files/mmap_cache.hpp"
-
 #include <vstream/files.hpp>
+
+#include "files/mmap_cache.hpp"
 
 #include <string_view>
 
@@ -19,8 +19,8 @@ namespace vstream::handlers {
 /// are too many or add up to more than the file). Every answer carries ETag, Last-Modified
 /// and Accept-Ranges. A status other than 200 set before (a custom 404 page, say) is kept,
 /// and then neither preconditions nor Range apply. Does not mark the exchange answered.
-void respond_with_file(request::Exchange& x, const files::FileRef& file, std::string_view content_type,
-                       const FileOptions& options);
+void respond_with_file(request::Exchange& x, const files::FileRef& file,
+                       std::string_view content_type, const FileOptions& options);
 
 /// Fills in the answer to a file that could not be opened (`err` a negative errno): 404 for
 /// what does not exist or may not be reached, 403 for a permission refused, 503 when out of

@@ -1,10 +1,10 @@
 #include "handlers/static_handler.hpp"
 
+#include "files/path_sanitizer.hpp"
 #include "handlers/directory_listing.hpp"
 #include "handlers/file_response.hpp"
-#include "files/path_sanitizer.hpp"
-#include "request/exchange.hpp"
 #include "http/uri.hpp"
+#include "request/exchange.hpp"
 
 #include <cerrno>
 
@@ -75,7 +75,8 @@ void StaticHandler::operator()(Context& ctx) const {
 void StaticHandler::serve_directory(Context& ctx, const std::string& relative) const {
     request::Exchange& x = request::Exchange::of(ctx);
     if (!options_.index.empty()) {
-        const std::string index = relative.empty() ? options_.index : relative + "/" + options_.index;
+        const std::string index =
+            relative.empty() ? options_.index : relative + "/" + options_.index;
         files::FileRef file;
         const int rc = x.env().file_cache->open(source_, index, file);
         if (rc == 0) {

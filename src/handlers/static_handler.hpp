@@ -1,10 +1,10 @@
 #pragma once
 
-#include "files/local_file_origin.hpp"
-#include "http/mime_types.hpp"
-
 #include <vstream/context.hpp>
 #include <vstream/files.hpp>
+
+#include "files/local_file_origin.hpp"
+#include "http/mime_types.hpp"
 
 #include <string>
 

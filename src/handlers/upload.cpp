@@ -1,16 +1,15 @@
 // Context::receive_upload and UploadResult::to_json: uploads to disk through read_body().
 #include <vstream/context.hpp>
+#include <vstream/error.hpp>
+#include <vstream/headers.hpp>
 #include <vstream/upload.hpp>
 
 #include "core/decimal.hpp"
 #include "core/json_escape.hpp"
 #include "handlers/upload_receiver.hpp"
-#include "request/exchange.hpp"
 #include "http/content_digest.hpp"
 #include "http/multipart.hpp"
-
-#include <vstream/error.hpp>
-#include <vstream/headers.hpp>
+#include "request/exchange.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -85,10 +84,9 @@ std::string UploadResult::to_json() const {
     bool first = true;
     for (std::size_t i = 0; i < fields.size(); ++i) {
         // A repeated field keeps its last value: JSON names should be unique (RFC 8259 §4).
-        const bool repeated = std::any_of(fields.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                                          fields.end(), [&](const auto& later) {
-                                              return later.first == fields[i].first;
-                                          });
+        const bool repeated =
+            std::any_of(fields.begin() + static_cast<std::ptrdiff_t>(i) + 1, fields.end(),
+                        [&](const auto& later) { return later.first == fields[i].first; });
         if (repeated) continue;
         if (!first) out.push_back(',');
         first = false;
@@ -117,7 +115,8 @@ void Context::receive_upload(UploadOptions options,
     const std::uint64_t max_bytes = options.max_bytes;
     // The engine would refuse it too (413 in plain text); an upload client gets its JSON.
     const std::uint64_t limit =
-        max_bytes != 0 ? max_bytes : request::Exchange::of(*this).env().limits.max_stream_body_bytes;
+        max_bytes != 0 ? max_bytes
+                       : request::Exchange::of(*this).env().limits.max_stream_body_bytes;
     if (const auto length = header("content-length")) {
         std::uint64_t n = 0;
         const auto r = std::from_chars(length->data(), length->data() + length->size(), n);
@@ -130,7 +129,7 @@ void Context::receive_upload(UploadOptions options,
     std::shared_ptr<handlers::UploadReceiver> rx;
     try {
         rx = std::make_shared<handlers::UploadReceiver>(std::move(options), std::move(boundary),
-                                                     std::string(content_type), expected);
+                                                        std::string(content_type), expected);
     } catch (const Error& e) {
         // A configuration problem, not the client's: logged, and a 500 that reveals no path.
         std::fprintf(stderr, "vstream: receive_upload: %s\n", e.what());

@@ -1,12 +1,13 @@
 #include "handlers/upload_receiver.hpp"
 
-#include "files/upload_name.hpp"
-
 #include <vstream/error.hpp>
 
-#include <cerrno>
+#include "files/upload_name.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
+
+#include <cerrno>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -62,8 +63,8 @@ int UploadReceiver::fail(int status, std::string reason) {
     return status_;
 }
 
-int UploadReceiver::start_file(std::string field, std::string filename,
-                               std::string content_type, std::string name) {
+int UploadReceiver::start_file(std::string field, std::string filename, std::string content_type,
+                               std::string name) {
     File& f = files_.emplace_back(File{files::UploadSink(dir_), crypto::Sha256(), UploadedFile{}});
     if (const int rc = f.sink.open(); rc != 0) {
         const int status = files::upload_error_status(rc);
@@ -110,7 +111,8 @@ int UploadReceiver::on_part_begin(const http::PartHead& head) {
         skipping_ = true;  // a file input with no file chosen: nothing to store
         return 0;
     }
-    return start_file(head.name, *head.filename, head.content_type, files::safe_upload_name(*head.filename));
+    return start_file(head.name, *head.filename, head.content_type,
+                      files::safe_upload_name(*head.filename));
 }
 
 int UploadReceiver::on_part_data(std::string_view data) {

@@ -1,10 +1,10 @@
 #pragma once
 
+#include <vstream/upload.hpp>
+
 #include "crypto/sha256.hpp"
 #include "files/upload_sink.hpp"
 #include "http/multipart.hpp"
-
-#include <vstream/upload.hpp>
 
 #include <cstddef>
 #include <deque>

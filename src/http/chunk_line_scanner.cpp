@@ -48,17 +48,13 @@ ChunkLineScanner::Run ChunkLineScanner::next(const char* data, std::size_t len) 
                     to = State::cr;
                     pass = true;
                     break;
-                case State::size_start:
-                    problem = "invalid chunk size";
-                    break;
+                case State::size_start: problem = "invalid chunk size"; break;
                 case State::ext_bws:
                 case State::name_bws:
                     // chunk-ext has BWS only before ';' and around '=': "5 CRLF" is invalid.
                     problem = "whitespace at the end of a chunk-size line";
                     break;
-                default:
-                    problem = kBadExtension;
-                    break;
+                default: problem = kBadExtension; break;
             }
         } else {
             switch (state_) {

@@ -26,10 +26,10 @@ public:
     /// The longest run of bytes at the start of the input that are all passed on, or all
     /// skipped; or the reason the line is refused.
     struct Run {
-        std::size_t length = 0;  ///< bytes of the input this run covers
-        bool pass = false;       ///< feed them to llhttp (true) or drop them (false)
-        bool line_end = false;   ///< the run ends with the line's LF
-        int status = 0;          ///< nonzero: the request is refused with this status
+        std::size_t length = 0;        ///< bytes of the input this run covers
+        bool pass = false;             ///< feed them to llhttp (true) or drop them (false)
+        bool line_end = false;         ///< the run ends with the line's LF
+        int status = 0;                ///< nonzero: the request is refused with this status
         const char* reason = nullptr;  ///< for status: a short, static description
     };
 
@@ -47,19 +47,19 @@ public:
 
 private:
     enum class State : std::uint8_t {
-        size_start,     // no hex digit yet
-        size,           // in the hex digits
-        ext_bws,        // BWS after the size or an extension: only ';' may follow
-        name_start,     // after ';', BWS then a token
-        name,           // in an extension name
-        name_bws,       // BWS after a name: '=' or ';' follows
-        value_start,    // after '=', BWS then a token or a quoted-string
-        token_value,    // in a token value
-        quoted_value,   // in a quoted-string
-        quoted_pair,    // after '\' in a quoted-string
-        quoted_end,     // after the closing DQUOTE
-        cr,             // after the CR that ends the line
-        done,           // after the LF
+        size_start,    // no hex digit yet
+        size,          // in the hex digits
+        ext_bws,       // BWS after the size or an extension: only ';' may follow
+        name_start,    // after ';', BWS then a token
+        name,          // in an extension name
+        name_bws,      // BWS after a name: '=' or ';' follows
+        value_start,   // after '=', BWS then a token or a quoted-string
+        token_value,   // in a token value
+        quoted_value,  // in a quoted-string
+        quoted_pair,   // after '\' in a quoted-string
+        quoted_end,    // after the closing DQUOTE
+        cr,            // after the CR that ends the line
+        done,          // after the LF
     };
 
     std::size_t max_line_;

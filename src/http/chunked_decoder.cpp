@@ -1,8 +1,8 @@
 #include "http/chunked_decoder.hpp"
 
-#include "http/token.hpp"
-
 #include <vstream/headers.hpp>
+
+#include "http/token.hpp"
 
 namespace vstream::http {
 
@@ -71,12 +71,10 @@ std::size_t ChunkedDecoder::step(std::string_view in) noexcept {
             }
             return 1;
         case State::size_line:
-        case State::trailer_line:
-            break;
+        case State::trailer_line: break;
         case State::data:
         case State::done:
-        case State::failed:
-            return in.size();  // not reached: feed() handles these
+        case State::failed: return in.size();  // not reached: feed() handles these
     }
     for (std::size_t i = 0; i < in.size(); ++i) {
         const char c = in[i];

@@ -19,10 +19,10 @@ namespace vstream::http {
 class ChunkedDecoder {
 public:
     struct Limits {
-        std::size_t max_line = 4096;           ///< a chunk-size line with its extensions
-        std::size_t max_trailer_bytes = 32768; ///< all trailer lines together
+        std::size_t max_line = 4096;            ///< a chunk-size line with its extensions
+        std::size_t max_trailer_bytes = 32768;  ///< all trailer lines together
         std::size_t max_trailers = 100;
-        std::uint64_t max_body = UINT64_MAX;   ///< the decoded data, in total
+        std::uint64_t max_body = UINT64_MAX;  ///< the decoded data, in total
     };
     enum class Status {
         more,   ///< everything fed was consumed; feed more
@@ -44,8 +44,8 @@ public:
         std::size_t pos = 0;
         while (pos < in.size()) {
             if (state_ == State::data) {
-                const std::size_t n = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(remaining_, in.size() - pos));
+                const std::size_t n =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - pos));
                 on_data(in.substr(pos, n));
                 pos += n;
                 remaining_ -= n;

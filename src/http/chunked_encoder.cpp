@@ -1,9 +1,8 @@
 #include "http/chunked_encoder.hpp"
 
-#include "http/token.hpp"
-
 #include <vstream/error.hpp>
 
+#include "http/token.hpp"
 
 namespace vstream::http {
 
@@ -24,7 +23,8 @@ std::size_t chunk_size_line(std::uint64_t size, char* out) noexcept {
 std::string last_chunk(std::span<const std::pair<std::string, std::string>> trailers) {
     std::string out = "0\r\n";
     for (const auto& [name, value] : trailers) {
-        if (!is_token(name)) throw Error(errc::invalid_argument, "invalid trailer name '" + name + "'");
+        if (!is_token(name))
+            throw Error(errc::invalid_argument, "invalid trailer name '" + name + "'");
         if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
             throw Error(errc::invalid_argument, "trailer '" + name + "' value holds CR, LF or NUL");
         }

@@ -1,9 +1,9 @@
 #include "http/conditional.hpp"
 
+#include <vstream/headers.hpp>
+
 #include "http/http_date.hpp"
 #include "http/token.hpp"
-
-#include <vstream/headers.hpp>
 
 namespace vstream::http {
 

@@ -33,7 +33,8 @@ const char* HeadScanner::end_of_line() noexcept {
     return nullptr;
 }
 
-std::size_t HeadScanner::skip_plain(const char* data, std::size_t i, std::size_t len) const noexcept {
+std::size_t HeadScanner::skip_plain(const char* data, std::size_t i,
+                                    std::size_t len) const noexcept {
     // Most of a head is field values and the target, where only line ends (and, in the
     // target, the SP before the version) matter: a tight loop over them instead of the
     // state machine.
@@ -41,7 +42,8 @@ std::size_t HeadScanner::skip_plain(const char* data, std::size_t i, std::size_t
     if (state_ == State::header_line) {
         while (i < len && data[i] != '\r' && data[i] != '\n') ++i;
     } else if (state_ == State::request_line && spaces_ == 1) {
-        while (i < len && data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t') ++i;
+        while (i < len && data[i] != '\r' && data[i] != '\n' && data[i] != ' ' && data[i] != '\t')
+            ++i;
     }
     return i;
 }
@@ -91,8 +93,7 @@ const char* HeadScanner::scan(const char* data, std::size_t len) noexcept {
                 }
                 break;
             case State::header_line:
-            case State::done:
-                break;
+            case State::done: break;
         }
     }
     return nullptr;

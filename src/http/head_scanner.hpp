@@ -35,10 +35,10 @@ public:
 
 private:
     enum class State : std::uint8_t {
-        line_start,   // at the start of a line (request line or header line)
-        request_line, // inside the request line
-        header_line,  // inside a header line
-        done,         // past the blank line
+        line_start,    // at the start of a line (request line or header line)
+        request_line,  // inside the request line
+        header_line,   // inside a header line
+        done,          // past the blank line
     };
     const char* end_of_line() noexcept;
     /// The index of the first byte at or after `i` that the state machine must look at.
@@ -46,12 +46,12 @@ private:
 
     State state_ = State::line_start;
     bool seen_request_line_ = false;
-    bool cr_ = false;             // the previous byte was CR (an LF must follow)
-    std::uint8_t spaces_ = 0;     // SP seen in the request line
+    bool cr_ = false;          // the previous byte was CR (an LF must follow)
+    std::uint8_t spaces_ = 0;  // SP seen in the request line
     std::uint32_t method_len_ = 0;
-    bool method_ok_ = true;       // every method byte so far is a tchar
+    bool method_ok_ = true;  // every method byte so far is a tchar
     std::uint8_t version_len_ = 0;
-    char version_[8] = {};        // the bytes after the second SP, "HTTP/1.1"
+    char version_[8] = {};  // the bytes after the second SP, "HTTP/1.1"
     bool version_overflow_ = false;
 };
 

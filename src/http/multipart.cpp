@@ -1,15 +1,15 @@
 #include "http/multipart.hpp"
 
+#include <vstream/headers.hpp>
+
+#include "http/token.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <new>
 #include <utility>
-
-#include "http/token.hpp"
-
-#include <vstream/headers.hpp>
 
 namespace vstream::http {
 
@@ -21,8 +21,19 @@ constexpr std::size_t kMaxBoundary = 70;  // RFC 2046 §5.1.1
 bool is_bchar(char c) noexcept {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
     switch (c) {
-        case '\'': case '(': case ')': case '+': case '_': case ',': case '-': case '.':
-        case '/': case ':': case '=': case '?': case ' ': return true;
+        case '\'':
+        case '(':
+        case ')':
+        case '+':
+        case '_':
+        case ',':
+        case '-':
+        case '.':
+        case '/':
+        case ':':
+        case '=':
+        case '?':
+        case ' ': return true;
         default: return false;
     }
 }
@@ -105,7 +116,8 @@ bool decode_ext_value(std::string_view v, std::string& out) {
     if (q2 == std::string_view::npos) return false;
     for (std::size_t i = q1 + 1; i < q2; ++i) {  // language: a BCP 47 tag, ignored
         const char c = v[i];
-        if (!(c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+        if (!(c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z'))) {
             return false;
         }
     }
@@ -206,13 +218,12 @@ const char* find_delimiter(const char* p, const char* end, std::string_view deli
             // Each hit is a 0xff byte; take them in address order.
             for (std::uint64_t w = words[half]; w != 0;) {
                 const int bit = std::endian::native == std::endian::little ? std::countr_zero(w)
-                                                                          : std::countl_zero(w);
+                                                                           : std::countl_zero(w);
                 const int byte = bit / 8;
                 const char* const at = p + half * 8 + static_cast<std::size_t>(byte);
                 if (matches(at + 2, delim.data() + 2, m - 3)) return at;
-                w &= ~(std::uint64_t{0xff} << (std::endian::native == std::endian::little
-                                                   ? 8 * byte
-                                                   : 56 - 8 * byte));
+                w &= ~(std::uint64_t{0xff}
+                       << (std::endian::native == std::endian::little ? 8 * byte : 56 - 8 * byte));
             }
         }
     }
@@ -271,18 +282,12 @@ MultipartParser::Result MultipartParser::feed(std::string_view data) {
         while (pos < data.size()) {
             switch (state_) {
                 case State::preamble:
-                case State::data:
-                    search(data, pos);
-                    break;
+                case State::data: search(data, pos); break;
                 case State::after_boundary:
                 case State::close_dash:
                 case State::padding:
-                case State::delimiter_lf:
-                    delimiter_byte(data[pos++]);
-                    break;
-                case State::headers:
-                    pos += header_bytes(data.substr(pos));
-                    break;
+                case State::delimiter_lf: delimiter_byte(data[pos++]); break;
+                case State::headers: pos += header_bytes(data.substr(pos)); break;
                 case State::done:    // RFC 2046 §5.1.1: the epilogue is ignored
                 case State::failed:  // sticky
                     return result();
@@ -404,8 +409,7 @@ void MultipartParser::delimiter_byte(char c) {
         case State::data:
         case State::headers:
         case State::done:
-        case State::failed:
-            return;  // not reached: feed() handles these
+        case State::failed: return;  // not reached: feed() handles these
     }
 }
 
@@ -505,12 +509,9 @@ void MultipartParser::fail(int status, std::string_view reason) noexcept {
 
 MultipartParser::Result MultipartParser::result() const noexcept {
     switch (state_) {
-        case State::done:
-            return {Result::Kind::done, 0, {}};
-        case State::failed:
-            return {Result::Kind::error, status_, reason_};
-        default:
-            return {};
+        case State::done: return {Result::Kind::done, 0, {}};
+        case State::failed: return {Result::Kind::error, status_, reason_};
+        default: return {};
     }
 }
 

@@ -1,8 +1,8 @@
 #include "http/range.hpp"
 
-#include "http/token.hpp"
-
 #include <vstream/headers.hpp>
+
+#include "http/token.hpp"
 
 #include <algorithm>
 #include <limits>

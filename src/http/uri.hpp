@@ -8,9 +8,9 @@ namespace vstream::http {
 /// The outcome of normalising or decoding a piece of a URI.
 enum class UriStatus {
     ok,
-    bad_escape,     ///< '%' not followed by two hex digits
-    not_absolute,   ///< the path does not start with '/'
-    nul_byte,       ///< a decoded NUL (%00), never valid in a path
+    bad_escape,    ///< '%' not followed by two hex digits
+    not_absolute,  ///< the path does not start with '/'
+    nul_byte,      ///< a decoded NUL (%00), never valid in a path
 };
 
 /// Normalises a request path for routing, into `out`:

@@ -148,8 +148,7 @@ void Connection::process(const char* data, std::size_t len) {
                 break;
             case ParseResult::Kind::paused:
             case ParseResult::Kind::need_more:
-            case ParseResult::Kind::error:
-                break;
+            case ParseResult::Kind::error: break;
         }
         run_postponed();
         if (closed_) return;
@@ -500,7 +499,8 @@ void Connection::pull_body() {
         request::Pull p;
         while (source_ && out_.queued() <= low) {
             p = source_->pull(out_, now());
-            if (exchange_ != nullptr && source_->length() == request::ResponseBody::kUnknownLength) {
+            if (exchange_ != nullptr &&
+                source_->length() == request::ResponseBody::kUnknownLength) {
                 exchange_->response_size = static_cast<std::size_t>(source_->produced());
             }
             if (p.kind == request::Pull::Kind::fail) {
@@ -650,11 +650,8 @@ void Connection::on_stream_end(int status) {
         return;
     }
     switch (phase_) {
-        case Phase::closing:
-            maybe_shutdown_write();
-            break;
-        case Phase::sending:
-            break;  // a half-close after the request: the response still goes out
+        case Phase::closing: maybe_shutdown_write(); break;
+        case Phase::sending: break;  // a half-close after the request: the response still goes out
         case Phase::handling:
             // Nothing more pipelined: the client is gone, as Go and nginx see it; cancel the
             // request (the holder is told). With requests pipelined behind, it was a
@@ -820,8 +817,7 @@ void Connection::on_timeout() {
                 if (!closed_ && phase_ == Phase::idle) resume();
             }
             break;
-        case Phase::handling:
-            break;
+        case Phase::handling: break;
     }
 }
 

@@ -1,22 +1,22 @@
 #pragma once
 
-#include "request/exchange.hpp"
-#include "http1/parser.hpp"
-#include "request/dispatcher.hpp"
-#include "request/env.hpp"
-#include "net/stream.hpp"
-#include "net/write_queue.hpp"
-
 #include <vstream/config.hpp>
 #include <vstream/server.hpp>
+
+#include "http1/parser.hpp"
+#include "net/stream.hpp"
+#include "net/write_queue.hpp"
+#include "request/dispatcher.hpp"
+#include "request/env.hpp"
+#include "request/exchange.hpp"
+
+#include <uv.h>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <uv.h>
 
 namespace vstream::core {
 class DateCache;
@@ -42,12 +42,12 @@ struct ConnectionEnv {
     uv_loop_t* loop = nullptr;
     const ServerConfig* config = nullptr;
     const request::Dispatcher* dispatcher = nullptr;  // where requests go (the router); null: 404
-    std::shared_ptr<const request::Env> request_env;   // every exchange's limits and file cache
+    std::shared_ptr<const request::Env> request_env;  // every exchange's limits and file cache
     core::DateCache* date = nullptr;
     std::shared_ptr<core::LoopHandoff> handoff;
     ConnectionHost* host = nullptr;
     std::atomic<std::uint64_t>* requests = nullptr;  // responses sent, for ServerStats
-    bool stopping = false;                            // the server is shutting down
+    bool stopping = false;                           // the server is shutting down
 };
 
 /// One HTTP/1.1 connection: reads and parses requests, runs the handler for each in turn,
@@ -132,10 +132,10 @@ private:
     std::unique_ptr<net::Stream> stream_;
     net::WriteQueue out_;
     RequestParser parser_;
-    request::Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
+    request::Exchange* exchange_ = nullptr;          // the current request's; reused while unshared
     std::unique_ptr<request::ResponseBody> source_;  // the body being produced (Phase::sending)
-    bool keep_after_source_ = false;      // keep-alive once source_ is done
-    std::uint64_t pace_due_ = 0;          // when source_ asked to be pulled again; 0 = not
+    bool keep_after_source_ = false;                 // keep-alive once source_ is done
+    std::uint64_t pace_due_ = 0;  // when source_ asked to be pulled again; 0 = not
     net::PeerName peer_;
     std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
     std::string head_;        // response head being formatted
@@ -152,11 +152,11 @@ private:
     bool dispatching_ = false;
     bool answered_in_dispatch_ = false;  // a deferred answer came on this thread mid-handler
     bool source_poked_ = false;          // a stream had bytes while a callback ran
-    bool body_streaming_ = false;  // a dispatched request's body is still being read
-    bool continue_sent_ = false;   // "100 Continue" went out for the current request
-    std::uint64_t body_deadline_ = 0;  // the streamed body's whole-body deadline; 0 = none
+    bool body_streaming_ = false;        // a dispatched request's body is still being read
+    bool continue_sent_ = false;         // "100 Continue" went out for the current request
+    std::uint64_t body_deadline_ = 0;    // the streamed body's whole-body deadline; 0 = none
     bool reading_paused_ = false;
-    bool peer_done_ = false;      // the client half-closed (EOF)
+    bool peer_done_ = false;  // the client half-closed (EOF)
     bool write_shut_ = false;
     bool closed_ = false;
 };

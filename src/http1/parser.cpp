@@ -115,7 +115,8 @@ int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t len)
         s.header_bytes_ += 4;  // ": " and CRLF
     }
     s.header_bytes_ += len;
-    if (s.header_bytes_ > s.limits_.max_header_bytes) return s.fail(431, "header section too large");
+    if (s.header_bytes_ > s.limits_.max_header_bytes)
+        return s.fail(431, "header section too large");
     return s.append(r.field_spans.back().name, at, len);
 }
 
@@ -125,7 +126,8 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t len)
     // into the value, handing the continuation as a span that starts right after the LF.
     if (s.in_body_) return s.count_trailer(len);
     s.header_bytes_ += len;
-    if (s.header_bytes_ > s.limits_.max_header_bytes) return s.fail(431, "header section too large");
+    if (s.header_bytes_ > s.limits_.max_header_bytes)
+        return s.fail(431, "header section too large");
     return s.append(s.request_->field_spans.back().value, at, len);
 }
 
@@ -144,10 +146,10 @@ void RequestParser::build_views() noexcept {
     r.fields.clear();
     r.fields.reserve(r.field_spans.size());
     for (const http::Request::FieldSpan& f : r.field_spans) {
-        r.fields.push_back(HeaderField{
-            std::string_view(base + f.name.offset, f.name.length),
-            // llhttp leaves out leading OWS; this drops the trailing OWS (RFC 9112 §5).
-            trim_ows(std::string_view(base + f.value.offset, f.value.length))});
+        r.fields.push_back(
+            HeaderField{std::string_view(base + f.name.offset, f.name.length),
+                        // llhttp leaves out leading OWS; this drops the trailing OWS (RFC 9112 §5).
+                        trim_ows(std::string_view(base + f.value.offset, f.value.length))});
     }
 }
 
@@ -273,7 +275,8 @@ ParseResult RequestParser::feed(const char* data, std::size_t len) noexcept {
             // A chunk-size line: llhttp sees its size and CRLF, the scanner checks and drops
             // its extensions (RFC 9112 §7.1.1), which llhttp 8.1 would misread.
             if (offset == len) return {ParseResult::Kind::need_more, len, 0, {}};
-            const http::ChunkLineScanner::Run run = chunk_line_scanner_.next(data + offset, len - offset);
+            const http::ChunkLineScanner::Run run =
+                chunk_line_scanner_.next(data + offset, len - offset);
             if (run.status != 0) {
                 dead_ = true;
                 return {ParseResult::Kind::error, len, run.status, run.reason};
@@ -342,11 +345,8 @@ ParseResult RequestParser::error_result(std::size_t len, llhttp_errno_t err) noe
         case HPE_INVALID_VERSION:
             r.reason = "malformed HTTP version";  // its syntax; unsupported values get 505
             return r;
-        case HPE_PAUSED_UPGRADE:
-            r.reason = "data after an upgrade request";
-            return r;
-        default:
-            break;
+        case HPE_PAUSED_UPGRADE: r.reason = "data after an upgrade request"; return r;
+        default: break;
     }
     if (const char* reason = llhttp_get_error_reason(&parser_); reason != nullptr) {
         r.reason = reason;

@@ -1,17 +1,17 @@
 #pragma once
 
+#include <vstream/config.hpp>
+
 #include "http/chunk_line_scanner.hpp"
 #include "http/head_scanner.hpp"
 #include "http/request.hpp"
 
-#include <vstream/config.hpp>
+#include <llhttp.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include <llhttp.h>
 
 namespace vstream::http1 {
 
@@ -48,8 +48,8 @@ struct ParseResult {
     };
     Kind kind = Kind::need_more;
     std::size_t consumed = 0;
-    int status = 0;                ///< for error: 400, 413, 414, 431, 501, 505, ...
-    std::string_view reason;       ///< for error: a short, static description
+    int status = 0;           ///< for error: 400, 413, 414, 431, 501, 505, ...
+    std::string_view reason;  ///< for error: a short, static description
 };
 
 /// An incremental HTTP/1.1 request parser: llhttp in strict mode plus vstream's limits and
@@ -109,14 +109,14 @@ private:
     const Limits limits_;  // a copy: small, and no lifetime to track
     http::HeadScanner scanner_;
     http::ChunkLineScanner chunk_line_scanner_;
-    bool chunk_line_ = false;  // in a chunk-size line: chunk_line_scanner_ reads it first
-    bool last_chunk_ = false;  // paused at the last chunk: trailers follow
-    bool head_paused_ = false; // paused after a streamed request's head
-    bool body_paused_ = false; // paused after a streamed body span
-    bool stream_body_ = false; // the current request's body is streamed
+    bool chunk_line_ = false;   // in a chunk-size line: chunk_line_scanner_ reads it first
+    bool last_chunk_ = false;   // paused at the last chunk: trailers follow
+    bool head_paused_ = false;  // paused after a streamed request's head
+    bool body_paused_ = false;  // paused after a streamed body span
+    bool stream_body_ = false;  // the current request's body is streamed
     http::Request* request_ = nullptr;
     std::size_t header_bytes_ = 0;
-    bool in_field_ = false;   // last header callback was a field name
+    bool in_field_ = false;  // last header callback was a field name
     bool in_request_ = false;
     bool in_body_ = false;
     bool dead_ = false;

@@ -1,8 +1,7 @@
 // middleware::access_log: one JSON line per finished request, formatted on the loop thread
 // and written by a dedicated writer thread, so a slow sink never blocks serving.
-#include <vstream/middleware.hpp>
-
 #include <vstream/context.hpp>
+#include <vstream/middleware.hpp>
 
 #include "core/json_escape.hpp"
 

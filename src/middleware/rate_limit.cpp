@@ -1,12 +1,11 @@
 // rate_limit(): a token bucket per client key, shared by every loop thread, in a bounded,
 // sharded table that forgets the least recently seen clients.
-#include <vstream/middleware.hpp>
-
-#include "net/address.hpp"
-
 #include <vstream/context.hpp>
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
+#include <vstream/middleware.hpp>
+
+#include "net/address.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -70,7 +69,9 @@ struct Verdict {
 class BucketTable {
 public:
     BucketTable(double rate, double burst, std::size_t max_clients)
-        : rate_(rate), burst_(burst), shard_count_(std::min(kShards, max_clients)),
+        : rate_(rate),
+          burst_(burst),
+          shard_count_(std::min(kShards, max_clients)),
           shards_(std::make_unique<Shard[]>(shard_count_)) {
         // Split max_clients exactly, so the whole table never holds more.
         for (std::size_t i = 0; i < shard_count_; ++i) {

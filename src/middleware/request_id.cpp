@@ -1,12 +1,11 @@
 // middleware::request_id: the request id (read or made) and the W3C Trace Context of this hop.
+#include <vstream/context.hpp>
+#include <vstream/error.hpp>
+#include <vstream/headers.hpp>
 #include <vstream/middleware.hpp>
 
 #include "http/token.hpp"
 #include "http/trace_context.hpp"
-
-#include <vstream/context.hpp>
-#include <vstream/error.hpp>
-#include <vstream/headers.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,17 +1,17 @@
 #include "net/acceptor.hpp"
 
+#include <vstream/error.hpp>
+
 #include "core/uv_handle.hpp"
 
-#include <vstream/error.hpp>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
 #include <string>
-
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace vstream::net {
 
@@ -41,10 +41,8 @@ bool retry_accept(int e) noexcept {
         case EHOSTDOWN:
         case EHOSTUNREACH:
         case ENONET:
-        case EOPNOTSUPP:
-            return true;
-        default:
-            return false;
+        case EOPNOTSUPP: return true;
+        default: return false;
     }
 }
 
@@ -123,8 +121,8 @@ void Acceptor::pause(int err) noexcept {
     if (err == UV_EMFILE || err == UV_ENFILE) refused = refuse_pending();
     if (!poll_) return;
     uv_poll_stop(poll_.get());
-    uv_timer_start(timer_.get(), &Acceptor::on_backoff_end, static_cast<std::uint64_t>(backoff_.count()),
-                   0);
+    uv_timer_start(timer_.get(), &Acceptor::on_backoff_end,
+                   static_cast<std::uint64_t>(backoff_.count()), 0);
     paused_ = true;
     events_->on_accept_paused(err, refused);
 }

@@ -3,11 +3,11 @@
 #include "core/uv_handle.hpp"
 #include "net/listener.hpp"
 
+#include <uv.h>
+
 #include <chrono>
 #include <cstddef>
 #include <shared_mutex>
-
-#include <uv.h>
 
 namespace vstream::net {
 

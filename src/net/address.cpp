@@ -12,8 +12,7 @@ namespace vstream::net {
 
 namespace {
 
-constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0,
-                                                          0, 0, 0, 0, 0xff, 0xff};
+constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool all_digits(std::string_view s) noexcept {
     return !s.empty() &&

@@ -1,14 +1,14 @@
 #include "net/edge_poller.hpp"
 
+#include <vstream/error.hpp>
+
 #include "core/uv_handle.hpp"
 
-#include <vstream/error.hpp>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <string>
-
-#include <unistd.h>
 
 namespace vstream::net {
 

@@ -2,12 +2,11 @@
 
 #include "core/uv_handle.hpp"
 
+#include <sys/epoll.h>
+#include <uv.h>
+
 #include <cstddef>
 #include <cstdint>
-
-#include <sys/epoll.h>
-
-#include <uv.h>
 
 namespace vstream::net {
 

@@ -1,8 +1,8 @@
 #include "net/listener.hpp"
 
-#include "net/address.hpp"
-
 #include <vstream/error.hpp>
+
+#include "net/address.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,8 +36,8 @@ errc errno_to_errc(int e) noexcept {
                        std::uint16_t port) {
     const int e = errno;
     if (fd >= 0) ::close(fd);
-    throw Error(errno_to_errc(e), what + " " + address + " port " + std::to_string(port) +
-                                      ": " + std::strerror(e));
+    throw Error(errno_to_errc(e),
+                what + " " + address + " port " + std::to_string(port) + ": " + std::strerror(e));
 }
 
 }  // namespace

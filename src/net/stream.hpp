@@ -1,10 +1,10 @@
 #pragma once
 
+#include <uv.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
-#include <uv.h>
 
 namespace vstream::net {
 

@@ -2,12 +2,12 @@
 
 #include <vstream/error.hpp>
 
-#include <cerrno>
-
 #include <netinet/in.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 namespace vstream::net {
 

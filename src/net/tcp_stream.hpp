@@ -3,11 +3,11 @@
 #include "net/edge_poller.hpp"
 #include "net/stream.hpp"
 
+#include <uv.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <uv.h>
 
 namespace vstream::net {
 

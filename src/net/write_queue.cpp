@@ -69,7 +69,8 @@ bool WriteQueue::add_iov(Segment& s, std::size_t from) {
     constexpr std::size_t kMaxIov = std::size_t{1} << 30;
     for (std::size_t off = from; off < s.length; off += kMaxIov) {
         const std::size_t len = std::min(kMaxIov, s.length - off);
-        iov_.push_back(uv_buf_init(const_cast<char*>(p + (off - from)), static_cast<unsigned>(len)));
+        iov_.push_back(
+            uv_buf_init(const_cast<char*>(p + (off - from)), static_cast<unsigned>(len)));
     }
     return true;
 }

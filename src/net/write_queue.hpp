@@ -1,13 +1,13 @@
 #pragma once
 
-#include "net/stream.hpp"
-
 #include <vstream/body.hpp>
 
+#include "net/stream.hpp"
+
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <memory>
 #include <vector>
 
 namespace vstream::net {
@@ -82,14 +82,14 @@ public:
 
 private:
     struct Segment {
-        Body body;             // empty for staged bytes
+        Body body;               // empty for staged bytes
         std::size_t offset = 0;  // into the staging buffer, for staged bytes
         std::size_t length = 0;
         bool staged = false;
-        int fd = -1;                  // file segments: body maps file fd at file_offset
+        int fd = -1;  // file segments: body maps file fd at file_offset
         std::uint64_t file_offset = 0;
         std::shared_ptr<FileMapper> mapper = nullptr;  // unmapped file segments: maps on demand
-        std::size_t mapped_from = 0;         // body maps the segment from this byte on
+        std::size_t mapped_from = 0;                   // body maps the segment from this byte on
         // The segment's bytes from `from` on (mapped first if need be); nullptr on failure.
         const char* at(const std::string& staging, std::size_t from) noexcept;
     };
@@ -102,8 +102,8 @@ private:
     void release(Batch& batch) noexcept;
     bool add_iov(Segment& s, std::size_t from);
     bool sends_file(const Segment& s, std::size_t from) const noexcept;
-    int advance() noexcept;            // writes inflight_ from (seg_, from_)
-    void skip(std::size_t n) noexcept; // moves (seg_, from_) past n written bytes
+    int advance() noexcept;             // writes inflight_ from (seg_, from_)
+    void skip(std::size_t n) noexcept;  // moves (seg_, from_) past n written bytes
     int drop_inflight(int status) noexcept;
 
     Stream& stream_;

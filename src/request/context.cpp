@@ -1,11 +1,10 @@
+#include <vstream/config.hpp>
 #include <vstream/context.hpp>
+#include <vstream/error.hpp>
 
+#include "http/token.hpp"
 #include "request/exchange.hpp"
 #include "request/streamed_body.hpp"
-#include "http/token.hpp"
-
-#include <vstream/config.hpp>
-#include <vstream/error.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -15,8 +14,8 @@ namespace vstream {
 
 namespace {
 
-using request::Exchange;
 using http::is_token;
+using request::Exchange;
 
 void check_field(std::string_view name, std::string_view value) {
     if (!is_token(name)) {
@@ -112,9 +111,7 @@ std::vector<std::string_view> Context::query_all(std::string_view key) const {
 }
 
 std::string_view Context::request_id() const noexcept { return Exchange::of(*this).request_id; }
-std::string_view Context::traceparent() const noexcept {
-    return Exchange::of(*this).traceparent;
-}
+std::string_view Context::traceparent() const noexcept { return Exchange::of(*this).traceparent; }
 std::string_view Context::trace_id() const noexcept {
     const std::string_view tp = traceparent();
     return tp.size() >= 35 ? tp.substr(3, 32) : std::string_view{};  // "00-" trace-id "-"

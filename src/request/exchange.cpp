@@ -1,8 +1,8 @@
 #include "request/exchange.hpp"
 
-#include "core/loop_handoff.hpp"
-
 #include <vstream/headers.hpp>
+
+#include "core/loop_handoff.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -111,14 +111,15 @@ void Exchange::detach(bool cancelled) noexcept {
 void Exchange::start_body(BodyReader reader) {
     if (owner_ == nullptr || body_hold_ || incoming_body.has_reader() || incoming_body.finished() ||
         answered) {
-        if (reader.on_error) reader.on_error(0, "read_body: the body was already read, or the request answered");
+        if (reader.on_error)
+            reader.on_error(0, "read_body: the body was already read, or the request answered");
         return;
     }
     deferred = true;  // answered from on_end, or later
     body_hold_ = true;
     holder_added();
-    const bool fits = incoming_body.set_reader(std::move(reader), env_->limits.max_stream_body_bytes,
-                                            env_->timeouts.stream_body);
+    const bool fits = incoming_body.set_reader(
+        std::move(reader), env_->limits.max_stream_body_bytes, env_->timeouts.stream_body);
     if (incoming_body.expected()) {
         if (!fits) {
             if (owner_ != nullptr) owner_->on_body_refused(*this, 413, "request body too large");

@@ -1,14 +1,14 @@
 #pragma once
 
-#include "request/response_body.hpp"
-#include "request/incoming_body.hpp"
+#include <vstream/body.hpp>
+#include <vstream/context.hpp>
+
 #include "http/query.hpp"
 #include "http/request.hpp"
 #include "request/env.hpp"
+#include "request/incoming_body.hpp"
+#include "request/response_body.hpp"
 #include "router/match.hpp"
-
-#include <vstream/body.hpp>
-#include <vstream/context.hpp>
 
 #include <array>
 #include <atomic>
@@ -64,9 +64,7 @@ public:
     ~Exchange();
 
     static Exchange& of(Context& c) noexcept { return static_cast<Exchange&>(c); }
-    static const Exchange& of(const Context& c) noexcept {
-        return static_cast<const Exchange&>(c);
-    }
+    static const Exchange& of(const Context& c) noexcept { return static_cast<const Exchange&>(c); }
 
     /// Prepares for a new request owned by `owner`.
     void begin(ExchangeOwner* owner) noexcept;
@@ -86,18 +84,18 @@ public:
     std::string header_block;  // "Name: value\r\n" lines set by the handler
     Body body;
     std::unique_ptr<ResponseBody> source;  // instead of body: produced as the connection drains
-    bool close_requested = false;  // the handler set "Connection: close"
+    bool close_requested = false;          // the handler set "Connection: close"
     // The engine chose this answer's status itself, refusing the request (a path the router
     // or the static handler cannot serve, a malformed JSON body or upload field), not the
     // handler. A 400 so marked is the connection's last (Connection::finish_response).
     bool engine_error = false;
-    bool server_set = false;       // the handler set its own Server header
+    bool server_set = false;  // the handler set its own Server header
     // Set (release) by whichever thread answers, once the response fields are filled in; the
     // loop reads the fields of a deferred exchange only after the handoff hands it over.
     std::atomic<bool> answered{false};
     bool deferred = false;  // loop thread only
 
-    router::Match match;  // routing: written by the router only (loop thread)
+    router::Match match;           // routing: written by the router only (loop thread)
     http::QueryPairs query_pairs;  // parsed on first use
     bool query_parsed = false;
     std::vector<std::function<void(Context&)>> finish_hooks;
@@ -105,7 +103,6 @@ public:
     std::string request_id;
     std::string traceparent;
     std::unique_ptr<JsonDocument, JsonDocumentDeleter> json;  // made on first json_body()
-
 
     // A body read as it arrives (read_body). Loop thread.
     IncomingBody incoming_body;

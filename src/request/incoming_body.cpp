@@ -26,7 +26,7 @@ void IncomingBody::expect(std::uint64_t declared) noexcept {
 }
 
 bool IncomingBody::set_reader(BodyReader reader, std::uint64_t default_max,
-                            std::chrono::milliseconds default_timeout) {
+                              std::chrono::milliseconds default_timeout) {
     reader_ = std::move(reader);
     has_reader_ = true;
     max_bytes_ = reader_.max_bytes != 0 ? reader_.max_bytes : default_max;

@@ -1,9 +1,8 @@
+#include <vstream/context.hpp>
 #include <vstream/json.hpp>
 
 #include "core/json_escape.hpp"
 #include "request/exchange.hpp"
-
-#include <vstream/context.hpp>
 
 #include <simdjson.h>
 
@@ -136,13 +135,15 @@ void JsonDocumentDeleter::operator()(JsonDocument* d) const noexcept {
 
 std::optional<JsonValue> Context::json_body() {
     request::Exchange& x = request::Exchange::of(*this);
-    if (!x.json) x.json.reset(new request::JsonDocument());  // kept for the connection's next requests
+    if (!x.json)
+        x.json.reset(new request::JsonDocument());  // kept for the connection's next requests
     element root;
     // parse() copies into padded memory when the body has no simdjson padding after it.
     const auto err = x.json->parser.parse(x.request.body.data(), x.request.body.size()).get(root);
     if (err != simdjson::SUCCESS) {
         std::string body = "{\"error\":";
-        core::append_json_string(body, std::string("invalid JSON body: ") + simdjson::error_message(err));
+        core::append_json_string(body,
+                                 std::string("invalid JSON body: ") + simdjson::error_message(err));
         body.push_back('}');
         x.engine_error = true;
         json(400, std::move(body));

@@ -1,8 +1,8 @@
 #include "request/streamed_body.hpp"
 
 #include "http/chunked_encoder.hpp"
-#include "request/exchange.hpp"
 #include "net/write_queue.hpp"
+#include "request/exchange.hpp"
 
 #include <utility>
 

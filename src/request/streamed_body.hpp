@@ -1,8 +1,8 @@
 #pragma once
 
-#include "request/response_body.hpp"
-
 #include <vstream/body.hpp>
+
+#include "request/response_body.hpp"
 
 #include <cstddef>
 #include <deque>
@@ -57,8 +57,8 @@ private:
     bool ended_ = false;      // end() called
     bool last_sent_ = false;  // the end is queued on the connection
     bool closed_ = false;
-    bool idle_ = false;       // the connection waits for a wake-up
-    bool want_drain_ = false; // a write() returned false
+    bool idle_ = false;        // the connection waits for a wake-up
+    bool want_drain_ = false;  // a write() returned false
     std::function<void()> drain_;
     std::function<void()> close_;
 };

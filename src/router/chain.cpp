@@ -1,6 +1,5 @@
-#include <vstream/middleware.hpp>
-
 #include <vstream/context.hpp>
+#include <vstream/middleware.hpp>
 
 #include "request/exchange.hpp"
 #include "router/router.hpp"

@@ -30,13 +30,13 @@ struct ParamList {
 /// read by the Context accessors (route, route_path, params). A leaf: the request core holds
 /// one per exchange without knowing the router.
 struct Match {
-    std::string path_buffer;     // the normalised path, when it differs from the raw one
-    std::string_view path;       // the path routing used ("" until routed)
-    const char* error = nullptr; // why the path could not be routed (answered 400)
-    bool resolved = false;       // the route was looked up at the head (a body follows)
-    int route_id = -1;           // the route found, or -1
-    std::string_view pattern;    // the route's pattern ("" when none matched)
-    ParamList raw;               // parameters as matched, views into the path
+    std::string path_buffer;      // the normalised path, when it differs from the raw one
+    std::string_view path;        // the path routing used ("" until routed)
+    const char* error = nullptr;  // why the path could not be routed (answered 400)
+    bool resolved = false;        // the route was looked up at the head (a body follows)
+    int route_id = -1;            // the route found, or -1
+    std::string_view pattern;     // the route's pattern ("" when none matched)
+    ParamList raw;                // parameters as matched, views into the path
     std::array<Param, kMaxParams> params{};  // their decoded values, in pattern order
     std::size_t param_count = 0;
     std::array<std::string, kMaxParams> param_buffers;  // storage for decoded values

@@ -55,8 +55,7 @@ bool valid_name(std::string_view n) noexcept {
 }
 
 [[noreturn]] void bad_pattern(std::string_view pattern, const std::string& why) {
-    throw Error(errc::invalid_argument,
-                "route pattern '" + std::string(pattern) + "': " + why);
+    throw Error(errc::invalid_argument, "route pattern '" + std::string(pattern) + "': " + why);
 }
 
 // Splits a pattern into static text runs, parameters and a final catch-all.
@@ -87,7 +86,8 @@ std::vector<Piece> split(std::string_view pattern) {
             bad_pattern(pattern, "more than " + std::to_string(kMaxParams) + " parameters");
         }
         if (c == '*') {
-            if (end != pattern.size()) bad_pattern(pattern, "a catch-all '*' must be the last segment");
+            if (end != pattern.size())
+                bad_pattern(pattern, "a catch-all '*' must be the last segment");
             pieces.push_back({Piece::Kind::catch_all, name});
         } else {
             pieces.push_back({Piece::Kind::param, name});
@@ -159,7 +159,8 @@ void RadixTree::insert(std::string_view pattern, int id) {
             }
             continue;
         }
-        std::unique_ptr<Node>& slot = piece.kind == Piece::Kind::param ? node->param : node->catch_all;
+        std::unique_ptr<Node>& slot =
+            piece.kind == Piece::Kind::param ? node->param : node->catch_all;
         const char sigil = piece.kind == Piece::Kind::param ? ':' : '*';
         if (!slot) {
             slot = std::make_unique<Node>();

@@ -1,10 +1,10 @@
 #include "router/router.hpp"
 
-#include "request/exchange.hpp"
-#include "http/uri.hpp"
-
 #include <vstream/error.hpp>
 #include <vstream/headers.hpp>
+
+#include "http/uri.hpp"
+#include "request/exchange.hpp"
 
 #include <algorithm>
 
@@ -110,8 +110,7 @@ void Router::use(std::size_t group, Middleware middleware) {
 }
 
 void Router::add_route(std::size_t group, std::string_view method, std::string_view pattern,
-                       Handler handler, std::vector<Middleware> middleware,
-                       bool streams_body) {
+                       Handler handler, std::vector<Middleware> middleware, bool streams_body) {
     check_open();
     if (!handler) throw Error(errc::invalid_argument, "a route needs a handler");
     if (!pattern.empty() && pattern.front() != '/') {
@@ -121,8 +120,8 @@ void Router::add_route(std::size_t group, std::string_view method, std::string_v
     if (method.empty() || std::any_of(method.begin(), method.end(), [](char c) {
             return !(c >= 'A' && c <= 'Z') && c != '-' && c != '_';
         })) {
-        throw Error(errc::invalid_argument, "method '" + std::string(method) +
-                                                "' must be an upper-case token such as GET");
+        throw Error(errc::invalid_argument,
+                    "method '" + std::string(method) + "' must be an upper-case token such as GET");
     }
     for (const Middleware& m : middleware) {
         if (!m) throw Error(errc::invalid_argument, "a route middleware is empty");
@@ -227,7 +226,8 @@ bool Router::streams_body(Exchange& x) const {
     if (streaming_routes_ == 0) return false;
     x.match.route_id = resolve(x);
     x.match.resolved = true;
-    return x.match.route_id >= 0 && routes_[static_cast<std::size_t>(x.match.route_id)]->streams_body;
+    return x.match.route_id >= 0 &&
+           routes_[static_cast<std::size_t>(x.match.route_id)]->streams_body;
 }
 
 void Router::dispatch(Exchange& x) const {

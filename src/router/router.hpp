@@ -1,11 +1,11 @@
 #pragma once
 
-#include "request/dispatcher.hpp"
-#include "router/radix_tree.hpp"
-
 #include <vstream/context.hpp>
 #include <vstream/middleware.hpp>
 #include <vstream/router.hpp>
+
+#include "request/dispatcher.hpp"
+#include "router/radix_tree.hpp"
 
 #include <memory>
 #include <string>
@@ -39,8 +39,7 @@ public:
     void use(std::size_t group, Middleware middleware);
     /// `streams_body`: the handler runs at the head and reads the body itself (handle_stream).
     void add_route(std::size_t group, std::string_view method, std::string_view pattern,
-                   Handler handler, std::vector<Middleware> middleware,
-                   bool streams_body = false);
+                   Handler handler, std::vector<Middleware> middleware, bool streams_body = false);
     /// Builds the chains. `fallback` answers requests no route matches (null: 404). After
     /// this, registration throws Error(errc::already_running).
     void freeze(Handler fallback);

@@ -38,9 +38,12 @@ void ServerConfig::validate() const {
     require(limits.max_request_line >= 16, "limits.max_request_line", "must be at least 16");
     require(limits.max_header_bytes >= 64, "limits.max_header_bytes", "must be at least 64");
     require(limits.max_header_count >= 1, "limits.max_header_count", "must be at least 1");
-    require(limits.max_header_bytes <= (1u << 30), "limits.max_header_bytes", "must be below 1 GiB");
-    require(limits.max_request_line <= (1u << 30), "limits.max_request_line", "must be below 1 GiB");
-    require(limits.max_stream_body_bytes >= 1, "limits.max_stream_body_bytes", "must be at least 1");
+    require(limits.max_header_bytes <= (1u << 30), "limits.max_header_bytes",
+            "must be below 1 GiB");
+    require(limits.max_request_line <= (1u << 30), "limits.max_request_line",
+            "must be below 1 GiB");
+    require(limits.max_stream_body_bytes >= 1, "limits.max_stream_body_bytes",
+            "must be at least 1");
     require(limits.max_connections >= 1, "limits.max_connections", "must be at least 1");
     require(limits.write_low_water <= limits.write_high_water, "limits.write_low_water",
             "must not exceed write_high_water");
@@ -54,14 +57,15 @@ void ServerConfig::validate() const {
     require(file_cache.revalidate.count() >= 0, "file_cache.revalidate", "must not be negative");
     require(file_cache.idle.count() > 0, "file_cache.idle", "must be positive");
     using ms = Timeouts::ms;
-    for (const auto& [value, name] : {std::pair{timeouts.header, "timeouts.header"},
-                                      std::pair{timeouts.keep_alive, "timeouts.keep_alive"},
-                                      std::pair{timeouts.body_read, "timeouts.body_read"},
-                                      std::pair{timeouts.stream_body, "timeouts.stream_body"},
-                                      std::pair{timeouts.write, "timeouts.write"},
-                                      std::pair{timeouts.linger, "timeouts.linger"},
-                                      std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"},
-                                      std::pair{timeouts.accept_backoff, "timeouts.accept_backoff"}}) {
+    for (const auto& [value, name] :
+         {std::pair{timeouts.header, "timeouts.header"},
+          std::pair{timeouts.keep_alive, "timeouts.keep_alive"},
+          std::pair{timeouts.body_read, "timeouts.body_read"},
+          std::pair{timeouts.stream_body, "timeouts.stream_body"},
+          std::pair{timeouts.write, "timeouts.write"},
+          std::pair{timeouts.linger, "timeouts.linger"},
+          std::pair{timeouts.shutdown_grace, "timeouts.shutdown_grace"},
+          std::pair{timeouts.accept_backoff, "timeouts.accept_backoff"}}) {
         require(value > ms::zero(), name, "must be positive");
     }
 }

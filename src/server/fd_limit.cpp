@@ -74,8 +74,7 @@ std::string fd_limit_warning(const ServerConfig& config, unsigned threads, FdLim
                   "max_connections %llu; past them, new connections are refused with 503. "
                   "Raise the limit (ulimit -n, LimitNOFILE=) or lower max_connections.\n",
                   static_cast<unsigned long long>(limit.soft),
-                  static_cast<unsigned long long>(limit.hard),
-                  static_cast<unsigned long long>(fit),
+                  static_cast<unsigned long long>(limit.hard), static_cast<unsigned long long>(fit),
                   static_cast<unsigned long long>(fit_cache_full),
                   static_cast<unsigned long long>(cache),
                   static_cast<unsigned long long>(config.limits.max_connections));

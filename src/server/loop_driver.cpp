@@ -1,9 +1,9 @@
 #include "server/loop_driver.hpp"
 
+#include <vstream/error.hpp>
+
 #include "core/uv_handle.hpp"
 #include "net/sigpipe_guard.hpp"
-
-#include <vstream/error.hpp>
 
 #include <string>
 
@@ -17,9 +17,8 @@ LoopDriver::LoopDriver(uv_loop_t* host, uv_loop_t* inner, std::function<void()> 
         throw Error(errc::io_error, std::string("uv_poll_init: ") + uv_strerror(rc));
     }
     timer_.init([&](uv_timer_t* t) { return uv_timer_init(host, t); }, this);
-    uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
-        static_cast<LoopDriver*>(p->data)->drive();
-    });
+    uv_poll_start(poll_.get(), UV_READABLE,
+                  [](uv_poll_t* p, int, int) { static_cast<LoopDriver*>(p->data)->drive(); });
     drive();  // registers the inner loop's watchers with its backend
 }
 

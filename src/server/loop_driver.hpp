@@ -2,9 +2,9 @@
 
 #include "core/uv_handle.hpp"
 
-#include <functional>
-
 #include <uv.h>
+
+#include <functional>
 
 namespace vstream::server {
 

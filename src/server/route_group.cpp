@@ -1,9 +1,8 @@
+#include <vstream/error.hpp>
 #include <vstream/router.hpp>
 
 #include "handlers/static_handler.hpp"
 #include "router/router.hpp"
-
-#include <vstream/error.hpp>
 
 namespace vstream {
 
@@ -69,7 +68,8 @@ RouteGroup& RouteGroup::serve_static(std::string_view prefix, const std::string&
     std::string pattern(prefix);
     if (!pattern.empty() && pattern.back() == '/') pattern.pop_back();
     pattern += "/*path";
-    return get(pattern, [handler](Context& ctx) { (*handler)(ctx); }, std::move(mw));
+    return get(
+        pattern, [handler](Context& ctx) { (*handler)(ctx); }, std::move(mw));
 }
 
 RouteGroup& RouteGroup::group(std::string_view prefix) {

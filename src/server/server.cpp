@@ -1,11 +1,10 @@
+#include <vstream/error.hpp>
 #include <vstream/server.hpp>
 
 #include "net/listener.hpp"
 #include "router/router.hpp"
 #include "server/fd_limit.hpp"
 #include "server/worker.hpp"
-
-#include <vstream/error.hpp>
 
 #include <condition_variable>
 #include <cstdio>
@@ -25,7 +24,7 @@ struct Server::Impl {
     server::WorkerShared shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::uint16_t port = 0;
-    bool attached = false;  // serves from a host's loop (attach) instead of loop threads
+    bool attached = false;          // serves from a host's loop (attach) instead of loop threads
     bool fd_limit_checked = false;  // the descriptor limit was raised and checked (once)
 
     mutable std::mutex mutex;
@@ -175,8 +174,7 @@ void Server::stop() {
                 s.state_changed.notify_all();
                 break;
             case Impl::State::stopping:
-            case Impl::State::stopped:
-                break;
+            case Impl::State::stopped: break;
         }
     }
     // A loop thread cannot join itself; wait() or the destructor will. An attached server's
@@ -189,7 +187,8 @@ void Server::wait() {
     Impl& s = *impl_;
     if (s.attached) {
         if (s.on_loop_thread()) {
-            throw Error(errc::busy, "Server::wait on the thread of the attached loop would block it");
+            throw Error(errc::busy,
+                        "Server::wait on the thread of the attached loop would block it");
         }
         s.join_all();
         return;
@@ -238,7 +237,9 @@ ServerStats Server::stats() const noexcept {
     return st;
 }
 
-FileCacheStats Server::file_cache_stats() const { return impl_->shared.request_env->file_cache->stats(); }
+FileCacheStats Server::file_cache_stats() const {
+    return impl_->shared.request_env->file_cache->stats();
+}
 
 const ServerConfig& Server::config() const noexcept { return impl_->config; }
 

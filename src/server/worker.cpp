@@ -1,9 +1,9 @@
 #include "server/worker.hpp"
 
+#include <vstream/error.hpp>
+
 #include "core/uv_handle.hpp"
 #include "net/sigpipe_guard.hpp"
-
-#include <vstream/error.hpp>
 
 #include <pthread.h>
 #include <signal.h>
@@ -53,9 +53,9 @@ Worker::Worker(const ServerConfig& config, WorkerShared& shared,
         }
         for (net::ListenSocket& s : sockets) {
             net::AcceptEvents* events = this;  // a private base: converted here, not in make_unique
-            acceptors_.push_back(std::make_unique<net::Acceptor>(
-                &loop_, std::move(s), config_.timeouts.accept_backoff, events,
-                &shared_.accept_gate));
+            acceptors_.push_back(std::make_unique<net::Acceptor>(&loop_, std::move(s),
+                                                                 config_.timeouts.accept_backoff,
+                                                                 events, &shared_.accept_gate));
         }
     } catch (...) {
         close_all_handles();

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <vstream/config.hpp>
+#include <vstream/server.hpp>
+
 #include "core/date_cache.hpp"
 #include "core/loop_handoff.hpp"
 #include "core/uv_handle.hpp"
@@ -10,8 +13,7 @@
 #include "net/tcp_stream.hpp"
 #include "server/loop_driver.hpp"
 
-#include <vstream/config.hpp>
-#include <vstream/server.hpp>
+#include <uv.h>
 
 #include <atomic>
 #include <cstdint>
@@ -19,8 +21,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 namespace vstream::server {
 
@@ -89,8 +89,8 @@ private:
     std::shared_ptr<core::LoopHandoff> handoff_;
     http1::ConnectionEnv env_;
     std::vector<std::unique_ptr<net::Acceptor>> acceptors_;
-    core::UvHandle<uv_timer_t> grace_timer_;  // the drain deadline, once stopping
-    core::UvHandle<uv_timer_t> tick_timer_;   // housekeeping once a second (file cache expiry)
+    core::UvHandle<uv_timer_t> grace_timer_;    // the drain deadline, once stopping
+    core::UvHandle<uv_timer_t> tick_timer_;     // housekeeping once a second (file cache expiry)
     http1::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;
     std::unique_ptr<LoopDriver> driver_;  // attached to a host loop instead of a thread
