@@ -20,12 +20,6 @@ void set(request::Exchange& x, std::string_view name, std::string_view value) {
     x.set_header_line(name, value, true);
 }
 
-void text_body(request::Exchange& x, int status, std::string_view text) {
-    x.status = status;
-    set(x, "Content-Type", "text/plain; charset=utf-8");
-    x.body = Body(std::string(text));
-}
-
 // The body for pieces of the file: a slice of a whole mapping when it is one short slice sent
 // at full speed (it leaves with the head in one write), otherwise produced as the connection
 // drains (long slices then go by sendfile, see WriteQueue::append_file).
@@ -74,7 +68,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file,
             case http::Precondition::not_modified:
                 x.status = 304;  // RFC 9110 §15.4.5: validators, no body, no Content-Type
                 return;
-            case http::Precondition::failed: text_body(x, 412, "412 Precondition Failed\n"); return;
+            case http::Precondition::failed: x.set_error(412); return;
             case http::Precondition::proceed: break;
         }
     }
@@ -90,7 +84,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file,
         switch (set_of.outcome) {
             case http::RangeOutcome::unsatisfiable:
                 set(x, "Content-Range", fmt::format("bytes */{}", length));
-                text_body(x, 416, "416 Range Not Satisfiable\n");
+                x.set_error(416);
                 return;
             case http::RangeOutcome::partial: {
                 x.status = 206;
@@ -136,16 +130,16 @@ void respond_open_error(request::Exchange& x, int err) {
         case -ENODEV:
         case -EXDEV:  // would leave the root
         case -ELOOP:
-        case -ENAMETOOLONG: text_body(x, 404, "404 Not Found\n"); return;
+        case -ENAMETOOLONG: x.set_error(404); return;
         case -EACCES:
-        case -EPERM: text_body(x, 403, "403 Forbidden\n"); return;
+        case -EPERM: x.set_error(403); return;
         case -EMFILE:
         case -ENFILE:
         case -ENOMEM:
             set(x, "Retry-After", "1");
-            text_body(x, 503, "503 Service Unavailable: out of file descriptors or memory\n");
+            x.set_error(503, "out of file descriptors or memory");
             return;
-        default: text_body(x, 500, "500 Internal Server Error\n"); return;
+        default: x.set_error(500); return;
     }
 }
 

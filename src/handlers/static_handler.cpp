@@ -22,19 +22,18 @@ void StaticHandler::operator()(Context& ctx) const {
     request::Exchange& x = request::Exchange::of(ctx);
     if (x.answered) return;
     if (!x.env().file_cache) {
-        ctx.text(500, "500 Internal Server Error\n");
+        x.refuse(500);
         return;
     }
     files::SanitizeOptions so;
     so.allow_dotfiles = options_.dotfiles;
     const files::SanitizedPath p = files::sanitize_path(ctx.param("path"), so);
     if (p.verdict == files::PathVerdict::bad_request) {
-        x.engine_error = true;
-        ctx.text(400, "400 Bad Request: invalid file path\n");
+        x.refuse(400, "invalid file path");
         return;
     }
     if (p.verdict != files::PathVerdict::ok) {
-        ctx.text(404, "404 Not Found\n");
+        x.refuse(404);
         return;
     }
     files::FileRef file;
@@ -61,7 +60,7 @@ void StaticHandler::operator()(Context& ctx) const {
         return;
     }
     if (rc == 0 && p.trailing_slash) {
-        ctx.text(404, "404 Not Found\n");  // "file.mp4/" names no file (as nginx has it)
+        x.refuse(404);  // "file.mp4/" names no file (as nginx has it)
         return;
     }
     if (rc != 0) {
@@ -91,7 +90,7 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
         }
     }
     if (!options_.listing) {
-        ctx.text(404, "404 Not Found\n");
+        x.refuse(404);
         return;
     }
     files::OpenedFile dir;

@@ -1,5 +1,7 @@
 #include "http/status.hpp"
 
+#include "core/decimal.hpp"
+
 namespace vstream::http {
 
 std::string_view reason_phrase(int status) noexcept {
@@ -47,6 +49,17 @@ std::string_view reason_phrase(int status) noexcept {
         case 507: return "Insufficient Storage";
         default: return "Unknown";
     }
+}
+
+std::string error_text(int status, std::string_view detail) {
+    const std::string_view phrase = reason_phrase(status);
+    std::string text;
+    text.reserve(8 + phrase.size() + (detail.empty() ? 0 : 2 + detail.size()));
+    core::append_decimal(text, static_cast<std::uint64_t>(status));
+    text.append(" ").append(phrase);
+    if (!detail.empty()) text.append(": ").append(detail);
+    text.push_back('\n');
+    return text;
 }
 
 }  // namespace vstream::http

@@ -341,7 +341,7 @@ void Connection::dispatch() {
         if (env_.dispatcher != nullptr) {
             env_.dispatcher->dispatch(x);
         } else {
-            x.text(404, "404 Not Found\n");
+            x.refuse(404);
         }
     } catch (const std::exception& e) {
         // The last resort (the recovery middleware normally stops it first): log the cause,
@@ -535,10 +535,7 @@ void Connection::drop_exchange(bool cancelled) noexcept {
 
 void Connection::send_error(int status, std::string_view reason) {
     const std::string_view phrase = http::reason_phrase(status);
-    std::string body;
-    body.reserve(64);
-    core::append_decimal(body, static_cast<std::uint64_t>(status));
-    body.append(" ").append(phrase).append(": ").append(reason).append("\n");
+    const std::string body = http::error_text(status, reason);
 
     head_.clear();
     head_.append("HTTP/1.1 ");

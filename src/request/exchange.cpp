@@ -3,6 +3,7 @@
 #include <vstream/headers.hpp>
 
 #include "core/loop_handoff.hpp"
+#include "http/status.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -130,7 +131,7 @@ void Exchange::start_body(BodyReader reader) {
     }
     // A buffered body (or none): hand it over whole.
     if (request.body.size() > incoming_body.max_bytes()) {
-        text(413, "413 Payload Too Large: request body too large\n");
+        refuse(413, "request body too large");
         fail_body(413, "request body too large");
         return;
     }
@@ -199,11 +200,22 @@ void Exchange::source_ready() {
 }
 
 void Exchange::set_internal_error() {
-    status = 500;
     header_block.clear();
+    set_error(500);
+}
+
+void Exchange::set_error(int code, std::string_view detail) {
+    status = code;
+    engine_error = true;
     source.reset();
     set_header_line("Content-Type", "text/plain; charset=utf-8", true);
-    body = Body("500 Internal Server Error\n");
+    body = Body(http::error_text(code, detail));
+}
+
+void Exchange::refuse(int code, std::string_view detail) {
+    if (answered) return;
+    set_error(code, detail);
+    answer();
 }
 
 void Exchange::fail_internal() noexcept {
@@ -262,14 +274,12 @@ void Exchange::holder_dropped() noexcept {
     if (holders_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     if (answered || cancelled()) return;
     // Every holder let go without answering: answer for them rather than hang the client.
-    status = 500;
     header_block.clear();
-    source.reset();
     try {
-        set_header_line("Content-Type", "text/plain; charset=utf-8", true);
-        body = Body("500 Internal Server Error: the request was dropped unanswered\n");
+        set_error(500, "the request was dropped unanswered");
     } catch (...) {
-        body.reset();  // out of memory: an empty 500 still ends the request
+        status = 500;  // out of memory: an empty 500 still ends the request
+        body.reset();
     }
     answer();
 }

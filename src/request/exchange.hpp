@@ -85,9 +85,9 @@ public:
     Body body;
     std::unique_ptr<ResponseBody> source;  // instead of body: produced as the connection drains
     bool close_requested = false;          // the handler set "Connection: close"
-    // The engine chose this answer's status itself, refusing the request (a path the router
-    // or the static handler cannot serve, a malformed JSON body or upload field), not the
-    // handler. A 400 so marked is the connection's last (Connection::finish_response).
+    // The engine chose this answer's status itself, refusing the request (set_error: a path
+    // the router or the static handler cannot serve, a malformed JSON body), not the handler.
+    // A 400 so marked is the connection's last (Connection::finish_response).
     bool engine_error = false;
     bool server_set = false;  // the handler set its own Server header
     // Set (release) by whichever thread answers, once the response fields are filled in; the
@@ -130,6 +130,13 @@ public:
     void fail_internal() noexcept;
     /// Fills in a 500 answer that reveals nothing (does not deliver it).
     void set_internal_error();
+    /// Fills in the engine's own error answer (does not deliver it): `status`, a text/plain
+    /// body worded by http::error_text, and engine_error. Headers set so far stay (Allow,
+    /// Content-Range, Retry-After); a body or body source set so far goes.
+    void set_error(int status, std::string_view detail = {});
+    /// Answers with set_error's answer, unless already answered: how the engine refuses a
+    /// request it cannot serve (no route, bad path, body too large). Loop thread.
+    void refuse(int status, std::string_view detail = {});
 
     /// The response fields are complete: marks the exchange answered and hands it over, at
     /// once to the connection (from any thread) when deferred, else when the handler returns.

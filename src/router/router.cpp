@@ -258,8 +258,7 @@ void Router::dispatch(Exchange& x) const {
 void Router::answer_unmatched(Context& ctx, std::string_view path) const {
     Exchange& x = Exchange::of(ctx);
     if (x.match.error != nullptr) {
-        x.engine_error = true;
-        ctx.text(400, std::string("400 Bad Request: ") + x.match.error + "\n");
+        x.refuse(400, x.match.error);
         return;
     }
     const std::string_view method = x.request.method;
@@ -295,7 +294,7 @@ void Router::answer_unmatched(Context& ctx, std::string_view path) const {
         const std::string allow = allowed_methods(path);
         if (!allow.empty()) {
             ctx.set_header("Allow", allow);
-            ctx.text(405, "405 Method Not Allowed\n");
+            x.refuse(405);
             return;
         }
     }
@@ -303,7 +302,7 @@ void Router::answer_unmatched(Context& ctx, std::string_view path) const {
         fallback_(ctx);
         return;
     }
-    ctx.text(404, "404 Not Found\n");
+    x.refuse(404);
 }
 
 }  // namespace vstream::router

@@ -224,6 +224,8 @@ void Worker::accept_one(int fd) {
 
 void Worker::answer_busy(int fd) noexcept {
     // One non-blocking send into an empty socket buffer: it fits, and nothing waits for it.
+    // Built without allocating (descriptors, maybe memory, are short), in http::error_text's
+    // wording.
     static constexpr std::string_view kBody = "503 Service Unavailable: too many connections\n";
     const std::string_view date = date_.now();
     char reply[320];

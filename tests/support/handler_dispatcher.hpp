@@ -29,7 +29,7 @@ struct HandlerDispatcher : request::Dispatcher {
         if (handler) {
             handler(x);
         } else {
-            x.text(404, "404 Not Found\n");
+            x.refuse(404);
         }
     }
 };

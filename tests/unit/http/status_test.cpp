@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+using vstream::http::error_text;
 using vstream::http::reason_phrase;
 using vstream::http::status_allows_body;
 
@@ -90,6 +91,15 @@ TEST_CASE("1xx, 204 and 304 responses carry no body; other final statuses may") 
         CAPTURE(r.status);
         CHECK(status_allows_body(r.status) == r.body);
     }
+}
+
+TEST_CASE("error_text words a canned error from the status table, with or without a detail") {
+    CHECK(error_text(404) == "404 Not Found\n");
+    CHECK(error_text(405, {}) == "405 Method Not Allowed\n");
+    CHECK(error_text(400, "invalid file path") == "400 Bad Request: invalid file path\n");
+    CHECK(error_text(413, "request body too large") ==
+          "413 Content Too Large: request body too large\n");
+    CHECK(error_text(599) == "599 Unknown\n");
 }
 
 }  // TEST_SUITE

@@ -363,4 +363,48 @@ TEST_CASE("dropping the holders of an answered or cancelled exchange changes not
     CHECK(owner.answered == 0);
 }
 
+TEST_CASE("set_error fills in the canned answer, keeps the headers set, drops the body") {
+    LocalLoop loop;
+    ExchangeHolder x(loop);
+    Owner owner;
+    x->begin(&owner);
+    x->set_header_line("Content-Range", "bytes */10", false);
+    x->set_header_line("Content-Type", "video/mp4", false);
+    x->body = Body("partial");
+    x->set_error(416);
+    CHECK(x->status == 416);
+    CHECK(x->engine_error);
+    CHECK_FALSE(x->answered);
+    CHECK(x->header_block ==
+          "Content-Range: bytes */10\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    CHECK(x->body.view() == "416 Range Not Satisfiable\n");
+}
+
+TEST_CASE("refuse answers once with the canned error; an answered exchange stays as it was") {
+    LocalLoop loop;
+    ExchangeHolder x(loop);
+    Owner owner;
+    x->begin(&owner);
+    x->deferred = true;
+    x->refuse(400, "invalid file path");
+    CHECK(x->answered);
+    CHECK(owner.answered == 1);
+    CHECK(x->status == 400);
+    CHECK(x->engine_error);
+    CHECK(x->body.view() == "400 Bad Request: invalid file path\n");
+    x->refuse(404);
+    CHECK(owner.answered == 1);
+    CHECK(x->status == 400);
+}
+
+TEST_CASE("a handler's own answer is not an engine error, whatever its status") {
+    LocalLoop loop;
+    ExchangeHolder x(loop);
+    Owner owner;
+    x->begin(&owner);
+    x->text(400, "my own words\n");
+    CHECK(x->answered);
+    CHECK_FALSE(x->engine_error);
+}
+
 }  // TEST_SUITE
