@@ -264,6 +264,14 @@ inline bool has_prefix(std::string_view path, const char* prefix, std::uint32_t 
 
 bool RadixTree::match(const Node& start, std::string_view path, ParamList& params,
                       int& route) noexcept {
+    // The catch-all takes the rest of the path (maybe empty), if it ends a route.
+    const auto take_rest = [&](const Node::Hot& h) noexcept {
+        if (h.catch_all == nullptr || h.catch_all->hot.route < 0) return false;
+        const Node::Hot& c = h.catch_all->hot;
+        params.items[params.size++] = {{c.name, c.name_len}, path};
+        route = c.route;
+        return true;
+    };
     const Node* n = &start;
     for (;;) {
         const Node::Hot& h = n->hot;
@@ -272,13 +280,7 @@ bool RadixTree::match(const Node& start, std::string_view path, ParamList& param
                 route = h.route;
                 return true;
             }
-            if (h.catch_all != nullptr && h.catch_all->hot.route >= 0) {
-                const Node::Hot& c = h.catch_all->hot;
-                params.items[params.size++] = {{c.name, c.name_len}, path};
-                route = c.route;
-                return true;
-            }
-            return false;
+            return take_rest(h);
         }
         // Static first.
         const Node* child = nullptr;
@@ -317,13 +319,7 @@ bool RadixTree::match(const Node& start, std::string_view path, ParamList& param
             }
         }
         // Then the rest of the path.
-        if (h.catch_all != nullptr && h.catch_all->hot.route >= 0) {
-            const Node::Hot& c = h.catch_all->hot;
-            params.items[params.size++] = {{c.name, c.name_len}, path};
-            route = c.route;
-            return true;
-        }
-        return false;
+        return take_rest(h);
     }
 }
 
