@@ -32,7 +32,7 @@ struct OpenedFile {
 class FileOrigin {
 public:
     virtual ~FileOrigin() = default;
-    /// Tells this source's files apart from another's in the shared cache (two sources may
+    /// Tells this origin's files apart from another's in the shared cache (two origins may
     /// resolve the same relative path to different files, or under different rules).
     virtual std::string_view cache_key() const noexcept = 0;
     /// Opens `path` read-only. Returns 0, or a negative errno: -ENOENT, -EACCES, -ENOTDIR,

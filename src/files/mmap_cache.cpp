@@ -79,10 +79,10 @@ MmapCache::MmapCache(const FileCacheConfig& config)
 
 MmapCache::~MmapCache() = default;
 
-int MmapCache::open(const FileOrigin& source, std::string_view path, FileRef& out) {
+int MmapCache::open(const FileOrigin& origin, std::string_view path, FileRef& out) {
     std::string key;
-    key.reserve(source.cache_key().size() + path.size());
-    key.append(source.cache_key()).append(path);
+    key.reserve(origin.cache_key().size() + path.size());
+    key.append(origin.cache_key()).append(path);
     const Clock::time_point now = Clock::now();
     const unsigned epoch = epoch_.load(std::memory_order_relaxed);
 
@@ -107,7 +107,7 @@ int MmapCache::open(const FileOrigin& source, std::string_view path, FileRef& ou
         // Due for a check: the stat runs outside the lock.
         FileIdentity identity;
         FileKind kind = FileKind::other;
-        const int rc = source.stat(path, identity, kind);
+        const int rc = origin.stat(path, identity, kind);
         const bool same = rc == 0 && kind == FileKind::regular && identity == known->identity();
         std::lock_guard lock(mutex_);
         const auto found = files_.find(key);
@@ -132,7 +132,7 @@ int MmapCache::open(const FileOrigin& source, std::string_view path, FileRef& ou
     known.reset();
 
     std::shared_ptr<CachedFile> file;
-    const int rc = load(source, path, file);
+    const int rc = load(origin, path, file);
     if (rc != 0) return rc;
 
     std::unique_lock lock(mutex_);
@@ -181,10 +181,10 @@ int MmapCache::open(const FileOrigin& source, std::string_view path, FileRef& ou
     return 0;
 }
 
-int MmapCache::load(const FileOrigin& source, std::string_view path,
+int MmapCache::load(const FileOrigin& origin, std::string_view path,
                     std::shared_ptr<CachedFile>& out) {
     OpenedFile f;
-    const int rc = source.open(path, f);
+    const int rc = origin.open(path, f);
     if (rc != 0) return rc;
     if (f.kind != FileKind::regular) {
         ::close(f.fd);

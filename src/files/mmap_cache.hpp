@@ -91,10 +91,10 @@ public:
     MmapCache(const MmapCache&) = delete;
     MmapCache& operator=(const MmapCache&) = delete;
 
-    /// The file at `path` in `source`. Returns 0, -EISDIR for a directory (not cached), or
-    /// another negative errno from the source (-ENOENT, -EACCES, -EXDEV, ...), or -ENODEV
+    /// The file at `path` in `origin`. Returns 0, -EISDIR for a directory (not cached), or
+    /// another negative errno from the origin (-ENOENT, -EACCES, -EXDEV, ...), or -ENODEV
     /// for a file that is neither regular nor a directory (devices, FIFOs, sockets).
-    int open(const FileOrigin& source, std::string_view path, FileRef& out);
+    int open(const FileOrigin& origin, std::string_view path, FileRef& out);
 
     /// The window of windowed `file` that holds `offset`, mapped with a readahead hint
     /// (sequential for a stream, none for a random range). nullptr when every mapping the
@@ -119,7 +119,7 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     struct Node {
-        std::string key;                   // file nodes: source key + path
+        std::string key;                   // file nodes: origin key + path
         std::shared_ptr<CachedFile> file;  // a file node
         std::shared_ptr<Window> window;    // or a window node
         std::pair<const CachedFile*, std::uint64_t> window_key{nullptr, 0};
@@ -138,7 +138,7 @@ private:
     };
     using NodeList = std::list<Node>;
 
-    int load(const FileOrigin& source, std::string_view path, std::shared_ptr<CachedFile>& out);
+    int load(const FileOrigin& origin, std::string_view path, std::shared_ptr<CachedFile>& out);
     bool make_room(std::size_t bytes, std::unique_lock<std::mutex>& lock);
     void drop(NodeList::iterator it);
     void unindex(NodeList::iterator it);

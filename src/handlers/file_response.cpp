@@ -32,8 +32,9 @@ void file_body(request::Exchange& x, const files::FileRef& file,
             {file->data() + pieces[0].first, static_cast<std::size_t>(pieces[0].length)}, keeper);
         return;
     }
-    x.source = std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
-                                          Pacing{o.limit_rate, o.limit_rate_after}, sequential);
+    x.response_body =
+        std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
+                                   Pacing{o.limit_rate, o.limit_rate_after}, sequential);
 }
 
 }  // namespace
@@ -41,7 +42,7 @@ void file_body(request::Exchange& x, const files::FileRef& file,
 void respond_with_file(request::Exchange& x, const files::FileRef& file,
                        std::string_view content_type, const FileOptions& o) {
     x.body.reset();
-    x.source.reset();
+    x.response_body.reset();
     // The representation: the whole file, or the part the handler chose.
     const std::uint64_t size = file->size();
     const std::uint64_t offset = std::min(o.offset, size);
@@ -107,7 +108,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file,
                         {std::move(part.head), offset + part.range.first, part.range.length});
                 }
                 pieces.push_back({std::move(plan.tail), 0, 0});
-                x.source =
+                x.response_body =
                     std::make_unique<FileBody>(*x.env().file_cache, file, std::move(pieces),
                                                Pacing{o.limit_rate, o.limit_rate_after}, false);
                 return;
@@ -122,7 +123,7 @@ void respond_with_file(request::Exchange& x, const files::FileRef& file,
 
 void respond_open_error(request::Exchange& x, int err) {
     x.body.reset();
-    x.source.reset();
+    x.response_body.reset();
     switch (err) {
         case -ENOENT:
         case -ENOTDIR:

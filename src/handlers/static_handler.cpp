@@ -11,7 +11,7 @@
 namespace vstream::handlers {
 
 StaticHandler::StaticHandler(const std::string& root, StaticOptions options)
-    : source_(root, options.symlinks_outside_root), options_(std::move(options)) {
+    : origin_(root, options.symlinks_outside_root), options_(std::move(options)) {
     for (const auto& [ext, type] : options_.mime_types) mime_.set(ext, type);
     file_options_.limit_rate = options_.limit_rate;
     file_options_.limit_rate_after = options_.limit_rate_after;
@@ -37,7 +37,7 @@ void StaticHandler::operator()(Context& ctx) const {
         return;
     }
     files::FileRef file;
-    const int rc = x.env().file_cache->open(source_, p.relative, file);
+    const int rc = x.env().file_cache->open(origin_, p.relative, file);
     if (rc == -EISDIR) {
         if (!p.trailing_slash && !p.relative.empty()) {
             // Relative links in an index page resolve against the directory only with the '/'.
@@ -77,7 +77,7 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
         const std::string index =
             relative.empty() ? options_.index : relative + "/" + options_.index;
         files::FileRef file;
-        const int rc = x.env().file_cache->open(source_, index, file);
+        const int rc = x.env().file_cache->open(origin_, index, file);
         if (rc == 0) {
             respond_with_file(x, file, mime_.lookup(index), file_options_);
             x.answer();
@@ -94,7 +94,7 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
         return;
     }
     files::OpenedFile dir;
-    int rc = source_.open(relative, dir);
+    int rc = origin_.open(relative, dir);
     std::vector<ListingEntry> entries;
     if (rc == 0) rc = read_directory(dir.fd, options_.dotfiles, entries);
     if (rc == 0) {
@@ -105,7 +105,7 @@ void StaticHandler::serve_directory(Context& ctx, const std::string& relative) c
             files::FileIdentity id;
             files::FileKind kind = files::FileKind::other;
             const std::string path = relative.empty() ? e.name : relative + "/" + e.name;
-            return source_.stat(path, id, kind) != 0;
+            return origin_.stat(path, id, kind) != 0;
         });
     }
     if (rc != 0) {

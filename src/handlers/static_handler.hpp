@@ -26,7 +26,7 @@ public:
 private:
     void serve_directory(Context& ctx, const std::string& relative) const;
 
-    files::LocalFileOrigin source_;
+    files::LocalFileOrigin origin_;
     StaticOptions options_;
     FileOptions file_options_;
     http::MimeTypes mime_;

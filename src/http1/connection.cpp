@@ -172,7 +172,7 @@ void Connection::run_postponed() {
     }
     if (source_poked_) {
         source_poked_ = false;
-        if (phase_ == Phase::sending && source_ && !closed_ &&
+        if (phase_ == Phase::sending && response_body_ && !closed_ &&
             out_.queued() <= env_.config->limits.write_low_water) {
             pull_body();
         }
@@ -367,8 +367,8 @@ void Connection::dispatch() {
     finish_response();
 }
 
-void Connection::on_source_ready(request::Exchange& x) {
-    if (&x != exchange_ || phase_ != Phase::sending || !source_ || closed_) return;
+void Connection::on_body_ready(request::Exchange& x) {
+    if (&x != exchange_ || phase_ != Phase::sending || !response_body_ || closed_) return;
     if (dispatching_) {
         source_poked_ = true;  // from a body reader's callback: run_postponed() drives it
         return;
@@ -410,8 +410,8 @@ void Connection::finish_response() {
     const bool has_body = http::status_allows_body(status);
     // A body of unknown length: chunked to HTTP/1.1; to HTTP/1.0 it ends with the connection
     // (RFC 9112 §6.3).
-    const bool unknown_length =
-        has_body && x.source && x.source->length() == request::ResponseBody::kUnknownLength;
+    const bool unknown_length = has_body && x.response_body &&
+                                x.response_body->length() == request::ResponseBody::kUnknownLength;
     // Every 400 the engine itself produces ends the connection, as the parser's do (and as
     // nginx does with its own 400s): a request it cannot make sense of (a NUL in the path, a
     // malformed JSON body) says the client, or a proxy before it, frames requests in a way the
@@ -434,7 +434,7 @@ void Connection::finish_response() {
     }
     head_.append("Date: ").append(env_.date->now()).append("\r\n");
     head_.append(x.header_block);
-    const std::uint64_t body_length = x.source ? x.source->length() : x.body.size();
+    const std::uint64_t body_length = x.response_body ? x.response_body->length() : x.body.size();
     if (unknown_length) {
         if (req.http_minor >= 1) head_.append("Transfer-Encoding: chunked\r\n");
     } else if (has_body) {
@@ -452,15 +452,15 @@ void Connection::finish_response() {
     const bool send_body = has_body && !req.is_head;
     x.response_size = send_body && !unknown_length ? static_cast<std::size_t>(body_length) : 0;
     env_.requests->fetch_add(1, std::memory_order_relaxed);
-    if (send_body && x.source) {
+    if (send_body && x.response_body) {
         // The rest comes as the client reads; the next request waits for it.
-        source_ = std::move(x.source);
+        response_body_ = std::move(x.response_body);
         keep_after_source_ = keep;
         phase_ = Phase::sending;
         pull_body();
         return;
     }
-    x.source.reset();
+    x.response_body.reset();
     if (send_body) {
         out_.append(std::move(x.body));
     } else {
@@ -489,7 +489,7 @@ void Connection::end_response(bool keep) {
 void Connection::pull_body() {
     pace_due_ = 0;
     const std::size_t low = env_.config->limits.write_low_water;
-    for (int round = 0; source_ && !closed_; ++round) {
+    for (int round = 0; response_body_ && !closed_; ++round) {
         if (round == 16) {
             // A client that reads as fast as we write: let the loop's other connections have
             // a turn, and carry on in the next iteration.
@@ -497,26 +497,27 @@ void Connection::pull_body() {
             return;
         }
         request::Pull p;
-        while (source_ && out_.queued() <= low) {
-            p = source_->pull(out_, now());
+        while (response_body_ && out_.queued() <= low) {
+            p = response_body_->pull(out_, now());
             if (exchange_ != nullptr &&
-                source_->length() == request::ResponseBody::kUnknownLength) {
-                exchange_->response_size = static_cast<std::size_t>(source_->produced());
+                response_body_->length() == request::ResponseBody::kUnknownLength) {
+                exchange_->response_size = static_cast<std::size_t>(response_body_->produced());
             }
             if (p.kind == request::Pull::Kind::fail) {
                 close_handles();  // cut short: the client sees fewer bytes than announced
                 return;
             }
             if (p.kind == request::Pull::Kind::done) {
-                source_.reset();
+                response_body_.reset();
                 end_response(keep_after_source_);
             }
             if (p.kind != request::Pull::Kind::more) break;  // wait, idle (woken later), done
         }
         if (closed_) return;
         flush();
-        if (!source_ || closed_ || out_.writing()) return;
-        if (p.kind == request::Pull::Kind::idle) return;  // the source wakes us (on_source_ready)
+        if (!response_body_ || closed_ || out_.writing()) return;
+        if (p.kind == request::Pull::Kind::idle)
+            return;  // the response body wakes us (on_body_ready)
         if (p.kind == request::Pull::Kind::wait) {
             pace_due_ = p.wait_until;
             return;
@@ -685,7 +686,7 @@ void Connection::close_handles(bool reset) noexcept {
     if (closed_) return;
     closed_ = true;
     body_streaming_ = false;
-    source_.reset();
+    response_body_.reset();
     if (exchange_ != nullptr) {
         // Unanswered (handling) means cancelled: tell any holder, drop any late answer.
         exchange_->detach(phase_ == Phase::handling);

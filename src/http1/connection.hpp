@@ -80,7 +80,7 @@ private:
         head,      // reading a request head (header timeout, from its first byte)
         body,      // reading a request body (body stall timeout)
         handling,  // the handler has the request
-        sending,   // the head is queued; a body source produces the rest as the client reads
+        sending,   // the head is queued; the response body produces the rest as the client reads
         closing,   // last response queued; flushing, then FIN and drain (linger)
     };
 
@@ -96,7 +96,7 @@ private:
     int on_request_body(std::string_view bytes) override;
     // ExchangeOwner
     void on_exchange_answered(request::Exchange& x) override;
-    void on_source_ready(request::Exchange& x) override;
+    void on_body_ready(request::Exchange& x) override;
     void on_body_wanted(request::Exchange& x) override;
     void on_body_refused(request::Exchange& x, int status, std::string_view reason) override;
 
@@ -132,10 +132,11 @@ private:
     std::unique_ptr<net::Stream> stream_;
     net::WriteQueue out_;
     RequestParser parser_;
-    request::Exchange* exchange_ = nullptr;          // the current request's; reused while unshared
-    std::unique_ptr<request::ResponseBody> source_;  // the body being produced (Phase::sending)
-    bool keep_after_source_ = false;                 // keep-alive once source_ is done
-    std::uint64_t pace_due_ = 0;  // when source_ asked to be pulled again; 0 = not
+    request::Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
+    std::unique_ptr<request::ResponseBody>
+        response_body_;               // the body being produced (Phase::sending)
+    bool keep_after_source_ = false;  // keep-alive once response_body_ is done
+    std::uint64_t pace_due_ = 0;      // when response_body_ asked to be pulled again; 0 = not
     net::PeerName peer_;
     std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
     std::string head_;        // response head being formatted

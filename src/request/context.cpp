@@ -185,7 +185,7 @@ StreamWriter Context::stream(int code) {
     }
     x.status = code;
     x.body.reset();
-    x.source = std::make_unique<request::StreamedBody>(state);
+    x.response_body = std::make_unique<request::StreamedBody>(state);
     x.answer();
     return StreamWriter(std::move(state));
 }

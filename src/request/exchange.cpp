@@ -42,7 +42,7 @@ void Exchange::begin(ExchangeOwner* owner) noexcept {
     status = 200;
     header_block.clear();
     body.reset();
-    source.reset();
+    response_body.reset();
     close_requested = false;
     engine_error = false;
     server_set = false;
@@ -72,9 +72,9 @@ void Exchange::release() noexcept {
 void Exchange::detach(bool cancelled) noexcept {
     owner_ = nullptr;
     // Unsent: a stream's producer is told (it holds a reference on us). Only an answer that is
-    // complete: one still being built on another thread may be setting `source` right now; it
-    // reaches deliver(), which closes it here on the loop since no owner takes it.
-    if (answered.load(std::memory_order_acquire)) source.reset();
+    // complete: one still being built on another thread may be setting `response_body` right now;
+    // it reaches deliver(), which closes it here on the loop since no owner takes it.
+    if (answered.load(std::memory_order_acquire)) response_body.reset();
     if (!cancelled) {
         // Answered: a cancel callback can never run now. Let it go (and what it holds, which
         // may be a reference on this very exchange) instead of keeping it until reuse.
@@ -189,10 +189,10 @@ void Exchange::run_on_loop(std::function<void()> fn) {
     }
 }
 
-void Exchange::source_ready() {
+void Exchange::body_ready() {
     try {
         run_on_loop([this] {
-            if (owner_ != nullptr) owner_->on_source_ready(*this);
+            if (owner_ != nullptr) owner_->on_body_ready(*this);
         });
     } catch (...) {
         // Out of memory posting: the stream stalls until the next write or its timeout.
@@ -207,7 +207,7 @@ void Exchange::set_internal_error() {
 void Exchange::set_error(int code, std::string_view detail) {
     status = code;
     engine_error = true;
-    source.reset();
+    response_body.reset();
     set_header_line("Content-Type", "text/plain; charset=utf-8", true);
     body = Body(http::error_text(code, detail));
 }
@@ -250,7 +250,8 @@ void Exchange::deliver() noexcept {
         if (owner_ != nullptr) {
             owner_->on_exchange_answered(*this);
         } else {
-            source.reset();  // no connection will take it: close it (a stream's on_close runs)
+            response_body
+                .reset();  // no connection will take it: close it (a stream's on_close runs)
         }
         return;
     }
@@ -261,7 +262,7 @@ void Exchange::deliver() noexcept {
             if (x->owner_ != nullptr) {
                 x->owner_->on_exchange_answered(*x.operator->());
             } else {
-                x->source.reset();  // the connection went: close it, on the loop thread
+                x->response_body.reset();  // the connection went: close it, on the loop thread
             }
         });
     } catch (...) {

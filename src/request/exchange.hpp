@@ -39,8 +39,8 @@ class ExchangeOwner {
 public:
     /// A deferred exchange was answered. Thread: the owner's loop thread.
     virtual void on_exchange_answered(Exchange& x) = 0;
-    /// The exchange's idle body source has bytes again. Thread: the owner's loop thread.
-    virtual void on_source_ready(Exchange& x) { (void)x; }
+    /// The exchange's idle response body has bytes again. Thread: the owner's loop thread.
+    virtual void on_body_ready(Exchange& x) { (void)x; }
     /// The streamed body's reader wants bytes (read_body, resume_body). Loop thread.
     virtual void on_body_wanted(Exchange& x) { (void)x; }
     /// The streamed body is refused (413 from its Content-Length): answer `status`, close.
@@ -83,8 +83,9 @@ public:
     int status = 200;
     std::string header_block;  // "Name: value\r\n" lines set by the handler
     Body body;
-    std::unique_ptr<ResponseBody> source;  // instead of body: produced as the connection drains
-    bool close_requested = false;          // the handler set "Connection: close"
+    std::unique_ptr<ResponseBody>
+        response_body;             // instead of body: pulled as the connection drains
+    bool close_requested = false;  // the handler set "Connection: close"
     // The engine chose this answer's status itself, refusing the request (set_error: a path
     // the router or the static handler cannot serve, a malformed JSON body), not the handler.
     // A 400 so marked is the connection's last (Connection::finish_response).
@@ -124,15 +125,15 @@ public:
     /// Whether a connection still holds it (false once detached: closed or answered). Loop
     /// thread.
     bool attached() const noexcept { return owner_ != nullptr; }
-    /// Tells the owner, on its loop thread, that the body source has bytes again. Any thread.
-    void source_ready();
+    /// Tells the owner, on its loop thread, that the response body has bytes again. Any thread.
+    void body_ready();
     /// Answers 500 unless answered; for exceptions that escape handler code.
     void fail_internal() noexcept;
     /// Fills in a 500 answer that reveals nothing (does not deliver it).
     void set_internal_error();
     /// Fills in the engine's own error answer (does not deliver it): `status`, a text/plain
     /// body worded by http::error_text, and engine_error. Headers set so far stay (Allow,
-    /// Content-Range, Retry-After); a body or body source set so far goes.
+    /// Content-Range, Retry-After); a body or response body set so far goes.
     void set_error(int status, std::string_view detail = {});
     /// Answers with set_error's answer, unless already answered: how the engine refuses a
     /// request it cannot serve (no route, bad path, body too large). Loop thread.

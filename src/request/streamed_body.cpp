@@ -28,7 +28,7 @@ bool StreamState::write(Body bytes) {
         below = queued_ <= high_;
         if (!below) want_drain_ = true;
     }
-    if (wake) x_->source_ready();
+    if (wake) x_->body_ready();
     return below;
 }
 
@@ -41,7 +41,7 @@ void StreamState::end(std::string last) {
         last_ = std::move(last);
         wake = std::exchange(idle_, false);
     }
-    if (wake) x_->source_ready();
+    if (wake) x_->body_ready();
 }
 
 void StreamState::set_drain(std::function<void()> fn) {

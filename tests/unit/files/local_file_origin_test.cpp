@@ -173,7 +173,7 @@ TEST_CASE("stat() reports the identity and kind open() sees") {
     CHECK(src.stat("missing", id, kind) == -ENOENT);
 }
 
-TEST_CASE("stat() of a confined source refuses what open() refuses") {
+TEST_CASE("stat() of a confined origin refuses what open() refuses") {
     Tree t;
     t.link("../outside.txt", "relative-out");
     LocalFileOrigin src(t.root, false);
@@ -283,7 +283,7 @@ TEST_CASE("a path through a regular file gives -ENOTDIR") {
     CHECK(open_in(src, "a.txt/x").rc == -ENOTDIR);
 }
 
-TEST_CASE("the unconfined source opens paths as given") {
+TEST_CASE("the unconfined origin opens paths as given") {
     Tree t;
     LocalFileOrigin anywhere;
     CHECK(anywhere.root_fd() == AT_FDCWD);

@@ -78,7 +78,7 @@ std::string hex(std::uint64_t v) {
     return s.str();
 }
 
-// A root directory with a source confined to it.
+// A root directory with an origin confined to it.
 struct Fixture {
     TempDir dir;
     std::string root = dir.at("root");

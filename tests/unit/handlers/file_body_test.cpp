@@ -4,7 +4,7 @@
 #include "handlers/file_body.hpp"
 
 #include "files/local_file_origin.hpp"
-#include "source_drain.hpp"
+#include "body_drain.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -27,7 +27,7 @@ using vstream::files::MmapCache;
 using vstream::handlers::Pacing;
 using vstream::request::Pull;
 using vstream::test::random_bytes;
-using vstream::test::SourceDrain;
+using vstream::test::BodyDrain;
 using vstream::test::TempDir;
 using Piece = FileBody::Piece;
 
@@ -51,16 +51,16 @@ struct OneFile {
     TempDir dir;
     std::string content;
     std::string path;
-    LocalFileOrigin source;
+    LocalFileOrigin origin;
     MmapCache cache;
     FileRef file;
 
     OneFile(std::string bytes, const FileCacheConfig& config)
         : content(std::move(bytes)),
           path(dir.write("root/f.bin", content)),
-          source(dir.at("root"), false),
+          origin(dir.at("root"), false),
           cache(config) {
-        REQUIRE(cache.open(source, "f.bin", file) == 0);
+        REQUIRE(cache.open(origin, "f.bin", file) == 0);
     }
 };
 
@@ -113,7 +113,7 @@ TEST_CASE("a whole-mapped file is produced as its pieces, text and file ranges i
     const std::string want = expected(f.content, pieces);
     FileBody body(f.cache, f.file, pieces, Pacing{}, false);
     CHECK(body.length() == want.size());
-    SourceDrain drain;
+    BodyDrain drain;
     std::uint64_t now = 1000;
     const Pull last = drain.run(body, now);
     CHECK(name_of(last.kind) == std::string("done"));
@@ -138,7 +138,7 @@ TEST_CASE("a windowed file is produced across window borders, a window at most p
     const std::string want = expected(f.content, pieces);
     FileBody body(f.cache, f.file, pieces, Pacing{}, true);
     CHECK(body.length() == want.size());
-    SourceDrain drain;
+    BodyDrain drain;
     std::uint64_t now = 0;
     Pull p;
     int pulls = 0;
@@ -158,7 +158,7 @@ TEST_CASE("a body without pieces has length 0 and is done at once") {
     OneFile f("abc", whole_config());
     FileBody body(f.cache, f.file, {}, Pacing{}, true);
     CHECK(body.length() == 0);
-    SourceDrain drain;
+    BodyDrain drain;
     CHECK(name_of(drain.pull(body, 0).kind) == std::string("done"));
     CHECK(drain.written().empty());
 }
@@ -169,7 +169,7 @@ TEST_CASE("a paced body sends the burst first, then waits, then about rate bytes
     OneFile f(random_bytes(100000, 3), whole_config());
     const std::vector<Piece> pieces = {{"HEAD", 0, 100000}};
     FileBody body(f.cache, f.file, pieces, Pacing{kRate, kBurst}, true);
-    SourceDrain drain;
+    BodyDrain drain;
     const std::uint64_t t0 = 5000;
 
     Pull p = drain.pull(body, t0);
@@ -210,7 +210,7 @@ TEST_CASE("a paced body asks to be pulled again once a useful amount is allowed"
     constexpr std::uint64_t kRate = 1000;
     OneFile f(random_bytes(5000, 4), whole_config());
     FileBody body(f.cache, f.file, {{"", 0, 5000}}, Pacing{kRate, 0}, true);
-    SourceDrain drain;
+    BodyDrain drain;
     Pull p;
     int guard = 0;
     do {
@@ -234,7 +234,7 @@ TEST_CASE("without room for a window, 64 KiB pieces are mapped on their own, unc
     };
     const std::string want = expected(f.content, pieces);
     FileBody body(f.cache, f.file, pieces, Pacing{}, true);
-    SourceDrain drain;
+    BodyDrain drain;
     Pull p;
     int guard = 0;
     do {
@@ -252,7 +252,7 @@ TEST_CASE("a file truncated after its entry was made fails the piece path instea
     REQUIRE(f.file->windowed());
     REQUIRE(::truncate(f.path.c_str(), 1000) == 0);
     FileBody body(f.cache, f.file, {{"", 0, 300000}}, Pacing{}, true);
-    SourceDrain drain;
+    BodyDrain drain;
     std::uint64_t now = 0;
     const Pull p = drain.run(body, now, 100);
     CHECK(name_of(p.kind) == std::string("fail"));
@@ -262,7 +262,7 @@ TEST_CASE("a file truncated after its entry was made fails the piece path instea
 TEST_CASE("a range past the size the entry was made with fails") {
     OneFile f(random_bytes(1000, 7), whole_config());
     FileBody body(f.cache, f.file, {{"", 990, 20}}, Pacing{}, true);
-    SourceDrain drain;
+    BodyDrain drain;
     std::uint64_t now = 0;
     CHECK(name_of(drain.run(body, now, 100).kind) == std::string("fail"));
     CHECK(drain.written().empty());
@@ -272,7 +272,7 @@ TEST_CASE("a body produces the file after the caller's FileRef is dropped") {
     OneFile f(random_bytes(10000, 8), whole_config());
     FileBody body(f.cache, std::move(f.file), {{"", 0, 10000}}, Pacing{}, true);
     REQUIRE(f.file == nullptr);
-    SourceDrain drain;
+    BodyDrain drain;
     std::uint64_t now = 0;
     CHECK(name_of(drain.run(body, now).kind) == std::string("done"));
     CHECK(drain.written() == f.content);

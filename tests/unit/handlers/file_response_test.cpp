@@ -4,7 +4,7 @@
 
 #include "files/local_file_origin.hpp"
 #include "request/exchange.hpp"
-#include "source_drain.hpp"
+#include "body_drain.hpp"
 #include "temp_dir.hpp"
 
 #include <vstream/headers.hpp>
@@ -35,7 +35,7 @@ using vstream::handlers::respond_open_error;
 using vstream::handlers::respond_with_file;
 using vstream::request::Exchange;
 using vstream::test::random_bytes;
-using vstream::test::SourceDrain;
+using vstream::test::BodyDrain;
 using vstream::test::TempDir;
 
 namespace {
@@ -81,7 +81,7 @@ std::shared_ptr<const vstream::request::Env> env_with(std::shared_ptr<MmapCache>
 struct Fixture {
     TempDir dir;
     std::string content;
-    LocalFileOrigin source;
+    LocalFileOrigin origin;
     std::shared_ptr<MmapCache> cache;
     FileRef file;
     Exchange x;
@@ -91,10 +91,10 @@ struct Fixture {
                      const FileCacheConfig& config = FileCacheConfig{},
                      std::size_t max_ranges = Limits{}.max_ranges)
         : content(std::move(bytes)),
-          source((dir.write("root/f.mp4", content), dir.at("root")), false),
+          origin((dir.write("root/f.mp4", content), dir.at("root")), false),
           cache(std::make_shared<MmapCache>(config)),
           x(nullptr, env_with(cache, max_ranges), "127.0.0.1", 4242) {
-        REQUIRE(cache->open(source, "f.mp4", file) == 0);
+        REQUIRE(cache->open(origin, "f.mp4", file) == 0);
         x.request.method = "GET";
     }
     // Adds a request header field.
@@ -107,14 +107,14 @@ struct Fixture {
         return *this;
     }
     void respond(const FileOptions& o = {}) { respond_with_file(x, file, kType, o); }
-    // The body the connection would send: the Body, or what the source produces.
+    // The body the connection would send: the Body, or what the response body produces.
     std::string body() {
-        if (!x.source) return std::string(x.body.view());
-        SourceDrain drain;
+        if (!x.response_body) return std::string(x.body.view());
+        BodyDrain drain;
         std::uint64_t now = 0;
-        const auto p = drain.run(*x.source, now);
+        const auto p = drain.run(*x.response_body, now);
         CHECK(p.kind == vstream::request::Pull::Kind::done);
-        CHECK(drain.written().size() == x.source->length());
+        CHECK(drain.written().size() == x.response_body->length());
         return drain.written();
     }
 };
@@ -133,7 +133,7 @@ TEST_CASE("a whole file answers 200 with validators, Accept-Ranges, its type and
     CHECK(header(f.x, "Content-Type") == std::string(kType));
     CHECK_FALSE(header(f.x, "Content-Range"));
     CHECK_FALSE(header(f.x, "Cache-Control"));
-    CHECK(f.x.source == nullptr);  // a whole mapping goes out by reference, in one piece
+    CHECK(f.x.response_body == nullptr);  // a whole mapping goes out by reference, in one piece
     CHECK_FALSE(f.x.body.owned());
     CHECK(f.body() == f.content);
     CHECK_FALSE(f.x.answered);
@@ -184,11 +184,11 @@ TEST_CASE("a single satisfiable range answers 206 with Content-Range and the ran
     }
 }
 
-TEST_CASE("several ranges answer 206 multipart/byteranges through a body source") {
+TEST_CASE("several ranges answer 206 multipart/byteranges through a response body") {
     Fixture f;
     f.with("Range", "bytes=0-9, 100-149, -5").respond();
     CHECK(f.x.status == 206);
-    REQUIRE(f.x.source != nullptr);
+    REQUIRE(f.x.response_body != nullptr);
     CHECK(f.x.body.empty());
     CHECK_FALSE(header(f.x, "Content-Range"));
     const std::optional<std::string> type = header(f.x, "Content-Type");
@@ -205,7 +205,7 @@ TEST_CASE("several ranges answer 206 multipart/byteranges through a body source"
         c.substr(100, 50) + "\r\n--" + b +
         "\r\nContent-Type: video/mp4\r\nContent-Range: bytes 995-999/1000\r\n\r\n" +
         c.substr(995, 5) + "\r\n--" + b + "--\r\n";
-    CHECK(f.x.source->length() == want.size());
+    CHECK(f.x.response_body->length() == want.size());
     CHECK(f.body() == want);
 }
 
@@ -217,7 +217,7 @@ TEST_CASE("an unsatisfiable range answers 416 with bytes */N") {
         CHECK(f.x.status == 416);
         CHECK(header(f.x, "Content-Range") == "bytes */1000");
         CHECK(header(f.x, "ETag") == std::string(f.file->etag()));
-        CHECK(f.x.source == nullptr);
+        CHECK(f.x.response_body == nullptr);
         CHECK(f.body() != f.content);
     }
 }
@@ -271,7 +271,7 @@ TEST_CASE("a matching If-None-Match answers 304 with validators and no body or C
         CHECK_FALSE(header(f.x, "Content-Type"));
         CHECK_FALSE(header(f.x, "Content-Range"));
         CHECK(f.x.body.empty());
-        CHECK(f.x.source == nullptr);
+        CHECK(f.x.response_body == nullptr);
     }
 }
 
@@ -294,7 +294,7 @@ TEST_CASE("an If-Match that does not match answers 412 without the file") {
     CHECK(f.x.status == 412);
     CHECK(header(f.x, "ETag") == std::string(f.file->etag()));
     CHECK_FALSE(header(f.x, "Content-Range"));
-    CHECK(f.x.source == nullptr);
+    CHECK(f.x.response_body == nullptr);
     CHECK(f.body() != f.content);
 }
 
@@ -402,25 +402,25 @@ TEST_CASE("a status other than 200 set before is kept, and Range and preconditio
     CHECK(f.body() == f.content);
 }
 
-TEST_CASE("a body or source set before is replaced") {
+TEST_CASE("a body or response body set before is replaced") {
     Fixture f;
     f.x.body = vstream::Body("stale");
     f.respond();
     CHECK(f.body() == f.content);
 }
 
-TEST_CASE("a paced file is sent through a body source of the file's length") {
+TEST_CASE("a paced file is sent through a response body of the file's length") {
     Fixture f;
     FileOptions o;
     o.limit_rate = 1000000;
     f.respond(o);
     CHECK(f.x.status == 200);
-    REQUIRE(f.x.source != nullptr);
-    CHECK(f.x.source->length() == f.content.size());
+    REQUIRE(f.x.response_body != nullptr);
+    CHECK(f.x.response_body->length() == f.content.size());
     CHECK(f.body() == f.content);
 }
 
-TEST_CASE("a windowed file is sent through a body source, whole or as a range") {
+TEST_CASE("a windowed file is sent through a response body, whole or as a range") {
     const std::size_t ws = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     FileCacheConfig c;
     c.window_size = ws;
@@ -431,7 +431,7 @@ TEST_CASE("a windowed file is sent through a body source, whole or as a range") 
         REQUIRE(f.file->windowed());
         f.respond();
         CHECK(f.x.status == 200);
-        REQUIRE(f.x.source != nullptr);
+        REQUIRE(f.x.response_body != nullptr);
         CHECK(f.body() == content);
     }
     SUBCASE("a range across windows") {
@@ -439,7 +439,7 @@ TEST_CASE("a windowed file is sent through a body source, whole or as a range") 
         const std::string range = "bytes=" + std::to_string(ws - 3) + "-" + std::to_string(2 * ws + 3);
         f.with("Range", range).respond();
         CHECK(f.x.status == 206);
-        REQUIRE(f.x.source != nullptr);
+        REQUIRE(f.x.response_body != nullptr);
         CHECK(f.body() == content.substr(ws - 3, ws + 7));
     }
 }
@@ -449,7 +449,7 @@ TEST_CASE("an empty file answers 200 with an empty body, and any Range with 416"
     f.respond();
     CHECK(f.x.status == 200);
     CHECK(f.x.body.empty());
-    CHECK(f.x.source == nullptr);
+    CHECK(f.x.response_body == nullptr);
     CHECK(header(f.x, "ETag"));
     Fixture g("");
     g.with("Range", "bytes=0-").respond();
@@ -477,7 +477,7 @@ TEST_CASE("respond_open_error maps errno to 404, 403, 503 with Retry-After, or 5
         respond_open_error(f.x, r.err);
         CHECK(f.x.status == r.status);
         CHECK(header(f.x, "Content-Type") == "text/plain; charset=utf-8");
-        CHECK(f.x.source == nullptr);
+        CHECK(f.x.response_body == nullptr);
         CHECK(f.x.body.view().rfind(std::to_string(r.status), 0) == 0);
         if (r.status == 503) {
             CHECK(header(f.x, "Retry-After") == "1");

@@ -60,7 +60,7 @@ vstream::Handler source_handler(int chunks, std::size_t size, int* pulls, int fa
         auto src = std::make_unique<ChunkSource>(chunks, size, pulls);
         src->fail_after = fail_after;
         src->pause_ms = pause_ms;
-        vstream::request::Exchange::of(ctx).source = std::move(src);
+        vstream::request::Exchange::of(ctx).response_body = std::move(src);
         ctx.send();
     };
 }
@@ -332,7 +332,7 @@ TEST_CASE("a large last response is not cut by the linger time while it is being
     h.finish();
 }
 
-TEST_CASE("a body source is pulled as the client drains, and the pipelined request waits for it") {
+TEST_CASE("a response body is pulled as the client drains, and the pipelined request waits for it") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls);  // each piece is above the low-water mark
@@ -347,12 +347,12 @@ TEST_CASE("a body source is pulled as the client drains, and the pipelined reque
     const std::size_t last = s.written.find(std::string(300 * 1024, 'd'));
     const std::size_t after = s.written.find("\r\n\r\n/after");
     REQUIRE(after != std::string::npos);
-    CHECK(after > last);  // strictly in order, after the last byte of the source
+    CHECK(after > last);  // strictly in order, after the last byte of the response body
     CHECK(h.requests == 2);
     h.finish();
 }
 
-TEST_CASE("a body source that fails cuts the response short and closes the connection") {
+TEST_CASE("a response body that fails cuts the response short and closes the connection") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls, 2);
@@ -364,7 +364,7 @@ TEST_CASE("a body source that fails cuts the response short and closes the conne
     h.finish();
 }
 
-TEST_CASE("a paced body source is pulled again when the time it asked for comes") {
+TEST_CASE("a paced response body is pulled again when the time it asked for comes") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(3, 100, &pulls, -1, 2);
@@ -379,7 +379,7 @@ TEST_CASE("a paced body source is pulled again when the time it asked for comes"
     h.finish();
 }
 
-TEST_CASE("HEAD with a body source announces its length and never pulls it") {
+TEST_CASE("HEAD with a response body announces its length and never pulls it") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(2, 1000, &pulls);
@@ -391,7 +391,7 @@ TEST_CASE("HEAD with a body source announces its length and never pulls it") {
     h.finish();
 }
 
-TEST_CASE("a connection closed while a body source is sending drops the source") {
+TEST_CASE("a connection closed while a response body is sending drops the response body") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls);

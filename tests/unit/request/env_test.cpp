@@ -34,17 +34,17 @@ TEST_CASE("an environment carries the config's limits and timeouts and the file 
 TEST_CASE("a faulted write makes the cache stat its files again; without a cache it is a no-op") {
     TempDir dir;
     dir.write("root/a.bin", "0123456789");
-    const LocalFileOrigin source(dir.at("root"), false);
+    const LocalFileOrigin origin(dir.at("root"), false);
     FileCacheConfig cfg;
     cfg.revalidate = std::chrono::hours(1);  // only a recheck would look at the file again
     auto cache = std::make_shared<MmapCache>(cfg);
     FileRef first;
-    REQUIRE(cache->open(source, "a.bin", first) == 0);
+    REQUIRE(cache->open(origin, "a.bin", first) == 0);
     dir.write("root/a.bin", "012");  // shrinks under the cache
     const std::shared_ptr<const Env> env = Env::make(ServerConfig{}, cache);
     env->write_faulted();
     FileRef again;
-    REQUIRE(cache->open(source, "a.bin", again) == 0);
+    REQUIRE(cache->open(origin, "a.bin", again) == 0);
     CHECK(again->size() == 3);
 
     Env::make(ServerConfig{}, nullptr)->write_faulted();

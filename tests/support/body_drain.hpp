@@ -1,4 +1,4 @@
-// Drives an request::ResponseBody as a connection would: each pull appends to a net::WriteQueue
+// Drives a request::ResponseBody as a connection would: each pull appends to a net::WriteQueue
 // over a MemoryStream, and every write is completed at once, so the test sees the exact bytes
 // that would go out. Time is the test's: `now` is passed in, never read from a clock.
 #pragma once
@@ -13,33 +13,33 @@
 
 namespace vstream::test {
 
-class SourceDrain final : private net::StreamEvents {
+class BodyDrain final : private net::StreamEvents {
 public:
-    explicit SourceDrain(std::size_t high_water = 1 << 20, std::size_t low_water = 1 << 18)
+    explicit BodyDrain(std::size_t high_water = 1 << 20, std::size_t low_water = 1 << 18)
         : queue_(stream_, high_water, low_water) {
         stream_.set_events(this);
     }
-    SourceDrain(const SourceDrain&) = delete;
-    SourceDrain& operator=(const SourceDrain&) = delete;
+    BodyDrain(const BodyDrain&) = delete;
+    BodyDrain& operator=(const BodyDrain&) = delete;
 
     /// One pull at loop time `now`, then everything queued is written. last_pull_bytes()
     /// tells how many bytes it produced.
-    request::Pull pull(request::ResponseBody& source, std::uint64_t now) {
+    request::Pull pull(request::ResponseBody& body, std::uint64_t now) {
         const std::size_t before = stream_.written.size();
-        const request::Pull p = source.pull(queue_, now);
+        const request::Pull p = body.pull(queue_, now);
         flush();
         last_pull_bytes_ = stream_.written.size() - before;
         ++pulls_;
         return p;
     }
 
-    /// Pulls until the source is done or fails, moving `now` to each wait's wait_until.
+    /// Pulls until the body is done or fails, moving `now` to each wait's wait_until.
     /// Returns the last pull; gives up (returning it, kind `more` or `wait`) after
     /// `max_pulls`.
-    request::Pull run(request::ResponseBody& source, std::uint64_t& now, int max_pulls = 1000000) {
+    request::Pull run(request::ResponseBody& body, std::uint64_t& now, int max_pulls = 1000000) {
         request::Pull p;
         for (int i = 0; i < max_pulls; ++i) {
-            p = pull(source, now);
+            p = pull(body, now);
             if (p.kind == request::Pull::Kind::done || p.kind == request::Pull::Kind::fail) return p;
             if (p.kind == request::Pull::Kind::wait) now = p.wait_until;
         }
