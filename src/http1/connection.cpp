@@ -20,15 +20,15 @@ std::uint64_t ms(std::chrono::milliseconds d) noexcept {
 
 }  // namespace
 
-Connection::Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream) noexcept
+Connection::Connection(ConnectionEnv& env, std::unique_ptr<net::Transport> transport) noexcept
     : env_(env),
-      stream_(std::move(stream)),
-      out_(*stream_, env.config->limits.write_high_water, env.config->limits.write_low_water),
+      transport_(std::move(transport)),
+      out_(*transport_, env.config->limits.write_high_water, env.config->limits.write_low_water),
       parser_(*this, env.config->limits) {
     uv_timer_init(env_.loop, &timer_);
     timer_.data = this;
-    open_handles_ = 2;  // stream and timer
-    stream_->set_events(this);
+    open_handles_ = 2;  // transport and timer
+    transport_->set_events(this);
 }
 
 Connection::~Connection() {
@@ -36,10 +36,10 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-    peer_ = stream_->peer();
+    peer_ = transport_->peer();
     phase_ = Phase::head;  // the first request's header timeout runs from accept
     head_deadline_ = now() + ms(env_.config->timeouts.header);
-    if (stream_->read_start() != 0) {
+    if (transport_->read_start() != 0) {
         close_handles();
         return;
     }
@@ -48,7 +48,7 @@ void Connection::start() {
 
 // ---- reading and parsing ----
 
-void Connection::on_stream_read(const char* data, std::size_t len) {
+void Connection::on_transport_read(const char* data, std::size_t len) {
     try {
         read(data, len);
     } catch (...) {
@@ -67,7 +67,7 @@ void Connection::read(const char* data, std::size_t len) {
             if (body_flowing()) {
                 continue_body();
             } else {
-                stream_->read_stop();
+                transport_->read_stop();
             }
             return;
         }
@@ -75,7 +75,7 @@ void Connection::read(const char* data, std::size_t len) {
             // Hold what is pipelined behind the current request, within bounds.
             const Limits& l = env_.config->limits;
             if (pending_in_.size() >= l.max_request_line + l.max_header_bytes + 64 * 1024) {
-                stream_->read_stop();
+                transport_->read_stop();
             }
             return;
         }
@@ -157,7 +157,7 @@ void Connection::process(const char* data, std::size_t len) {
             // The next request waits for this response (order) or for the writes to drain;
             // a paused body waits for its reader, and TCP pushes back on the client.
             pending_in_.append(data, len);
-            if (body_streaming_) stream_->read_stop();
+            if (body_streaming_) transport_->read_stop();
             return;
         }
     }
@@ -255,7 +255,7 @@ void Connection::continue_body() {
     if (closed_) return;
     if (body_streaming_) mark_body_read();  // from the resume, not from the pause
     if (body_flowing()) {
-        if (!peer_done_) stream_->read_start();
+        if (!peer_done_) transport_->read_start();
     } else if (phase_ == Phase::idle) {
         resume();  // requests pipelined behind the body
     }
@@ -300,7 +300,7 @@ void Connection::resume() {
         close_gracefully();
         return;
     }
-    if (!busy() && !reading_paused_ && !peer_done_) stream_->read_start();
+    if (!busy() && !reading_paused_ && !peer_done_) transport_->read_start();
     flush();
     update_timer();
 }
@@ -481,7 +481,7 @@ void Connection::end_response(bool keep) {
         flush();  // the socket may take it all now
         if (out_.above_high_water()) {
             reading_paused_ = true;  // stop taking requests until the client reads
-            stream_->read_stop();
+            transport_->read_stop();
         }
     }
 }
@@ -566,10 +566,10 @@ void Connection::flush() {
     }
     last_write_progress_ = now();
     if (out_.writing()) {
-        last_write_pending_ = stream_->write_pending();
+        last_write_pending_ = transport_->write_pending();
         return;
     }
-    // All of it went out at once: what on_stream_written does for a completed write, except
+    // All of it went out at once: what on_transport_written does for a completed write, except
     // resuming reads, which only a write still in flight can have paused.
     if (phase_ == Phase::idle) idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
     if (phase_ == Phase::closing) maybe_shutdown_write();
@@ -582,13 +582,13 @@ void Connection::on_write_error(int status) noexcept {
     abort();
 }
 
-void Connection::on_stream_written(int status) {
+void Connection::on_transport_written(int status) {
     if (const int rc = out_.on_written(status); rc != 0) {
         on_write_error(rc);
         return;
     }
     last_write_progress_ = now();
-    last_write_pending_ = stream_->write_pending();
+    last_write_pending_ = transport_->write_pending();
     if (phase_ == Phase::idle && out_.idle()) {
         idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);  // from the last byte out
     }
@@ -619,7 +619,7 @@ void Connection::close_gracefully() {
     if (closed_) return;
     // Keep reading (and discarding) so unread client bytes do not turn our close into a
     // reset that destroys the response before the client reads it.
-    if (!peer_done_) stream_->read_start();
+    if (!peer_done_) transport_->read_start();
     maybe_shutdown_write();
     if (!closed_) update_timer();
 }
@@ -633,11 +633,11 @@ void Connection::maybe_shutdown_write() {
     if (!write_shut_) {
         write_shut_ = true;
         linger_deadline_ = now() + ms(env_.config->timeouts.linger);  // from our FIN
-        stream_->shutdown();
+        transport_->shutdown();
     }
 }
 
-void Connection::on_stream_end(int status) {
+void Connection::on_transport_end(int status) {
     peer_done_ = true;
     if (status != UV_EOF) {
         abort();  // reset or error: nothing more can be delivered
@@ -699,13 +699,13 @@ void Connection::close_handles(bool reset) noexcept {
         if (--self->open_handles_ == 0) self->env_.host->on_connection_closed(self);
     });
     if (reset) {
-        stream_->reset();
+        transport_->reset();
     } else {
-        stream_->close();
+        transport_->close();
     }
 }
 
-void Connection::on_stream_closed() {
+void Connection::on_transport_closed() {
     out_.clear();  // the write in flight (if any) was cancelled; release its buffers
     if (--open_handles_ == 0) env_.host->on_connection_closed(this);
 }
@@ -773,7 +773,7 @@ void Connection::on_timeout() {
     if (!out_.idle() && n >= last_write_progress_ + ms(t.write)) {
         // One large write may take longer than the timeout to a slow reader: what counts is
         // whether the kernel took any of it since we last looked.
-        const std::size_t pending = stream_->write_pending();
+        const std::size_t pending = transport_->write_pending();
         if (pending < last_write_pending_) {
             last_write_pending_ = pending;
             last_write_progress_ = n;

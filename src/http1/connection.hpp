@@ -4,7 +4,7 @@
 #include <vstream/server.hpp>
 
 #include "http1/parser.hpp"
-#include "net/stream.hpp"
+#include "net/transport.hpp"
 #include "net/write_queue.hpp"
 #include "request/dispatcher.hpp"
 #include "request/env.hpp"
@@ -54,16 +54,16 @@ struct ConnectionEnv {
 /// writes responses strictly in request order, and enforces the limits and timeouts of
 /// ServerConfig. Owned by its host (the loop), which frees it after on_connection_closed.
 /// Thread: its loop thread only.
-class Connection final : public net::StreamEvents,
+class Connection final : public net::TransportEvents,
                          public ParserEvents,
                          public request::ExchangeOwner {
 public:
-    Connection(ConnectionEnv& env, std::unique_ptr<net::Stream> stream) noexcept;
+    Connection(ConnectionEnv& env, std::unique_ptr<net::Transport> transport) noexcept;
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    /// Starts reading. Call once, right after the stream is connected.
+    /// Starts reading. Call once, right after the transport is connected.
     void start();
     /// The server is stopping: close now if idle, otherwise after the current response.
     void on_server_stopping() noexcept;
@@ -84,11 +84,11 @@ private:
         closing,   // last response queued; flushing, then FIN and drain (linger)
     };
 
-    // net::StreamEvents
-    void on_stream_read(const char* data, std::size_t len) override;
-    void on_stream_end(int status) override;
-    void on_stream_written(int status) override;
-    void on_stream_closed() override;
+    // net::TransportEvents
+    void on_transport_read(const char* data, std::size_t len) override;
+    void on_transport_end(int status) override;
+    void on_transport_written(int status) override;
+    void on_transport_closed() override;
     // ParserEvents
     http::Request& on_request_begin() override;
     bool stream_body(http::Request& request) override;
@@ -129,7 +129,7 @@ private:
     bool busy() const noexcept { return phase_ == Phase::handling || phase_ == Phase::sending; }
 
     ConnectionEnv& env_;
-    std::unique_ptr<net::Stream> stream_;
+    std::unique_ptr<net::Transport> transport_;
     net::WriteQueue out_;
     RequestParser parser_;
     request::Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
@@ -146,7 +146,7 @@ private:
     std::uint64_t idle_deadline_ = 0;
     std::uint64_t last_body_read_ = 0;
     std::uint64_t last_write_progress_ = 0;
-    std::size_t last_write_pending_ = 0;  // the stream's unsent bytes when last looked at
+    std::size_t last_write_pending_ = 0;  // the transport's unsent bytes when last looked at
     std::uint64_t linger_deadline_ = 0;
     std::uint64_t timer_due_ = 0;  // when the timer is armed for; 0 = not armed
     int open_handles_ = 0;

@@ -101,9 +101,9 @@ int WriteQueue::advance() noexcept {
         std::size_t tried = 0;
         if (sends_file(s, from_)) {
             tried = s.length - from_;
-            const int rc = stream_.try_send_file(s.fd, s.file_offset + from_, tried);
+            const int rc = transport_.try_send_file(s.fd, s.file_offset + from_, tried);
             if (rc == UV_ENOSYS) {
-                send_files_ = false;  // the stream cannot (TLS): write from the mapping
+                send_files_ = false;  // the transport cannot (TLS): write from the mapping
                 continue;
             }
             if (rc < 0 && rc != UV_EAGAIN) return drop_inflight(rc);
@@ -119,8 +119,8 @@ int WriteQueue::advance() noexcept {
             } while (end < segs.size() && !sends_file(segs[end], 0));
             // Before a file segment, the head goes with MSG_MORE: one full segment, not two.
             const auto n = static_cast<unsigned>(iov_.size());
-            const int rc = end < segs.size() ? stream_.try_write_more(iov_.data(), n)
-                                             : stream_.try_write(iov_.data(), n);
+            const int rc = end < segs.size() ? transport_.try_write_more(iov_.data(), n)
+                                             : transport_.try_write(iov_.data(), n);
             if (rc < 0 && rc != UV_EAGAIN) return drop_inflight(rc);
             sent = rc > 0 ? static_cast<std::size_t>(rc) : 0;
         }
@@ -154,7 +154,7 @@ int WriteQueue::advance() noexcept {
         if (!add_iov(segs[i], from)) return drop_inflight(UV_ENOMEM);
         probe += segs[i].length - from;
     }
-    const int rc = stream_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
+    const int rc = transport_.write(iov_.data(), static_cast<unsigned>(iov_.size()));
     if (rc != 0) return drop_inflight(rc);
     writing_ = true;
     writing_bytes_ = probe;

@@ -2,7 +2,7 @@
 
 #include <vstream/body.hpp>
 
-#include "net/stream.hpp"
+#include "net/transport.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -21,7 +21,7 @@ public:
     virtual Body map(std::uint64_t offset, std::size_t length) noexcept = 0;
 };
 
-/// Queues response bytes for a Stream and writes them gathered, one uv_write at a time:
+/// Queues response bytes for a Transport and writes them gathered, one uv_write at a time:
 /// small pieces are copied into a staging buffer so a head and a small body leave in one
 /// iovec; large or borrowed bodies are referenced, never copied. Tracks queued bytes against
 /// a high-water mark (producers pause above it) and a low-water mark (they resume below it).
@@ -31,12 +31,12 @@ public:
     /// Bodies at or below this size are copied into the staging buffer; larger owned bodies
     /// are moved, borrowed ones referenced.
     static constexpr std::size_t kCopyThreshold = 4096;
-    /// File segments at least this long go out with sendfile where the stream can (plain
+    /// File segments at least this long go out with sendfile where the transport can (plain
     /// TCP): below it one gathered write of head and mapped bytes is cheaper than two calls.
     static constexpr std::size_t kSendFileMin = 32 * 1024;
 
-    WriteQueue(Stream& stream, std::size_t high_water, std::size_t low_water) noexcept
-        : stream_(stream), high_water_(high_water), low_water_(low_water) {}
+    WriteQueue(Transport& transport, std::size_t high_water, std::size_t low_water) noexcept
+        : transport_(transport), high_water_(high_water), low_water_(low_water) {}
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
 
@@ -46,26 +46,26 @@ public:
     /// now above the high-water mark (the producer should pause until drained()).
     bool append(Body body);
     /// Appends file bytes: `mapped` borrows them from a mapping of file `fd` at `offset`. The
-    /// kernel sends them from the file (sendfile) when the stream allows and they are long
+    /// kernel sends them from the file (sendfile) when the transport allows and they are long
     /// enough, else from the mapping; either way nothing is copied in user space. `mapped`'s
     /// keeper must keep `fd` open too. Same return as append().
     bool append_file(Body mapped, int fd, std::uint64_t offset);
     /// Appends `length` bytes of file `fd` from `offset` with no mapping: sendfile sends them,
     /// and `mapper` (which keeps `fd` open) maps them only if some must be written from memory
-    /// (the socket filled up). For a stream that can_send_file(). Same return as append().
+    /// (the socket filled up). For a transport that can_send_file(). Same return as append().
     bool append_file_unmapped(std::shared_ptr<FileMapper> mapper, int fd, std::uint64_t offset,
                               std::size_t length);
-    /// Whether the stream sends files itself (append_file_unmapped is worth it).
-    bool sends_files() const noexcept { return send_files_ && stream_.can_send_file(); }
+    /// Whether the transport sends files itself (append_file_unmapped is worth it).
+    bool sends_files() const noexcept { return send_files_ && transport_.can_send_file(); }
     /// Starts writing what is queued unless a write is in flight: first at once (most
     /// responses fit the socket buffer, and a write done at once needs no request, no
-    /// callback and no epoll change), the rest through the stream's write(). Afterwards
+    /// callback and no epoll change), the rest through the transport's write(). Afterwards
     /// writing() tells whether a write is in flight. Returns 0 or a libuv error.
     int flush() noexcept;
-    /// Feeds the stream's write completion back. Returns the status; on success writing goes
+    /// Feeds the transport's write completion back. Returns the status; on success writing goes
     /// on with what is left (the rest of the batch, then the next one).
     int on_written(int status) noexcept;
-    /// Drops everything queued or in flight, releasing the bodies. Only once the stream is
+    /// Drops everything queued or in flight, releasing the bodies. Only once the transport is
     /// closed (a write in flight still points into those buffers until then).
     void clear() noexcept;
 
@@ -106,7 +106,7 @@ private:
     void skip(std::size_t n) noexcept;  // moves (seg_, from_) past n written bytes
     int drop_inflight(int status) noexcept;
 
-    Stream& stream_;
+    Transport& transport_;
     std::size_t high_water_;
     std::size_t low_water_;
     Batch pending_;
@@ -118,7 +118,7 @@ private:
     std::size_t seg_ = 0;            // inflight_ written up to segment seg_, byte from_
     std::size_t from_ = 0;
     std::size_t writing_bytes_ = 0;  // bytes of the write in flight
-    bool send_files_ = true;         // until the stream says it cannot
+    bool send_files_ = true;         // until the transport says it cannot
     std::vector<uv_buf_t> iov_;
     std::size_t queued_ = 0;
     std::uint64_t written_ = 0;

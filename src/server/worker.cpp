@@ -193,21 +193,21 @@ void Worker::on_accept_paused(int err, std::size_t) noexcept {
 }
 
 void Worker::accept_one(int fd) {
-    std::unique_ptr<net::TcpStream> stream;
+    std::unique_ptr<net::TcpTransport> transport;
     try {
-        stream = std::make_unique<net::TcpStream>(&loop_, slab_.get(), poller_.get());
+        transport = std::make_unique<net::TcpTransport>(&loop_, slab_.get(), poller_.get());
     } catch (...) {
         ::close(fd);
         throw;
     }
-    const int rc = stream->open(fd);  // closes fd if it fails
+    const int rc = transport->open(fd);  // closes fd if it fails
     std::unique_ptr<http1::Connection> conn;
     try {
-        conn = std::make_unique<http1::Connection>(env_, std::move(stream));
+        conn = std::make_unique<http1::Connection>(env_, std::move(transport));
     } catch (...) {
         // Only the allocation can fail (the constructor is noexcept, and C++17 allocates before
-        // it moves the argument), so the stream is still ours, its handle in the loop.
-        net::TcpStream::discard(std::move(stream));
+        // it moves the argument), so the transport is still ours, its handle in the loop.
+        net::TcpTransport::discard(std::move(transport));
         throw;
     }
     http1::Connection* c = conn.release();  // owned by the list until on_connection_closed

@@ -10,7 +10,7 @@
 #include "http1/connection.hpp"
 #include "net/acceptor.hpp"
 #include "net/listener.hpp"
-#include "net/tcp_stream.hpp"
+#include "net/tcp_transport.hpp"
 #include "server/loop_driver.hpp"
 
 #include <uv.h>

@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary client bytes into a whole HTTP/1.1 connection (parser, handler
 // dispatch, pipelining, response writing, error responses and closing) over an in-memory
-// stream on a real libuv loop. The handler answers synchronously, late (deferred) or throws,
+// transport on a real libuv loop. The handler answers synchronously, late (deferred) or throws,
 // as chosen by the request path; paths with "stream" read their body as it arrives, pausing
 // on every other piece and resuming later, and "early" answers before reading it.
 #include "connection_harness.hpp"
@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 2) return 0;
     World& w = world();
     const std::size_t step = 1 + data[0] % 97;
-    vstream::test::MemoryStream& s = w.harness.open();
+    vstream::test::MemoryTransport& s = w.harness.open();
     for (std::size_t pos = 1; pos < size && !s.closed;) {
         if (s.reading) {
             const std::size_t n = std::min(step, size - pos);
@@ -102,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     w.paused.reset();
     while (s.complete_write()) {
     }
-    const std::string written = s.written;  // the stream goes with the connection
+    const std::string written = s.written;  // the transport goes with the connection
     w.harness.finish();
     // Every response the connection wrote starts with a status line.
     if (!written.empty() && written.rfind("HTTP/1.1 ", 0) != 0) __builtin_trap();

@@ -1,10 +1,10 @@
 // Drives a request::ResponseBody as a connection would: each pull appends to a net::WriteQueue
-// over a MemoryStream, and every write is completed at once, so the test sees the exact bytes
+// over a MemoryTransport, and every write is completed at once, so the test sees the exact bytes
 // that would go out. Time is the test's: `now` is passed in, never read from a clock.
 #pragma once
 
 #include "request/response_body.hpp"
-#include "memory_stream.hpp"
+#include "memory_transport.hpp"
 #include "net/write_queue.hpp"
 
 #include <cstddef>
@@ -13,11 +13,11 @@
 
 namespace vstream::test {
 
-class BodyDrain final : private net::StreamEvents {
+class BodyDrain final : private net::TransportEvents {
 public:
     explicit BodyDrain(std::size_t high_water = 1 << 20, std::size_t low_water = 1 << 18)
-        : queue_(stream_, high_water, low_water) {
-        stream_.set_events(this);
+        : queue_(transport_, high_water, low_water) {
+        transport_.set_events(this);
     }
     BodyDrain(const BodyDrain&) = delete;
     BodyDrain& operator=(const BodyDrain&) = delete;
@@ -25,10 +25,10 @@ public:
     /// One pull at loop time `now`, then everything queued is written. last_pull_bytes()
     /// tells how many bytes it produced.
     request::Pull pull(request::ResponseBody& body, std::uint64_t now) {
-        const std::size_t before = stream_.written.size();
+        const std::size_t before = transport_.written.size();
         const request::Pull p = body.pull(queue_, now);
         flush();
-        last_pull_bytes_ = stream_.written.size() - before;
+        last_pull_bytes_ = transport_.written.size() - before;
         ++pulls_;
         return p;
     }
@@ -47,7 +47,7 @@ public:
     }
 
     /// Every byte written so far, in order.
-    const std::string& written() const noexcept { return stream_.written; }
+    const std::string& written() const noexcept { return transport_.written; }
     std::size_t last_pull_bytes() const noexcept { return last_pull_bytes_; }
     int pulls() const noexcept { return pulls_; }
     net::WriteQueue& queue() noexcept { return queue_; }
@@ -55,15 +55,15 @@ public:
 private:
     void flush() {
         queue_.flush();
-        while (stream_.complete_write()) {
+        while (transport_.complete_write()) {
         }
     }
-    void on_stream_read(const char*, std::size_t) override {}
-    void on_stream_end(int) override {}
-    void on_stream_written(int status) override { queue_.on_written(status); }
-    void on_stream_closed() override {}
+    void on_transport_read(const char*, std::size_t) override {}
+    void on_transport_end(int) override {}
+    void on_transport_written(int status) override { queue_.on_written(status); }
+    void on_transport_closed() override {}
 
-    MemoryStream stream_;
+    MemoryTransport transport_;
     net::WriteQueue queue_;
     std::size_t last_pull_bytes_ = 0;
     int pulls_ = 0;

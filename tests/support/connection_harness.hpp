@@ -1,4 +1,4 @@
-// A Connection over a MemoryStream on a private libuv loop: the engine's per-loop context
+// A Connection over a MemoryTransport on a private libuv loop: the engine's per-loop context
 // (config, dispatcher, Date cache, handoff, host) without sockets or threads. Used by the
 // connection unit tests and the connection fuzzer.
 #pragma once
@@ -7,7 +7,7 @@
 #include "core/loop_handoff.hpp"
 #include "handler_dispatcher.hpp"
 #include "http1/connection.hpp"
-#include "memory_stream.hpp"
+#include "memory_transport.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -44,13 +44,13 @@ public:
     ConnectionHarness(const ConnectionHarness&) = delete;
     ConnectionHarness& operator=(const ConnectionHarness&) = delete;
 
-    /// Opens a connection; the returned stream stays valid until the connection is freed
+    /// Opens a connection; the returned transport stays valid until the connection is freed
     /// (closed() grows).
-    MemoryStream& open() {
+    MemoryTransport& open() {
         env_.request_env = request::Env::make(config, nullptr);
-        auto stream = std::make_unique<MemoryStream>();
-        MemoryStream& s = *stream;
-        conn_ = new http1::Connection(env_, std::move(stream));  // freed by on_connection_closed
+        auto transport = std::make_unique<MemoryTransport>();
+        MemoryTransport& s = *transport;
+        conn_ = new http1::Connection(env_, std::move(transport));  // freed by on_connection_closed
         conn_->start();
         return s;
     }

@@ -1,5 +1,5 @@
 // Tests FileBody (src/handlers/file_body.cpp), a ResponseBody, pulled into a WriteQueue over a
-// MemoryStream: exact bytes from whole mappings, windows and the fallback reads, and pacing
+// MemoryTransport: exact bytes from whole mappings, windows and the fallback reads, and pacing
 // against a fake loop clock.
 #include "handlers/file_body.hpp"
 

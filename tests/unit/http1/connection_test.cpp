@@ -1,4 +1,4 @@
-// The HTTP/1.1 connection state machine over an in-memory stream: ordering, backpressure,
+// The HTTP/1.1 connection state machine over an in-memory transport: ordering, backpressure,
 // errors and closing, timeouts, and deferred answers.
 #include "connection_harness.hpp"
 
@@ -14,7 +14,7 @@ using vstream::Body;
 using vstream::Context;
 using vstream::ContextRef;
 using vstream::test::ConnectionHarness;
-using vstream::test::MemoryStream;
+using vstream::test::MemoryTransport;
 
 namespace {
 
@@ -72,7 +72,7 @@ TEST_SUITE("http1/connection") {
 TEST_CASE("pipelined requests delivered in one read are answered in order in one write") {
     ConnectionHarness h;
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
               "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.writes == 1);  // gathered
@@ -96,7 +96,7 @@ TEST_CASE("a deferred request holds back the pipelined one behind it until answe
             echo_path(ctx);
         }
     };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.empty());
     REQUIRE(parked);
@@ -118,7 +118,7 @@ TEST_CASE("a deferred request whose connection closes is cancelled and its late 
         parked = ctx.defer();
         parked.on_cancel([&] { told = true; });
     };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     h.finish();  // the connection goes away
     CHECK(told);
@@ -131,7 +131,7 @@ TEST_CASE("a deferred request whose connection closes is cancelled and its late 
 TEST_CASE("dropping every ref without answering sends 500") {
     ConnectionHarness h;
     h.handler = [&](Context& ctx) { ContextRef dropped = ctx.defer(); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.rfind("HTTP/1.1 500 ", 0) == 0);
     h.finish();
@@ -140,7 +140,7 @@ TEST_CASE("dropping every ref without answering sends 500") {
 TEST_CASE("a parse error is answered with its status, Connection: close, then FIN") {
     ConnectionHarness h;
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\x01 / HTTP/1.1\r\n\r\n");
     CHECK(count(s.written, "HTTP/1.1 ") == 2);
     CHECK(s.written.find("HTTP/1.1 400 Bad Request") != std::string::npos);
@@ -178,7 +178,7 @@ TEST_CASE("a 400 the engine chose closes the connection; a handler's own 400 and
             }
             echo_path(ctx);
         };
-        MemoryStream& s = h.open();
+        MemoryTransport& s = h.open();
         s.deliver("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
                   "GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
         while (s.complete_write()) {
@@ -193,7 +193,7 @@ TEST_CASE("a 400 the engine chose closes the connection; a handler's own 400 and
 TEST_CASE("100 Continue is written before the body is read, and only when a body is announced") {
     ConnectionHarness h;
     h.handler = [](Context& ctx) { ctx.text(200, Body::copy(ctx.body())); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
     CHECK(s.written == "HTTP/1.1 100 Continue\r\n\r\n");
     s.complete_write();
@@ -211,7 +211,7 @@ TEST_CASE("100 Continue is written before the body is read, and only when a body
 TEST_CASE("HEAD gets the headers of GET, with Content-Length, and no body") {
     ConnectionHarness h;
     h.handler = [](Context& ctx) { ctx.text(200, "twelve bytes"); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.find("Content-Length: 12\r\n") != std::string::npos);
     CHECK(s.written.size() >= 4);
@@ -224,7 +224,7 @@ TEST_CASE("reading stops above the high-water mark and resumes below the low-wat
     h.config.limits.write_high_water = 1000;
     h.config.limits.write_low_water = 100;
     h.handler = [](Context& ctx) { ctx.send(200, std::string(5000, 'x')); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK_FALSE(s.reading);
     CHECK(h.requests == 1);  // the second waits for the client to read the first
@@ -238,7 +238,7 @@ TEST_CASE("reading stops above the high-water mark and resumes below the low-wat
 TEST_CASE("a handler that throws gets a 500 that does not leak the exception text") {
     ConnectionHarness h;
     h.handler = [](Context&) { throw std::runtime_error("secret database password"); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.rfind("HTTP/1.1 500 ", 0) == 0);
     CHECK(s.written.find("secret") == std::string::npos);
@@ -249,7 +249,7 @@ TEST_CASE("a handler that throws gets a 500 that does not leak the exception tex
 TEST_CASE("a stopping server answers the request in progress with Connection: close") {
     ConnectionHarness h;
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     h.set_stopping(true);
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.find("Connection: close") != std::string::npos);
@@ -260,7 +260,7 @@ TEST_CASE("the header timeout cuts off a partial head with 408") {
     ConnectionHarness h;
     h.config.timeouts.header = std::chrono::milliseconds(20);
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHo");
     while (s.written.empty()) h.run_once();
     CHECK(s.written.rfind("HTTP/1.1 408 ", 0) == 0);
@@ -271,7 +271,7 @@ TEST_CASE("an idle keep-alive connection is closed silently after its timeout") 
     ConnectionHarness h;
     h.config.timeouts.keep_alive = std::chrono::milliseconds(20);
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     s.complete_write();
     const std::size_t written = s.written.size();
@@ -284,7 +284,7 @@ TEST_CASE("a client that stops reading is disconnected after the write timeout")
     ConnectionHarness h;
     h.config.timeouts.write = std::chrono::milliseconds(20);
     h.handler = echo_path;
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     REQUIRE(s.write_in_flight);
     while (!s.closed) h.run_once();  // never completes the write
@@ -296,7 +296,7 @@ TEST_CASE("a slow reader that keeps taking bytes is not cut by the write timeout
     h.config.timeouts.write = std::chrono::milliseconds(10);
     h.config.timeouts.keep_alive = std::chrono::milliseconds(10);
     h.handler = [](Context& ctx) { ctx.send(200, std::string(100000, 'x')); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.pending_bytes = 100000;  // the kernel has taken nothing yet
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     REQUIRE(s.write_in_flight);
@@ -317,7 +317,7 @@ TEST_CASE("a large last response is not cut by the linger time while it is being
     h.config.timeouts.linger = std::chrono::milliseconds(5);
     h.config.timeouts.write = std::chrono::milliseconds(10);
     h.handler = [](Context& ctx) { ctx.send(200, std::string(100000, 'x')); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.pending_bytes = 100000;
     s.deliver("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 4; ++i) {
@@ -336,7 +336,7 @@ TEST_CASE("a response body is pulled as the client drains, and the pipelined req
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls);  // each piece is above the low-water mark
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.find("Content-Length: 1228800\r\n") != std::string::npos);
     CHECK(pulls == 1);  // one piece queued: no more until it drains
@@ -356,7 +356,7 @@ TEST_CASE("a response body that fails cuts the response short and closes the con
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls, 2);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     while (s.write_in_flight && !s.closed) s.complete_write();
     CHECK(s.closed);
@@ -368,7 +368,7 @@ TEST_CASE("a paced response body is pulled again when the time it asked for come
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(3, 100, &pulls, -1, 2);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     for (int i = 0; i < 50 && h.requests == 1 && s.written.find("ccc") == std::string::npos; ++i) {
         if (s.write_in_flight) s.complete_write();
@@ -383,7 +383,7 @@ TEST_CASE("HEAD with a response body announces its length and never pulls it") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(2, 1000, &pulls);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.written.find("Content-Length: 2000\r\n") != std::string::npos);
     CHECK(pulls == 0);
@@ -395,7 +395,7 @@ TEST_CASE("a connection closed while a response body is sending drops the respon
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     REQUIRE(s.write_in_flight);
     s.deliver_eof();  // a half-close: the response still goes out

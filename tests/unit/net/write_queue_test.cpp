@@ -1,4 +1,4 @@
-// Tests WriteQueue (src/net/write_queue.cpp) over a fake Stream: gathering, batching, marks.
+// Tests WriteQueue (src/net/write_queue.cpp) over a fake Transport: gathering, batching, marks.
 #include "net/write_queue.hpp"
 
 #include <doctest/doctest.h>
@@ -13,14 +13,14 @@
 
 using vstream::Body;
 using vstream::net::PeerName;
-using vstream::net::Stream;
-using vstream::net::StreamEvents;
+using vstream::net::Transport;
+using vstream::net::TransportEvents;
 using vstream::net::WriteQueue;
 
 namespace {
 
 // Records each write; the test completes it by calling WriteQueue::on_written.
-class FakeStream final : public Stream {
+class FakeTransport final : public Transport {
 public:
     struct Write {
         std::vector<uv_buf_t> iov;
@@ -30,7 +30,7 @@ public:
     int fail_next_write = 0;  // returned by the next write() when non-zero
     bool copy_bytes = true;   // false: record only the iov (its memory may be unreadable)
 
-    void set_events(StreamEvents*) noexcept override {}
+    void set_events(TransportEvents*) noexcept override {}
     int read_start() noexcept override { return 0; }
     void read_stop() noexcept override {}
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override {
@@ -115,7 +115,7 @@ constexpr std::size_t kLow = 16 * 1024;
 TEST_SUITE("net/write_queue") {
 
 TEST_CASE("a new queue is idle and writes nothing on flush") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     CHECK(q.idle());
     CHECK_FALSE(q.writing());
@@ -128,7 +128,7 @@ TEST_CASE("a new queue is idle and writes nothing on flush") {
 }
 
 TEST_CASE("small pieces are coalesced into one iovec") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("HTTP/1.1 200 OK\r\n");
     q.append_copy("Content-Length: 5\r\n\r\n");
@@ -143,7 +143,7 @@ TEST_CASE("small pieces are coalesced into one iovec") {
 }
 
 TEST_CASE("an owned body at the copy threshold is copied, one byte more is referenced") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 1 << 20, 1 << 19);
     std::string at(WriteQueue::kCopyThreshold, 'a');
     std::string over(WriteQueue::kCopyThreshold + 1, 'b');
@@ -163,7 +163,7 @@ TEST_CASE("an owned body at the copy threshold is copied, one byte more is refer
 }
 
 TEST_CASE("a borrowed body is referenced, however small") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     static const char kBytes[] = "tiny";
     q.append_copy("head:");
@@ -179,7 +179,7 @@ TEST_CASE("a borrowed body is referenced, however small") {
 }
 
 TEST_CASE("copies appended after a referenced body start a new staged run") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 1 << 20, 1 << 19);
     q.append_copy("a");
     q.append(Body(std::string(10000, 'x')));
@@ -202,7 +202,7 @@ TEST_CASE("a body larger than 1 GiB is split into iovecs of at most 1 GiB") {
     }
     const char* base = static_cast<const char*>(reserved);
     {
-        FakeStream s;
+        FakeTransport s;
         s.copy_bytes = false;
         WriteQueue q(s, 4 * kGiB, kGiB);
         q.append_copy("head");
@@ -225,7 +225,7 @@ TEST_CASE("a body larger than 1 GiB is split into iovecs of at most 1 GiB") {
 }
 
 TEST_CASE("empty pieces are ignored") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("");
     CHECK(q.append(Body()));
@@ -237,7 +237,7 @@ TEST_CASE("empty pieces are ignored") {
 }
 
 TEST_CASE("only one write is in flight; pieces appended meanwhile go in the next batch") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("first");
     REQUIRE(q.flush() == 0);
@@ -259,7 +259,7 @@ TEST_CASE("only one write is in flight; pieces appended meanwhile go in the next
 }
 
 TEST_CASE("the staging buffer of the in-flight write is not disturbed by later appends") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("stable bytes");
     REQUIRE(q.flush() == 0);
@@ -270,7 +270,7 @@ TEST_CASE("the staging buffer of the in-flight write is not disturbed by later a
 }
 
 TEST_CASE("append reports false above the high-water mark") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 100, 40);
     CHECK(q.append(Body(std::string(60, 'a'))));
     CHECK_FALSE(q.above_high_water());
@@ -283,7 +283,7 @@ TEST_CASE("append reports false above the high-water mark") {
 }
 
 TEST_CASE("bytes in flight count against the marks until written") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 100, 40);
     q.append(Body(std::string(90, 'a')));
     REQUIRE(q.flush() == 0);
@@ -300,7 +300,7 @@ TEST_CASE("bytes in flight count against the marks until written") {
 }
 
 TEST_CASE("a borrowed body is released once, after its write completes and not before") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     int released = 0;
     q.append(Body::borrow("borrowed", [&released] { ++released; }));
@@ -319,7 +319,7 @@ TEST_CASE("a borrowed body is released once, after its write completes and not b
 }
 
 TEST_CASE("a large owned body is freed once written, not before") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 1 << 20, 1 << 19);
     auto big = std::make_shared<std::string>(100000, 'z');
     std::weak_ptr<std::string> weak = big;
@@ -332,7 +332,7 @@ TEST_CASE("a large owned body is freed once written, not before") {
 }
 
 TEST_CASE("clear releases the bodies queued and in flight") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     int inflight_released = 0;
     int pending_released = 0;
@@ -350,7 +350,7 @@ TEST_CASE("clear releases the bodies queued and in flight") {
 }
 
 TEST_CASE("destroying the queue releases what it still holds") {
-    FakeStream s;
+    FakeTransport s;
     int released = 0;
     {
         WriteQueue q(s, kHigh, kLow);
@@ -360,7 +360,7 @@ TEST_CASE("destroying the queue releases what it still holds") {
 }
 
 TEST_CASE("a write error is returned by on_written, the batch released and not counted") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     int released = 0;
     q.append(Body::borrow("lost", [&released] { ++released; }));
@@ -374,8 +374,8 @@ TEST_CASE("a write error is returned by on_written, the batch released and not c
     CHECK(q.queued() == 7);
 }
 
-TEST_CASE("a failing stream write is returned by flush and leaves nothing in flight") {
-    FakeStream s;
+TEST_CASE("a failing transport write is returned by flush and leaves nothing in flight") {
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("data");
     s.fail_next_write = UV_EBADF;
@@ -385,7 +385,7 @@ TEST_CASE("a failing stream write is returned by flush and leaves nothing in fli
 }
 
 TEST_CASE("a failing write of the next batch is returned by on_written") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("one");
     REQUIRE(q.flush() == 0);
@@ -396,7 +396,7 @@ TEST_CASE("a failing write of the next batch is returned by on_written") {
 }
 
 TEST_CASE("bytes_written counts every successful write") {
-    FakeStream s;
+    FakeTransport s;
     WriteQueue q(s, 1 << 20, 1 << 19);
     std::uint64_t expected = 0;
     for (int i = 1; i <= 5; ++i) {
@@ -416,7 +416,7 @@ TEST_CASE("bytes_written counts every successful write") {
 TEST_SUITE("net/write_queue") {
 
 TEST_CASE("what the socket takes at once needs no write request and leaves the queue idle") {
-    FakeStream s;
+    FakeTransport s;
     s.accept_at_once = 1 << 20;
     WriteQueue q(s, kHigh, kLow);
     bool released = false;
@@ -433,7 +433,7 @@ TEST_CASE("what the socket takes at once needs no write request and leaves the q
 }
 
 TEST_CASE("a partial write at once queues exactly the rest") {
-    FakeStream s;
+    FakeTransport s;
     s.accept_at_once = 7;
     WriteQueue q(s, kHigh, kLow);
     q.append_copy("0123");
@@ -451,7 +451,7 @@ TEST_CASE("a partial write at once queues exactly the rest") {
 }
 
 TEST_CASE("a long file segment goes by sendfile, the head before it with MSG_MORE") {
-    FakeStream s;
+    FakeTransport s;
     s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 1 << 20;
@@ -469,7 +469,7 @@ TEST_CASE("a long file segment goes by sendfile, the head before it with MSG_MOR
 }
 
 TEST_CASE("when the socket fills during sendfile, a probe from the mapping waits for room") {
-    FakeStream s;
+    FakeTransport s;
     s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 100 * 1024;
@@ -492,8 +492,8 @@ TEST_CASE("when the socket fills during sendfile, a probe from the mapping waits
     CHECK(before + s.sent_at_once == "H" + f.bytes.substr(1000, 300 * 1024) + "T");
 }
 
-TEST_CASE("a stream that cannot sendfile gets file segments written from the mapping") {
-    FakeStream s;
+TEST_CASE("a transport that cannot sendfile gets file segments written from the mapping") {
+    FakeTransport s;
     s.accept_at_once = 1 << 20;
     TempFile f(200 * 1024);
     WriteQueue q(s, kHigh, kLow);
@@ -506,7 +506,7 @@ TEST_CASE("a stream that cannot sendfile gets file segments written from the map
 }
 
 TEST_CASE("a short file segment leaves with the head in one gathered write") {
-    FakeStream s;
+    FakeTransport s;
     s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 1 << 20;
@@ -536,7 +536,7 @@ struct CountingMapper final : vstream::net::FileMapper {
 }  // namespace
 
 TEST_CASE("an unmapped file segment sent whole by sendfile is never mapped") {
-    FakeStream s;
+    FakeTransport s;
     s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 1 << 20;
@@ -553,7 +553,7 @@ TEST_CASE("an unmapped file segment sent whole by sendfile is never mapped") {
 }
 
 TEST_CASE("an unmapped file segment is mapped from where it stopped when the socket fills") {
-    FakeStream s;
+    FakeTransport s;
     s.sendfile_ok = true;
     s.accept_at_once = 1 << 20;
     s.file_at_once = 40 * 1024;

@@ -1,5 +1,5 @@
 // Streamed responses of unknown length (src/request/streamed_body.cpp) through a Connection over
-// an in-memory stream: chunk framing and order, trailers, waking an idle connection from the
+// an in-memory transport: chunk framing and order, trailers, waking an idle connection from the
 // loop thread and through the handoff, flow control, closing, HEAD, HTTP/1.0, bad trailers.
 #include "async_fixtures.hpp"
 #include "connection_harness.hpp"
@@ -23,7 +23,7 @@ using vstream::ContextRef;
 using vstream::StreamWriter;
 using vstream::http::ChunkedDecoder;
 using vstream::test::ConnectionHarness;
-using vstream::test::MemoryStream;
+using vstream::test::MemoryTransport;
 using vstream::test::Threads;
 
 namespace {
@@ -65,7 +65,7 @@ Decoded decode(std::string_view body) {
 }
 
 // Completes writes until none is in flight (bounded).
-void complete_all(MemoryStream& s) {
+void complete_all(MemoryTransport& s) {
     for (int i = 0; i < 100 && s.complete_write(); ++i) {
     }
 }
@@ -88,7 +88,7 @@ TEST_CASE("chunks written before and after the head are sent in order, each fram
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "first");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     REQUIRE(w);
     const Split sent = split(s.written);
@@ -117,7 +117,7 @@ TEST_CASE("end() with trailers sends the last chunk and the trailers, "
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "live");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(h.requests == 1);  // the next waits for the stream to end
     CHECK(s.written.find("/next") == std::string::npos);
@@ -147,7 +147,7 @@ TEST_CASE("an idle stream is woken at once by a write on the loop thread") {
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     complete_all(s);  // the head is out; the stream has nothing to send
     const std::size_t before = s.written.size();
@@ -167,7 +167,7 @@ TEST_CASE("a write from another thread reaches the connection through the loop h
     h.config.timeouts.write = std::chrono::seconds(5);  // bounds every run_once below
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     // The head's write stays in flight: its write timer keeps the loop alive (the harness's
     // handoff is unref'd), so run_once() wakes for the handoff.
@@ -205,7 +205,7 @@ TEST_CASE("write() returns false above the high-water mark and on_drain runs onc
     h.config.limits.write_low_water = 200;
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);  // the head (about 100 bytes) is in flight
     int drains = 0;
     std::size_t queued_at_drain = 99999;
@@ -246,7 +246,7 @@ TEST_CASE("the connection closing runs on_close, closed() turns true and later w
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "some");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     int closes = 0;
     w.on_close([&] { ++closes; });
@@ -267,7 +267,7 @@ TEST_CASE("a failed write on the connection closes the stream and runs on_close"
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     int closes = 0;
     w.on_close([&] { ++closes; });
@@ -285,7 +285,7 @@ TEST_CASE("on_close does not run for a stream that ended before the connection c
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "all");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     int closes = 0;
     w.on_close([&] { ++closes; });
@@ -305,7 +305,7 @@ TEST_CASE("HEAD closes the writer at once and sends Transfer-Encoding: chunked w
         w.on_close([&] { ++closes; });
         w.write("dropped");
     };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(closes == 1);
     CHECK(w.closed());
@@ -330,7 +330,7 @@ TEST_CASE("an HTTP/1.0 request gets raw bytes without Transfer-Encoding, and the
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "abc");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     int closes = 0;
     s.deliver("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     w.on_close([&] { ++closes; });
@@ -354,7 +354,7 @@ TEST_CASE("an HTTP/1.0 stream ended without a byte sends the head, then closes")
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver("GET / HTTP/1.0\r\n\r\n");
     w.end();
     complete_all(s);
@@ -369,7 +369,7 @@ TEST_CASE("invalid trailers make end() throw and leave the stream open for a val
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "one");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     CHECK_THROWS_AS(w.end({{"Bad Name", "v"}}), vstream::Error);
     CHECK_THROWS_AS(w.end({{"", "v"}}), vstream::Error);
@@ -398,7 +398,7 @@ TEST_CASE("an empty write is ignored: it sends nothing and does not end the stre
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "x");
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     complete_all(s);
     const std::size_t before = s.written.size();
@@ -422,7 +422,7 @@ TEST_CASE("an empty write reports the same state as a non-empty one") {
     h.config.limits.write_low_water = 10;
     StreamWriter w;
     h.handler = stream_into(w);
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);  // the head is in flight: the connection takes nothing more
     CHECK(w.write(Body(std::string(50, 'a'))));
     CHECK_FALSE(w.write(Body(std::string(200, 'b'))));  // above the high-water mark
@@ -442,7 +442,7 @@ TEST_CASE("a stream answered with 204 has no body and closes the writer") {
         w = ctx.stream(204);
         w.on_close([&] { ++closes; });
     };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     CHECK(closes == 1);
     CHECK_FALSE(w.write("x"));
@@ -457,7 +457,7 @@ TEST_CASE("stream() on a deferred request whose connection closed gives a closed
     ConnectionHarness h;
     ContextRef parked;
     h.handler = [&](Context& ctx) { parked = ctx.defer(); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     REQUIRE(parked);
     h.finish();  // the client goes away while the request is deferred
@@ -474,7 +474,7 @@ TEST_CASE("a deferred stream started on another thread closes if the connection 
     ConnectionHarness h;
     ContextRef parked;
     h.handler = [&](Context& ctx) { parked = ctx.defer(); };
-    MemoryStream& s = h.open();
+    MemoryTransport& s = h.open();
     s.deliver(kGet);
     REQUIRE(parked);
     StreamWriter w;

@@ -8,42 +8,43 @@
 
 namespace vstream::net {
 
-/// The remote end of a stream.
+/// The remote end of a transport.
 struct PeerName {
     std::string address;  ///< numeric, "127.0.0.1" or "::1"; empty if unknown
     std::uint16_t port = 0;
 };
 
-/// What a byte stream reports to its user (the HTTP connection). Called on the loop thread.
-class StreamEvents {
+/// What a transport reports to its user (the HTTP connection). Called on the loop thread.
+class TransportEvents {
 public:
     /// Bytes arrived. `data` is valid only during the call.
-    virtual void on_stream_read(const char* data, std::size_t len) = 0;
+    virtual void on_transport_read(const char* data, std::size_t len) = 0;
     /// Reading ended: UV_EOF for an orderly end, another negative libuv code for an error.
-    virtual void on_stream_end(int status) = 0;
-    /// The write started by Stream::write finished (0) or failed (< 0).
-    virtual void on_stream_written(int status) = 0;
-    /// The stream is fully closed; its memory may go now.
-    virtual void on_stream_closed() = 0;
+    virtual void on_transport_end(int status) = 0;
+    /// The write started by Transport::write finished (0) or failed (< 0).
+    virtual void on_transport_written(int status) = 0;
+    /// The transport is fully closed; its memory may go now.
+    virtual void on_transport_closed() = 0;
 
 protected:
-    ~StreamEvents() = default;
+    ~TransportEvents() = default;
 };
 
-/// A bidirectional byte stream under an HTTP connection: plain TCP now, and the seam where a
-/// TLS stream (memory BIOs over TCP) slots in beside it. One write in flight at a time.
+/// A transport: the bidirectional byte stream under an HTTP connection. Plain TCP now, and the
+/// seam where a TLS transport (memory BIOs over TCP) slots in beside it. One write in flight at
+/// a time.
 /// Thread: its loop thread only.
-class Stream {
+class Transport {
 public:
-    virtual ~Stream() = default;
+    virtual ~Transport() = default;
 
     /// Sets the receiver of events; must be called before read_start().
-    virtual void set_events(StreamEvents* events) noexcept = 0;
+    virtual void set_events(TransportEvents* events) noexcept = 0;
     /// Starts (or resumes) delivering reads. Returns 0 or a libuv error.
     virtual int read_start() noexcept = 0;
     /// Pauses reads (backpressure).
     virtual void read_stop() noexcept = 0;
-    /// Writes the buffers, gathered; on_stream_written follows. The memory must stay valid
+    /// Writes the buffers, gathered; on_transport_written follows. The memory must stay valid
     /// until then. Returns 0, or a libuv error (then no callback follows).
     virtual int write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
     /// Writes what it can of the buffers now, without queueing. Returns the bytes written
@@ -60,7 +61,7 @@ public:
     /// Sends up to `length` bytes of file `fd` from `offset` now, the kernel copying nothing
     /// through user space (sendfile). Returns the bytes sent, UV_EAGAIN when none could be,
     /// UV_EFAULT when the file ended early (it shrank), another libuv error, or UV_ENOSYS when
-    /// the stream cannot (a TLS stream must read the bytes to encrypt them): then write them.
+    /// the transport cannot (a TLS transport must read the bytes to encrypt them): then write them.
     /// Must not be called while a write() is in flight.
     virtual int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
         (void)fd;
@@ -70,7 +71,7 @@ public:
     }
     /// Sends FIN once queued writes are done (half-close).
     virtual void shutdown() noexcept = 0;
-    /// Closes now, dropping anything unwritten; on_stream_closed follows. Idempotent.
+    /// Closes now, dropping anything unwritten; on_transport_closed follows. Idempotent.
     virtual void close() noexcept = 0;
     /// Like close(), but tells the peer with a reset (TCP RST) where the transport can, so
     /// the kernel drops what a peer that stopped reading never took. Idempotent.

@@ -1,14 +1,14 @@
-// An in-memory net::Stream: the test (or fuzzer) feeds the bytes a client would send and
+// An in-memory net::Transport: the test (or fuzzer) feeds the bytes a client would send and
 // reads what the connection wrote, with no socket. Writes complete when the test says so.
 #pragma once
 
-#include "net/stream.hpp"
+#include "net/transport.hpp"
 
 #include <string>
 
 namespace vstream::test {
 
-class MemoryStream final : public net::Stream {
+class MemoryTransport final : public net::Transport {
 public:
     /// Bytes written by the connection, in order.
     std::string written;
@@ -18,7 +18,7 @@ public:
     bool closed = false;
     int writes = 0;
 
-    void set_events(net::StreamEvents* events) noexcept override { events_ = events; }
+    void set_events(net::TransportEvents* events) noexcept override { events_ = events; }
     int read_start() noexcept override {
         reading = true;
         return 0;
@@ -36,34 +36,34 @@ public:
     void close() noexcept override {
         if (closed) return;
         closed = true;
-        write_in_flight = false;  // like TcpStream: a cancelled write is not reported
-        events_->on_stream_closed();
+        write_in_flight = false;  // like TcpTransport: a cancelled write is not reported
+        events_->on_transport_closed();
     }
     net::PeerName peer() const override { return {"127.0.0.1", 40000}; }
     std::size_t write_pending() const noexcept override { return pending_bytes; }
     /// What write_pending() reports (the test plays the kernel).
     std::size_t pending_bytes = 0;
 
-    /// Delivers client bytes, as a read would. Returns false if the stream is closed.
+    /// Delivers client bytes, as a read would. Returns false if the transport is closed.
     bool deliver(std::string_view bytes) {
         if (closed) return false;
-        events_->on_stream_read(bytes.data(), bytes.size());
+        events_->on_transport_read(bytes.data(), bytes.size());
         return true;
     }
     /// The client half-closes.
     void deliver_eof() {
-        if (!closed) events_->on_stream_end(UV_EOF);
+        if (!closed) events_->on_transport_end(UV_EOF);
     }
     /// Completes the write in flight, if any. Returns whether there was one.
     bool complete_write(int status = 0) {
         if (!write_in_flight || closed) return false;
         write_in_flight = false;
-        events_->on_stream_written(status);
+        events_->on_transport_written(status);
         return true;
     }
 
 private:
-    net::StreamEvents* events_ = nullptr;
+    net::TransportEvents* events_ = nullptr;
 };
 
 }  // namespace vstream::test

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "net/edge_poller.hpp"
-#include "net/stream.hpp"
+#include "net/transport.hpp"
 
 #include <uv.h>
 
@@ -18,32 +18,32 @@ struct ReadSlab {
     char bytes[kSize];
 };
 
-/// A Stream over a libuv TCP handle. libuv writes, shuts down and closes it; reads are
+/// A Transport over a libuv TCP handle. libuv writes, shuts down and closes it; reads are
 /// this class's own, on the loop's EdgePoller, so connections are read in arrival order.
-class TcpStream final : public Stream, private EdgeWatcher {
+class TcpTransport final : public Transport, private EdgeWatcher {
 public:
     /// Initialises the handle on `loop`; then open() or accept() into it. Throws Error on
     /// failure.
-    TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
+    TcpTransport(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
     /// Stops watching if close() never ran, so the poller never reports to freed memory.
-    ~TcpStream() override { unwatch(); }
+    ~TcpTransport() override { unwatch(); }
 
     /// Accepts a pending connection from `server` and watches it for reads. Returns 0 or a
     /// libuv error (then close()).
     int accept(uv_stream_t* server) noexcept;
     /// Takes `fd`, a connected socket (from an Acceptor), and watches it for reads. Returns 0
-    /// or a libuv error; on error `fd` is closed (then close() the stream).
+    /// or a libuv error; on error `fd` is closed (then close() the transport).
     int open(int fd) noexcept;
 
-    void set_events(StreamEvents* events) noexcept override { events_ = events; }
+    void set_events(TransportEvents* events) noexcept override { events_ = events; }
     int read_start() noexcept override;
     void read_stop() noexcept override;
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
-    /// Closes a stream that no connection took (making one failed) and frees it once libuv
+    /// Closes a transport that no connection took (making one failed) and frees it once libuv
     /// has let go of its handle; its events are not told. Thread: the loop's.
-    static void discard(std::unique_ptr<TcpStream> stream) noexcept;
+    static void discard(std::unique_ptr<TcpTransport> transport) noexcept;
     void reset() noexcept override;
     std::size_t write_pending() const noexcept override;
     PeerName peer() const override;
@@ -70,7 +70,7 @@ private:
     uv_shutdown_t shutdown_req_{};
     ReadSlab* slab_;
     EdgePoller* poller_;
-    StreamEvents* events_ = nullptr;
+    TransportEvents* events_ = nullptr;
     int fd_ = -1;
     bool watched_ = false;
     bool reading_ = false;

@@ -1,5 +1,5 @@
-// Tests TcpStream (src/net/tcp_stream.cpp) on a real uv loop run on the test thread.
-#include "net/tcp_stream.hpp"
+// Tests TcpTransport (src/net/tcp_transport.cpp) on a real uv loop run on the test thread.
+#include "net/tcp_transport.hpp"
 
 #include "raw_client.hpp"
 #include "test_server.hpp"
@@ -25,8 +25,8 @@
 using vstream::net::EdgePoller;
 using vstream::net::PeerName;
 using vstream::net::ReadSlab;
-using vstream::net::StreamEvents;
-using vstream::net::TcpStream;
+using vstream::net::TransportEvents;
+using vstream::net::TcpTransport;
 using vstream::test::RawClient;
 using vstream::test::wait_until;
 
@@ -34,21 +34,21 @@ namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(10);
 
-struct Recorder final : StreamEvents {
+struct Recorder final : TransportEvents {
     std::string read;
     int reads = 0;
     std::vector<int> ends;
     std::vector<int> written;
     int closed = 0;
     std::function<void()> after_read;  // runs inside each read callback
-    void on_stream_read(const char* data, std::size_t len) override {
+    void on_transport_read(const char* data, std::size_t len) override {
         read.append(data, len);
         ++reads;
         if (after_read) after_read();
     }
-    void on_stream_end(int status) override { ends.push_back(status); }
-    void on_stream_written(int status) override { written.push_back(status); }
-    void on_stream_closed() override { ++closed; }
+    void on_transport_end(int status) override { ends.push_back(status); }
+    void on_transport_written(int status) override { written.push_back(status); }
+    void on_transport_closed() override { ++closed; }
 };
 
 // A loop on the test thread with a listening uv_tcp_t on 127.0.0.1:<ephemeral>.
@@ -95,19 +95,19 @@ public:
         return pred();
     }
 
-    // One accepted connection: the stream and what it reported. Owned by the fixture, so
-    // that even a failing test closes the stream before its memory goes.
+    // One accepted connection: the transport and what it reported. Owned by the fixture, so
+    // that even a failing test closes the transport before its memory goes.
     struct Accepted {
         Recorder ev;
-        std::unique_ptr<TcpStream> s;
+        std::unique_ptr<TcpTransport> s;
     };
 
-    // Waits for a pending connection and accepts it into a new stream.
+    // Waits for a pending connection and accepts it into a new transport.
     Accepted& accept() {
         REQUIRE(run_until([&] { return pending_ > 0; }));
         --pending_;
         auto a = std::make_unique<Accepted>();
-        a->s = std::make_unique<TcpStream>(&loop_, slab_.get(), poller_.get());
+        a->s = std::make_unique<TcpTransport>(&loop_, slab_.get(), poller_.get());
         a->s->set_events(&a->ev);
         accepted_.push_back(std::move(a));
         REQUIRE(accepted_.back()->s->accept(reinterpret_cast<uv_stream_t*>(&server_)) == 0);
@@ -115,7 +115,7 @@ public:
     }
 
     // Closes `s` and runs the loop until its close callback.
-    void close(std::unique_ptr<TcpStream>& s, Recorder& events) {
+    void close(std::unique_ptr<TcpTransport>& s, Recorder& events) {
         s->close();
         REQUIRE(run_until([&] { return events.closed > 0; }));
     }
@@ -170,14 +170,14 @@ std::uint16_t local_port(int fd) {
 
 }  // namespace
 
-TEST_SUITE("net/tcp_stream") {
+TEST_SUITE("net/tcp_transport") {
 
 TEST_CASE("bytes sent by the client are delivered as reads") {
     LoopFixture f;
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     CHECK(s->read_start() == 0);  // already reading: no-op
     REQUIRE(client.send("hello world"));
@@ -191,7 +191,7 @@ TEST_CASE("a read larger than the slab arrives whole, in order") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     std::string payload;
     for (int i = 0; payload.size() < 3 * ReadSlab::kSize + 17; ++i) payload += std::to_string(i) + ",";
@@ -209,7 +209,7 @@ TEST_CASE("the client's FIN ends reading with UV_EOF") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     REQUIRE(client.send("last"));
     client.shutdown_write();
@@ -229,7 +229,7 @@ TEST_CASE("bytes sent while reads are stopped are delivered after read_start") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     s->read_stop();
     s->read_stop();  // idempotent
@@ -280,7 +280,7 @@ TEST_CASE("urgent data does not leave the bytes after it unread") {
     REQUIRE(client.send("Host: a\r\n\r\n"));
     REQUIRE(wait_until([&] { return unacked(client.fd()) == 0; }));
     REQUIRE(conn.s->read_start() == 0);
-    // The urgent byte itself is out of band: not part of the stream.
+    // The urgent byte itself is out of band: not part of the bytes read.
     CHECK(f.run_until([&] { return conn.ev.read == "GET / HTTP/1.1\r\nHost: a\r\n\r\n"; }));
     CHECK(conn.ev.ends.empty());
     f.close(conn.s, conn.ev);
@@ -299,7 +299,7 @@ TEST_CASE("a peer's reset ends reading with UV_ECONNRESET") {
     f.close(conn.s, conn.ev);
 }
 
-TEST_CASE("a stream that fills many slabs in a row lets another connection be read") {
+TEST_CASE("a transport that fills many slabs in a row lets another connection be read") {
     LoopFixture f;
     RawClient big_client(f.port());
     auto& big = f.accept();
@@ -326,7 +326,7 @@ TEST_CASE("reads stopped inside a read callback resume where they left off") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     std::string payload;
     for (int i = 0; payload.size() < 4 * ReadSlab::kSize; ++i) payload += std::to_string(i) + ";";
     bool sent = false;
@@ -358,7 +358,7 @@ TEST_CASE("a gathered write reaches the client and reports success") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     std::string a = "HTTP/1.1 200 OK\r\n";
     std::string b = "Content-Length: 2\r\n\r\nok";
     uv_buf_t bufs[] = {uv_buf_init(a.data(), static_cast<unsigned>(a.size())),
@@ -376,7 +376,7 @@ TEST_CASE("try_write sends at once") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     const std::string reply = "HTTP/1.1 503 Service Unavailable\r\n\r\n";
     uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
     CHECK(s->try_write(&buf, 1) == static_cast<int>(reply.size()));
@@ -390,7 +390,7 @@ TEST_CASE("shutdown sends FIN after the queued write") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     std::string a = "bye";
     uv_buf_t buf = uv_buf_init(a.data(), 3);
     REQUIRE(s->write(&buf, 1) == 0);
@@ -409,7 +409,7 @@ TEST_CASE("peer() is the client's address and port") {
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     const PeerName p = s->peer();
     CHECK(p.address == "127.0.0.1");
     CHECK(p.port == local_port(client.fd()));
@@ -417,12 +417,12 @@ TEST_CASE("peer() is the client's address and port") {
     f.close(s, ev);
 }
 
-TEST_CASE("close leads to on_stream_closed exactly once") {
+TEST_CASE("close leads to on_transport_closed exactly once") {
     LoopFixture f;
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     s->close();
     s->close();  // idempotent
@@ -434,14 +434,14 @@ TEST_CASE("close leads to on_stream_closed exactly once") {
     CHECK(client.wait_closed());
 }
 
-TEST_CASE("a discarded stream closes the socket and frees itself, telling its events nothing") {
+TEST_CASE("a discarded transport closes the socket and frees itself, telling its events nothing") {
     // Worker::accept_one's way out when the connection cannot be allocated. The sanitizer
     // build checks that the memory goes in the close callback, and only there.
     LoopFixture f;
     RawClient client(f.port());
     auto& conn = f.accept();
     REQUIRE(conn.s->read_start() == 0);
-    TcpStream::discard(std::move(conn.s));
+    TcpTransport::discard(std::move(conn.s));
     CHECK(conn.s == nullptr);
     CHECK(client.wait_closed());
     for (int i = 0; i < 3; ++i) uv_run(f.loop(), UV_RUN_NOWAIT);  // runs the close callback
@@ -454,7 +454,7 @@ TEST_CASE("after close, write is refused with UV_ECANCELED and read_start does n
     RawClient client(f.port());
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     s->close();
     std::string a = "late";
     uv_buf_t buf = uv_buf_init(a.data(), 4);
@@ -472,7 +472,7 @@ TEST_CASE("closing with a write in flight reports no write completion, only the 
     client.set_receive_buffer(4096);
     auto& conn = f.accept();
     Recorder& ev = conn.ev;
-    std::unique_ptr<TcpStream>& s = conn.s;
+    std::unique_ptr<TcpTransport>& s = conn.s;
     // Far more than the socket buffers hold while the client reads nothing.
     std::string big(32 * 1024 * 1024, 'x');
     uv_buf_t buf = uv_buf_init(big.data(), static_cast<unsigned>(big.size()));

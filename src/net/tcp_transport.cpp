@@ -1,4 +1,4 @@
-#include "net/tcp_stream.hpp"
+#include "net/tcp_transport.hpp"
 
 #include <vstream/error.hpp>
 
@@ -11,7 +11,7 @@
 
 namespace vstream::net {
 
-TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller)
+TcpTransport::TcpTransport(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller)
     : slab_(slab), poller_(poller) {
     if (int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
         throw Error(errc::io_error, std::string("uv_tcp_init: ") + uv_strerror(rc));
@@ -19,14 +19,14 @@ TcpStream::TcpStream(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller)
     tcp_.data = this;
 }
 
-int TcpStream::accept(uv_stream_t* server) noexcept {
+int TcpTransport::accept(uv_stream_t* server) noexcept {
     if (const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)); rc != 0) {
         return rc;
     }
     return watch();
 }
 
-int TcpStream::open(int fd) noexcept {
+int TcpTransport::open(int fd) noexcept {
     if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
         ::close(fd);  // the handle did not take it
         return rc;
@@ -34,7 +34,7 @@ int TcpStream::open(int fd) noexcept {
     return watch();
 }
 
-int TcpStream::watch() noexcept {
+int TcpTransport::watch() noexcept {
     // Responses are written whole, in one gathered write: no Nagle delay wanted.
     uv_tcp_nodelay(&tcp_, 1);
     uv_os_fd_t fd = -1;
@@ -45,7 +45,7 @@ int TcpStream::watch() noexcept {
     return 0;
 }
 
-void TcpStream::on_edge(std::uint32_t events) noexcept {
+void TcpTransport::on_edge(std::uint32_t events) noexcept {
     if (closing_) return;
     if (!reading_) {
         unread_ = true;  // paused: read_start asks again
@@ -58,7 +58,7 @@ void TcpStream::on_edge(std::uint32_t events) noexcept {
     for (int turn = 0; turn < kReadsPerTurn;) {
         const ssize_t n = ::read(fd_, slab_->bytes, ReadSlab::kSize);
         if (n > 0) {
-            events_->on_stream_read(slab_->bytes, static_cast<std::size_t>(n));
+            events_->on_transport_read(slab_->bytes, static_cast<std::size_t>(n));
             if (closing_) return;
             if (!reading_) {
                 unread_ = true;
@@ -76,13 +76,13 @@ void TcpStream::on_edge(std::uint32_t events) noexcept {
     poller_->rearm(fd_, this);  // more is waiting: to the back of the queue
 }
 
-void TcpStream::end_reading(int status) noexcept {
+void TcpTransport::end_reading(int status) noexcept {
     reading_ = false;
     unread_ = true;  // a later read_start reads the end (or the error) again, as libuv's did
-    events_->on_stream_end(status);
+    events_->on_transport_end(status);
 }
 
-int TcpStream::read_start() noexcept {
+int TcpTransport::read_start() noexcept {
     if (reading_ || closing_) return 0;
     if (!watched_) return UV_ENOTCONN;
     reading_ = true;
@@ -91,32 +91,32 @@ int TcpStream::read_start() noexcept {
     return poller_->rearm(fd_, this);
 }
 
-void TcpStream::read_stop() noexcept { reading_ = false; }
+void TcpTransport::read_stop() noexcept { reading_ = false; }
 
-void TcpStream::unwatch() noexcept {
+void TcpTransport::unwatch() noexcept {
     if (!watched_) return;
     watched_ = false;
     poller_->remove(fd_, this);
 }
 
-void TcpStream::on_write(uv_write_t* req, int status) {
-    auto* self = static_cast<TcpStream*>(req->data);
+void TcpTransport::on_write(uv_write_t* req, int status) {
+    auto* self = static_cast<TcpTransport*>(req->data);
     // UV_ECANCELED after close(): the connection already knows.
-    if (!self->closing_) self->events_->on_stream_written(status);
+    if (!self->closing_) self->events_->on_transport_written(status);
 }
 
-int TcpStream::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+int TcpTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (closing_) return UV_ECANCELED;
     write_req_.data = this;
     return uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs, &on_write);
 }
 
-int TcpStream::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+int TcpTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (closing_) return UV_ECANCELED;
     return uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, nbufs);
 }
 
-int TcpStream::try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+int TcpTransport::try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (closing_) return UV_ECANCELED;
     uv_os_fd_t sock = -1;
     if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock); rc != 0) return rc;
@@ -132,7 +132,7 @@ int TcpStream::try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     return static_cast<int>(n);
 }
 
-int TcpStream::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
+int TcpTransport::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
     if (closing_) return UV_ECANCELED;
     uv_os_fd_t sock = -1;
     if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock); rc != 0) return rc;
@@ -147,33 +147,33 @@ int TcpStream::try_send_file(int fd, std::uint64_t offset, std::size_t length) n
     return static_cast<int>(n);
 }
 
-void TcpStream::on_shutdown(uv_shutdown_t*, int) {}
+void TcpTransport::on_shutdown(uv_shutdown_t*, int) {}
 
-void TcpStream::shutdown() noexcept {
+void TcpTransport::shutdown() noexcept {
     if (shutting_down_ || closing_) return;
     shutting_down_ = true;
     shutdown_req_.data = this;
     uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &on_shutdown);
 }
 
-void TcpStream::on_close(uv_handle_t* h) {
-    auto* self = static_cast<TcpStream*>(h->data);
+void TcpTransport::on_close(uv_handle_t* h) {
+    auto* self = static_cast<TcpTransport*>(h->data);
     if (self->discarded_) {
         delete self;
         return;
     }
-    self->events_->on_stream_closed();
+    self->events_->on_transport_closed();
 }
 
-void TcpStream::discard(std::unique_ptr<TcpStream> stream) noexcept {
+void TcpTransport::discard(std::unique_ptr<TcpTransport> transport) noexcept {
     // The handle is in the loop's list from construction on: its memory may only go in the
     // close callback, never with the unique_ptr.
-    TcpStream* s = stream.release();
-    s->discarded_ = true;
-    s->close();
+    TcpTransport* t = transport.release();
+    t->discarded_ = true;
+    t->close();
 }
 
-void TcpStream::close() noexcept {
+void TcpTransport::close() noexcept {
     if (closing_) return;
     closing_ = true;
     reading_ = false;
@@ -181,7 +181,7 @@ void TcpStream::close() noexcept {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &on_close);
 }
 
-void TcpStream::reset() noexcept {
+void TcpTransport::reset() noexcept {
     if (closing_) return;
     // uv_tcp_close_reset refuses a handle whose write side is shutting down: then a plain
     // close has to do.
@@ -194,11 +194,11 @@ void TcpStream::reset() noexcept {
     close();
 }
 
-std::size_t TcpStream::write_pending() const noexcept {
+std::size_t TcpTransport::write_pending() const noexcept {
     return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
 }
 
-PeerName TcpStream::peer() const {
+PeerName TcpTransport::peer() const {
     PeerName peer;
     sockaddr_storage ss{};
     int len = sizeof ss;
