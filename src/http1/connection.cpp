@@ -170,8 +170,8 @@ void Connection::run_postponed() {
         answered_in_dispatch_ = false;
         if (phase_ == Phase::handling) finish_response();
     }
-    if (source_poked_) {
-        source_poked_ = false;
+    if (body_poked_) {
+        body_poked_ = false;
         if (phase_ == Phase::sending && response_body_ && !closed_ &&
             out_.queued() <= env_.config->limits.write_low_water) {
             pull_body();
@@ -370,7 +370,7 @@ void Connection::dispatch() {
 void Connection::on_body_ready(request::Exchange& x) {
     if (&x != exchange_ || phase_ != Phase::sending || !response_body_ || closed_) return;
     if (dispatching_) {
-        source_poked_ = true;  // from a body reader's callback: run_postponed() drives it
+        body_poked_ = true;  // from a body reader's callback: run_postponed() drives it
         return;
     }
     if (out_.queued() > env_.config->limits.write_low_water) return;  // drain pulls it
@@ -455,7 +455,7 @@ void Connection::finish_response() {
     if (send_body && x.response_body) {
         // The rest comes as the client reads; the next request waits for it.
         response_body_ = std::move(x.response_body);
-        keep_after_source_ = keep;
+        keep_after_body_ = keep;
         phase_ = Phase::sending;
         pull_body();
         return;
@@ -509,7 +509,7 @@ void Connection::pull_body() {
             }
             if (p.kind == request::Pull::Kind::done) {
                 response_body_.reset();
-                end_response(keep_after_source_);
+                end_response(keep_after_body_);
             }
             if (p.kind != request::Pull::Kind::more) break;  // wait, idle (woken later), done
         }

@@ -134,9 +134,9 @@ private:
     RequestParser parser_;
     request::Exchange* exchange_ = nullptr;  // the current request's; reused while unshared
     std::unique_ptr<request::ResponseBody>
-        response_body_;               // the body being produced (Phase::sending)
-    bool keep_after_source_ = false;  // keep-alive once response_body_ is done
-    std::uint64_t pace_due_ = 0;      // when response_body_ asked to be pulled again; 0 = not
+        response_body_;             // the body being produced (Phase::sending)
+    bool keep_after_body_ = false;  // keep-alive once response_body_ is done
+    std::uint64_t pace_due_ = 0;    // when response_body_ asked to be pulled again; 0 = not
     net::PeerName peer_;
     std::string pending_in_;  // received bytes not yet parsed (pipelined behind a request)
     std::string head_;        // response head being formatted
@@ -152,7 +152,7 @@ private:
     int open_handles_ = 0;
     bool dispatching_ = false;
     bool answered_in_dispatch_ = false;  // a deferred answer came on this thread mid-handler
-    bool source_poked_ = false;          // a stream had bytes while a callback ran
+    bool body_poked_ = false;            // the response body had bytes while a callback ran
     bool body_streaming_ = false;        // a dispatched request's body is still being read
     bool continue_sent_ = false;         // "100 Continue" went out for the current request
     std::uint64_t body_deadline_ = 0;    // the streamed body's whole-body deadline; 0 = none
