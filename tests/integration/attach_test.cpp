@@ -3,10 +3,9 @@
 // timer alongside; stop from the loop and from elsewhere; wait(); inside_loop(); destruction
 // without a stop; misuse; and SIGPIPE on the host's thread.
 #include "async_fixtures.hpp"
+#include "chunked_decoder.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/error.hpp>
 #include <vstream/stream.hpp>
@@ -354,11 +353,11 @@ private:
     bool feed(std::string_view bytes) {
         const auto res =
             decoder_.feed(bytes, [&](std::string_view data) { r.body.append(data); });
-        return res.status != vstream::http::ChunkedDecoder::Status::error;
+        return res.status != vstream::test::ChunkedDecoder::Status::error;
     }
     int fd_;
     std::string in_;
-    vstream::http::ChunkedDecoder decoder_;
+    vstream::test::ChunkedDecoder decoder_;
 };
 
 // A loopback connection without RawClient, for closing it in ways RawClient does not.

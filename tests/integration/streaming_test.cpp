@@ -5,11 +5,10 @@
 #include "async_fixtures.hpp"
 #include "byte_exact.hpp"
 #include "checksum.hpp"
+#include "chunked_decoder.hpp"
 #include "curl.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/stream.hpp>
 
@@ -43,7 +42,6 @@ using namespace vstream::test;
 using vstream::Body;
 using vstream::Context;
 using vstream::StreamWriter;
-using vstream::http::ChunkedDecoder;
 using namespace std::chrono_literals;
 
 // Every test bounds shutdown, so a stream left open by a failing test ends quickly.
