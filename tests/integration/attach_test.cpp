@@ -3,10 +3,10 @@
 // timer alongside; stop from the loop and from elsewhere; wait(); inside_loop(); destruction
 // without a stop; misuse; and SIGPIPE on the host's thread.
 #include "async_fixtures.hpp"
+#include "chunked_reader.hpp"
 #include "raw_client.hpp"
+#include "stream_flow.hpp"
 #include "test_server.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/error.hpp>
 #include <vstream/stream.hpp>
@@ -312,55 +312,6 @@ bool recv_some(int fd, std::string& out, std::chrono::milliseconds timeout = 10s
     return true;
 }
 
-// A chunked response read straight off `fd`: the head, then the body through the strict
-// decoder. Stops at the body's end (nothing past it is read).
-struct ChunkedResponse {
-    int status = 0;
-    std::string head;
-    std::string body;
-};
-
-class ChunkedReader {
-public:
-    explicit ChunkedReader(int fd) : fd_(fd) {}
-    bool read_head() {
-        std::size_t end;
-        while ((end = in_.find("\r\n\r\n")) == std::string::npos) {
-            if (!recv_some(fd_, in_)) return false;
-        }
-        r.head = in_.substr(0, end + 4);
-        if (r.head.rfind("HTTP/1.1 ", 0) != 0) return false;
-        r.status = std::atoi(r.head.c_str() + 9);
-        const std::string rest = in_.substr(end + 4);
-        in_.clear();
-        return feed(rest);
-    }
-    // Reads and decodes one more batch of bytes.
-    bool step() {
-        std::string more;
-        return recv_some(fd_, more) && feed(more);
-    }
-    bool read_to_end() {
-        while (!decoder_.finished()) {
-            if (!step()) return false;
-        }
-        return true;
-    }
-    bool finished() const { return decoder_.finished(); }
-
-    ChunkedResponse r;
-
-private:
-    bool feed(std::string_view bytes) {
-        const auto res =
-            decoder_.feed(bytes, [&](std::string_view data) { r.body.append(data); });
-        return res.status != vstream::http::ChunkedDecoder::Status::error;
-    }
-    int fd_;
-    std::string in_;
-    vstream::http::ChunkedDecoder decoder_;
-};
-
 // A loopback connection without RawClient, for closing it in ways RawClient does not.
 int connect_raw(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -412,49 +363,6 @@ public:
 private:
     struct sigaction old_{};
 };
-
-// A producer's view of a stream: what on_drain and on_close reported.
-struct Flow {
-    std::mutex mutex;
-    std::condition_variable changed;
-    bool drained = false;
-    bool closed = false;
-    std::atomic<bool> stop{false};
-    std::atomic<bool> produced_all{false};
-};
-
-std::shared_ptr<Flow> watch(StreamWriter& w) {
-    auto flow = std::make_shared<Flow>();
-    w.on_drain([flow] {
-        {
-            std::lock_guard lock(flow->mutex);
-            flow->drained = true;
-        }
-        flow->changed.notify_all();
-    });
-    w.on_close([flow] {
-        {
-            std::lock_guard lock(flow->mutex);
-            flow->closed = true;
-        }
-        flow->changed.notify_all();
-    });
-    return flow;
-}
-
-// Writes `bytes`; when asked to pause, waits (bounded) for on_drain or on_close. False once
-// the stream is closed.
-bool produce(StreamWriter& w, Flow& flow, Body bytes) {
-    {
-        std::lock_guard lock(flow.mutex);
-        flow.drained = false;
-    }
-    if (w.write(std::move(bytes))) return true;
-    if (w.closed()) return false;
-    std::unique_lock lock(flow.mutex);
-    flow.changed.wait_for(lock, 10s, [&] { return flow.drained || flow.closed; });
-    return !flow.closed;
-}
 
 }  // namespace
 
@@ -522,10 +430,10 @@ TEST_CASE("an attached server streams a response fed from another thread, then k
     REQUIRE(c.send(get("/stream")));
     ChunkedReader reader(c.fd());
     REQUIRE(reader.read_head());
-    CHECK(reader.r.status == 200);
+    CHECK(reader.head.status == 200);
     REQUIRE(reader.read_to_end());
-    CHECK(reader.r.body.size() == chunk.size() * kChunks);
-    CHECK(reader.r.body.find_first_not_of('s') == std::string::npos);
+    CHECK(reader.data.size() == chunk.size() * kChunks);
+    CHECK(reader.data.find_first_not_of('s') == std::string::npos);
     producers.join();
 
     // The same connection takes the next request.
@@ -612,7 +520,7 @@ TEST_CASE("the host loop's own timer keeps firing while the attached server stre
     // From here the client reads as fast as it can and the producer never runs dry: the
     // server always has work. The host's timer must go on ticking all the same.
     const std::uint64_t t0 = rig.host.ticks();
-    const std::size_t bytes0 = reader.r.body.size();
+    const std::size_t bytes0 = reader.data.size();
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     bool ticked = false;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -622,7 +530,7 @@ TEST_CASE("the host loop's own timer keeps firing while the attached server stre
             break;
         }
     }
-    const std::size_t streamed = reader.r.body.size() - bytes0;
+    const std::size_t streamed = reader.data.size() - bytes0;
     CHECK(ticked);
     CHECK(streamed > 0);
     {
@@ -840,7 +748,7 @@ TEST_CASE("destroying an attached server with open connections, without stop(), 
     REQUIRE(streaming.send(get("/stream")));
     ChunkedReader reader(streaming.fd());
     REQUIRE(reader.read_head());
-    while (reader.r.body.size() < std::string_view("first chunk").size()) {
+    while (reader.data.size() < std::string_view("first chunk").size()) {
         REQUIRE(reader.step());
     }
     RawClient silent(port);  // has sent nothing
@@ -856,7 +764,7 @@ TEST_CASE("destroying an attached server with open connections, without stop(), 
     CHECK(deferred.read_until_close().empty());  // no answer, just the close
     CHECK(streaming.wait_closed());
     CHECK(silent.wait_closed());
-    CHECK_FALSE(reader.finished());  // the stream was cut, not ended
+    CHECK_FALSE(reader.done());  // the stream was cut, not ended
     ContextRef ref = held.take();
     CHECK(ref.cancelled());
     ref->text(200, "after the server was destroyed");  // dropped, harmlessly
@@ -1090,7 +998,7 @@ TEST_CASE("a stream fed from the host loop's own callbacks to a client that rese
     rig.host.in_loop([&] { w.write(Body::copy(chunk)); });
     ChunkedReader reader(fd);
     REQUIRE(reader.read_head());
-    while (reader.r.body.size() < chunk.size()) {
+    while (reader.data.size() < chunk.size()) {
         REQUIRE(reader.step());
     }
     // Half-close, then reset: the server's next write fails with EPIPE.

@@ -1,4 +1,5 @@
 // Many simultaneous connections over several loop threads, the counters, IPv4 and IPv6 at once.
+#include "ipv6_loopback.hpp"
 #include "raw_client.hpp"
 #include "requests.hpp"
 #include "test_server.hpp"
@@ -42,16 +43,6 @@ struct Fd {
         if (fd >= 0) ::close(fd);
     }
 };
-
-// Whether this host can bind a socket to ::1.
-bool ipv6_loopback_available() {
-    Fd s{::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    if (s.fd < 0) return false;
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    return ::bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
 
 // Sends `request` to [::1]:port and returns everything received until the server closes
 // (the request should carry Connection: close). nullopt on failure or after 10 s.

@@ -8,13 +8,12 @@
 // full-duplex echo.
 #include "async_fixtures.hpp"
 #include "checksum.hpp"
+#include "chunked_decoder.hpp"
 #include "curl.hpp"
 #include "file_server.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/vstream.hpp>
 
@@ -51,7 +50,7 @@ using vstream::ContextRef;
 using vstream::Next;
 using vstream::Server;
 using vstream::StreamWriter;
-using vstream::http::ChunkedDecoder;
+using vstream::test::ChunkedDecoder;
 using namespace std::chrono_literals;
 
 constexpr std::size_t kKiB = 1024;

@@ -5,25 +5,23 @@
 #include "async_fixtures.hpp"
 #include "byte_exact.hpp"
 #include "checksum.hpp"
+#include "chunked_decoder.hpp"
+#include "chunked_reader.hpp"
 #include "curl.hpp"
 #include "raw_client.hpp"
+#include "stream_flow.hpp"
 #include "test_server.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/stream.hpp>
 
 #include <doctest/doctest.h>
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +41,6 @@ using namespace vstream::test;
 using vstream::Body;
 using vstream::Context;
 using vstream::StreamWriter;
-using vstream::http::ChunkedDecoder;
 using namespace std::chrono_literals;
 
 // Every test bounds shutdown, so a stream left open by a failing test ends quickly.
@@ -79,142 +76,6 @@ Payload make_payload(std::uint32_t seed, int count) {
     p.sum = checksum(p.all);
     return p;
 }
-
-// The producer's view of a stream: what on_drain and on_close reported. Shared with the
-// writer's callbacks, which run on the loop thread and may outlive the test's locals.
-struct Flow {
-    std::mutex mutex;
-    std::condition_variable changed;
-    bool drained = false;
-    bool closed = false;
-    std::atomic<int> drains{0};
-    std::atomic<int> closes{0};
-    std::atomic<int> refusals{0};            // write() returned false
-    std::atomic<std::size_t> max_queued{0};  // StreamWriter::queued() right after a write
-    std::atomic<bool> done{false};           // the producer returned
-};
-
-std::shared_ptr<Flow> watch(StreamWriter& w) {
-    auto flow = std::make_shared<Flow>();
-    w.on_drain([flow] {
-        {
-            std::lock_guard lock(flow->mutex);
-            flow->drained = true;
-        }
-        ++flow->drains;
-        flow->changed.notify_all();
-    });
-    w.on_close([flow] {
-        {
-            std::lock_guard lock(flow->mutex);
-            flow->closed = true;
-        }
-        ++flow->closes;
-        flow->changed.notify_all();
-    });
-    return flow;
-}
-
-// Writes `bytes` as a well-behaved producer: when write() asks to pause, waits for on_drain
-// (or on_close). Returns false once the stream is closed (or a drain never comes).
-bool produce(StreamWriter& w, Flow& flow, Body bytes) {
-    {
-        std::lock_guard lock(flow.mutex);
-        flow.drained = false;
-    }
-    const bool below = w.write(std::move(bytes));
-    const std::size_t q = w.queued();
-    std::size_t seen = flow.max_queued.load();
-    while (q > seen && !flow.max_queued.compare_exchange_weak(seen, q)) {
-    }
-    if (below) return true;
-    if (w.closed()) return false;
-    ++flow.refusals;
-    std::unique_lock lock(flow.mutex);
-    return flow.changed.wait_for(lock, 10s, [&] { return flow.drained || flow.closed; }) &&
-           !flow.closed;
-}
-
-// Responses read from a RawClient's socket (only its fd: its own buffer is not used): the head,
-// then a chunked body decoded by the strict decoder. A reader per response; the bytes past one
-// response's end start the next reader.
-class ChunkedReader {
-public:
-    explicit ChunkedReader(RawClient& c, std::string pending = {})
-        : c_(c), pending_(std::move(pending)) {}
-
-    /// Reads the response head; the bytes after it start the body.
-    bool read_head() {
-        std::size_t end;
-        while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
-            if (!receive(pending_, 10s)) return false;
-        }
-        const std::string text = pending_.substr(0, end + 2);
-        const std::string rest = pending_.substr(end + 4);
-        pending_.clear();
-        if (text.rfind("HTTP/1.1 ", 0) != 0) return false;
-        head.status = std::atoi(text.c_str() + 9);
-        for (std::size_t pos = text.find("\r\n") + 2; pos < text.size();) {
-            const std::size_t eol = text.find("\r\n", pos);
-            const std::string line = text.substr(pos, eol - pos);
-            const std::size_t colon = line.find(':');
-            if (colon != std::string::npos) {
-                std::string name = line.substr(0, colon);
-                for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                const std::size_t v = line.find_first_not_of(' ', colon + 1);
-                head.headers.emplace(name, v == std::string::npos ? "" : line.substr(v));
-            }
-            pos = eol + 2;
-        }
-        feed(rest);
-        return true;
-    }
-    /// Waits up to `timeout` for bytes and decodes them. False on close, timeout or a decoding
-    /// error.
-    bool step(std::chrono::milliseconds timeout = 10s) {
-        std::string bytes;
-        if (!receive(bytes, timeout)) return false;
-        feed(bytes);
-        return error.empty();
-    }
-    /// Reads to the end of the body.
-    bool read_to_end() {
-        while (!done()) {
-            if (!step()) return false;
-        }
-        return true;
-    }
-    bool done() const noexcept { return decoder.finished(); }
-
-    Response head;  // status and headers (names lower-cased); the body is in `data`
-    ChunkedDecoder decoder;
-    std::string data;
-    std::string after;  // bytes past the end of the body
-    std::string error;
-
-private:
-    bool receive(std::string& into, std::chrono::milliseconds timeout) {
-        pollfd p{c_.fd(), POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-        char buf[65536];
-        const ssize_t n = ::recv(c_.fd(), buf, sizeof buf, 0);
-        if (n <= 0) return false;
-        into.append(buf, static_cast<std::size_t>(n));
-        return true;
-    }
-    void feed(std::string_view bytes) {
-        if (done()) {
-            after.append(bytes);
-            return;
-        }
-        const auto r = decoder.feed(bytes, [&](std::string_view piece) { data.append(piece); });
-        if (r.status == ChunkedDecoder::Status::error) error = decoder.error();
-        if (r.status == ChunkedDecoder::Status::done) after.append(bytes.substr(r.consumed));
-    }
-
-    RawClient& c_;
-    std::string pending_;
-};
 
 // A handler that streams `payload` from a new thread per request: chunks alternately borrowed
 // (counted in `released` when let go) and owned, then end() with the checksum trailer.
@@ -300,7 +161,7 @@ void disconnect_mid_stream(Leave how) {
     {
         RawClient c(server.port());
         REQUIRE(c.send(request("/endless")));
-        ChunkedReader r(c);
+        ChunkedReader r(c.fd());
         REQUIRE(r.read_head());
         while (r.data.size() < 64 * 1024) REQUIRE(r.step());
         if (how == Leave::reset) {
@@ -334,7 +195,7 @@ TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client 
     TestServer server(std::ref(streams), stream_config());
     RawClient c(server.port());
     REQUIRE(c.send(request("/live")));
-    ChunkedReader r(c);
+    ChunkedReader r(c.fd());
     REQUIRE(r.read_head());
     CHECK(r.head.status == 200);
     CHECK(r.head.header("transfer-encoding") == "chunked");
@@ -351,7 +212,7 @@ TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client 
 
     // The connection stays open for the next request, streamed the same way.
     REQUIRE(c.send(request("/live")));
-    ChunkedReader again(c, r.after);
+    ChunkedReader again(c.fd(), r.after);
     REQUIRE(again.read_head());
     CHECK(again.read_to_end());
     CHECK(byte_exact(again.data, payload.all));
@@ -504,7 +365,7 @@ TEST_CASE("a slow client makes write() return false, on_drain resumes the produc
     REQUIRE(wait_until([&] { return flow->refusals > 0 || flow->done; }));
     CHECK(flow->refusals > 0);
 
-    ChunkedReader r(c);
+    ChunkedReader r(c.fd());
     REQUIRE(r.read_head());
     CHECK(r.read_to_end());
     CHECK(r.error.empty());
@@ -548,7 +409,7 @@ TEST_CASE("stopping the server ends an endless stream within the shutdown grace 
         stream_config());
     RawClient c(server.port());
     REQUIRE(c.send(request("/endless")));
-    ChunkedReader r(c);
+    ChunkedReader r(c.fd());
     REQUIRE(r.read_head());
     while (r.data.size() < 64 * 1024) REQUIRE(r.step());
     std::shared_ptr<Flow> f;
@@ -595,8 +456,8 @@ TEST_CASE("two concurrent streams on two connections of one loop do not interfer
     RawClient cb(server.port());
     REQUIRE(ca.send(request("/a")));
     REQUIRE(cb.send(request("/b")));
-    ChunkedReader ra(ca);
-    ChunkedReader rb(cb);
+    ChunkedReader ra(ca.fd());
+    ChunkedReader rb(cb.fd());
     REQUIRE(ra.read_head());
     REQUIRE(rb.read_head());
     // Read the two in turns, so both streams are in flight together.

@@ -153,6 +153,13 @@ void RawClient::set_receive_buffer(int bytes) {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
+std::uint16_t RawClient::local_port() const {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+    return ntohs(a.sin_port);
+}
+
 std::optional<Response> roundtrip(std::uint16_t port, std::string_view request) {
     RawClient c(port);
     if (!c.send(request)) return std::nullopt;

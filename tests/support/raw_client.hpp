@@ -46,6 +46,8 @@ public:
     /// now (used by the slow-reader tests).
     void set_receive_buffer(int bytes);
     int fd() const { return fd_; }
+    /// The client's own port (the server sees it as the peer's).
+    std::uint16_t local_port() const;
     /// Bytes received but not yet consumed by read_response.
     const std::string& buffered() const { return buf_; }
 

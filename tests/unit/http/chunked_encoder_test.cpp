@@ -1,8 +1,8 @@
-// The chunked transfer coding encoder (src/http/chunked_encoder.cpp), checked against the
-// decoder.
+// The chunked transfer coding encoder (src/http/chunked_encoder.cpp), checked against the test
+// support's strict decoder (tests/support/chunked_decoder.hpp).
 #include "http/chunked_encoder.hpp"
 
-#include "http/chunked_decoder.hpp"
+#include "chunked_decoder.hpp"
 
 #include <vstream/error.hpp>
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 using namespace vstream::http;
+using vstream::test::ChunkedDecoder;
 
 TEST_SUITE("http/chunked_encoder") {
 

@@ -5,13 +5,11 @@
 #include "core/uv_handle.hpp"
 
 #include "fd_starvation.hpp"
+#include "late_client.hpp"
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +29,7 @@ using vstream::net::AcceptGate;
 using vstream::net::Acceptor;
 using vstream::net::ListenSocket;
 using vstream::test::FdStarvation;
+using vstream::test::LateClient;
 
 namespace {
 
@@ -92,40 +92,6 @@ private:
     uv_timer_t tick_{};
 };
 
-// A TCP socket, not yet connected, so that it can be made before descriptors run out.
-struct Client {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ~Client() {
-        if (fd >= 0) ::close(fd);
-    }
-    // Connects to 127.0.0.1:port. On loopback the handshake is done when connect returns, so
-    // the connection is already waiting in the listener's queue.
-    bool connect_to(std::uint16_t port) const {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    }
-    // Appends everything received until the peer closes (or resets) to `out`; false if the
-    // deadline passes first.
-    bool read_until_close(std::string& out) const {
-        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-            char buf[256];
-            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n == 0) return true;
-            if (n < 0) return errno == ECONNRESET;
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-};
-
 // Starts a one-shot timer on `loop` that sets `fired`; the timer frees itself once closed.
 uv_timer_t* start_timer(uv_loop_t* loop, bool* fired, std::uint64_t ms) {
     auto* timer = new uv_timer_t;
@@ -148,8 +114,8 @@ TEST_CASE("an acceptor hands over each connection as a non-blocking, close-on-ex
     CHECK(acceptor.has_reserve());
     CHECK_FALSE(acceptor.paused());
 
-    Client a;
-    Client b;
+    LateClient a;
+    LateClient b;
     REQUIRE(a.connect_to(port));
     REQUIRE(b.connect_to(port));
     REQUIRE(loop.run_until([&] { return rec.accepted.size() == 2; }));
@@ -170,8 +136,8 @@ TEST_CASE("out of descriptors, waiting connections are refused with the reserve 
     const std::uint16_t port = socket.port();
     Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec);
     REQUIRE(acceptor.has_reserve());
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<Client>());
+    std::vector<std::unique_ptr<LateClient>> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<LateClient>());
 
     FdStarvation starved(0);
     REQUIRE(starved.ok());
@@ -185,14 +151,14 @@ TEST_CASE("out of descriptors, waiting connections are refused with the reserve 
     CHECK(acceptor.paused());
     CHECK(acceptor.has_reserve());  // nothing took the freed descriptor: it was retaken
     for (const auto& c : clients) {
-        std::string got;
-        CHECK(c->read_until_close(got));
-        CHECK(got == kBusy);
+        const std::optional<std::string> got = c->read_until_close();
+        CHECK(got.has_value());
+        CHECK(got.value_or("") == kBusy);
     }
 
     // Descriptors free up: once the back-off ends, connections are accepted again.
     starved.release();
-    Client late;
+    LateClient late;
     REQUIRE(late.connect_to(port));
     CHECK(loop.run_until([&] { return rec.accepted.size() == 1; }));
     CHECK_FALSE(acceptor.paused());
@@ -207,8 +173,8 @@ TEST_CASE("with no descriptor free and no reserve, the acceptor pauses instead o
     Recorder rec;
     ListenSocket socket("127.0.0.1", 0, 16);
     const std::uint16_t port = socket.port();
-    Client first;
-    Client second;
+    LateClient first;
+    LateClient second;
 
     FdStarvation starved(0);
     REQUIRE(starved.ok());
@@ -244,8 +210,8 @@ TEST_CASE("a refusal needs the gate to itself: while a sibling loop holds it, th
     ListenSocket socket("127.0.0.1", 0, 16);
     const std::uint16_t port = socket.port();
     Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec, &gate);
-    Client a;
-    Client b;
+    LateClient a;
+    LateClient b;
 
     FdStarvation starved(0);
     REQUIRE(starved.ok());
@@ -260,10 +226,10 @@ TEST_CASE("a refusal needs the gate to itself: while a sibling loop holds it, th
 
     CHECK(loop.run_until([&] { return rec.refused == 2; }));
     CHECK(acceptor.has_reserve());
-    for (Client* c : {&a, &b}) {
-        std::string got;
-        CHECK(c->read_until_close(got));
-        CHECK(got == kBusy);
+    for (LateClient* c : {&a, &b}) {
+        const std::optional<std::string> got = c->read_until_close();
+        CHECK(got.has_value());
+        CHECK(got.value_or("") == kBusy);
     }
     acceptor.close();
 }
@@ -275,7 +241,7 @@ TEST_CASE("while a sibling loop refuses (the gate held exclusively), accepting w
     ListenSocket socket("127.0.0.1", 0, 16);
     const std::uint16_t port = socket.port();
     Acceptor acceptor(loop.get(), std::move(socket), kBackoff, &rec, &gate);
-    Client c;
+    LateClient c;
 
     gate.lock();
     REQUIRE(c.connect_to(port));
@@ -297,8 +263,8 @@ TEST_CASE("close stops accepting and closes the socket, paused or not") {
     Recorder rec;
     ListenSocket socket("127.0.0.1", 0, 16);
     const std::uint16_t port = socket.port();
-    Client waiting;
-    Client refused_later;
+    LateClient waiting;
+    LateClient refused_later;
     {
         FdStarvation starved(0);
         REQUIRE(starved.ok());
@@ -312,9 +278,9 @@ TEST_CASE("close stops accepting and closes the socket, paused or not") {
     }
     const int pauses = rec.pauses;
     // The waiting connection was reset with the socket, and nobody listens any more.
-    std::string got;
-    CHECK(waiting.read_until_close(got));
-    CHECK(got.empty());
+    const std::optional<std::string> got = waiting.read_until_close();
+    CHECK(got.has_value());
+    CHECK(got.value_or("").empty());
     CHECK_FALSE(refused_later.connect_to(port));
     CHECK(errno == ECONNREFUSED);
     // The back-off timer went with the acceptor: nothing more is reported.

@@ -3,6 +3,9 @@
 
 #include <vstream/error.hpp>
 
+#include "expect_error.hpp"
+#include "ipv6_loopback.hpp"
+
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -17,6 +20,8 @@
 using vstream::Error;
 using vstream::errc;
 using vstream::net::ListenSocket;
+using vstream::test::expect_error;
+using vstream::test::ipv6_loopback_available;
 
 namespace {
 
@@ -33,30 +38,6 @@ bool is_listening(int fd) {
     int v = 0;
     socklen_t len = sizeof v;
     return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0;
-}
-
-bool ipv6_loopback_available() {
-    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// Expects `fn` to throw vstream::Error with `code`; returns its what().
-template <class Fn>
-std::string expect_error(errc code, Fn&& fn) {
-    try {
-        std::forward<Fn>(fn)();
-    } catch (const Error& e) {
-        CHECK(e.errc_code() == code);
-        return e.what();
-    }
-    FAIL("no vstream::Error thrown");
-    return {};
 }
 
 }  // namespace

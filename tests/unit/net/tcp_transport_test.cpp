@@ -161,13 +161,6 @@ bool peer_shut_down(int fd) {
     return ::poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP) != 0;
 }
 
-std::uint16_t local_port(int fd) {
-    sockaddr_in a{};
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
-}
-
 }  // namespace
 
 TEST_SUITE("net/tcp_transport") {
@@ -412,7 +405,7 @@ TEST_CASE("peer() is the client's address and port") {
     std::unique_ptr<TcpTransport>& s = conn.s;
     const PeerName p = s->peer();
     CHECK(p.address == "127.0.0.1");
-    CHECK(p.port == local_port(client.fd()));
+    CHECK(p.port == client.local_port());
     CHECK(p.port != 0);
     f.close(s, ev);
 }

@@ -7,8 +7,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -40,13 +38,6 @@ std::vector<std::string> header_values(const Response& r, const std::string& nam
     auto [b, e] = r.headers.equal_range(name);
     for (auto it = b; it != e; ++it) out.push_back(it->second);
     return out;
-}
-
-std::uint16_t local_port(int fd) {
-    sockaddr_in a{};
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
 }
 
 // What a handler saw, copied out under a lock for the test thread.
@@ -143,7 +134,7 @@ TEST_CASE("the peer address and port are the client's") {
     REQUIRE(client.read_response().has_value());
     std::lock_guard lock(seen.m);
     CHECK(seen.peer_address == "127.0.0.1");
-    CHECK(seen.peer_port == local_port(client.fd()));
+    CHECK(seen.peer_port == client.local_port());
     CHECK(seen.peer_port != 0);
 }
 

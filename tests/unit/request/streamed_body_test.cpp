@@ -2,9 +2,8 @@
 // an in-memory transport: chunk framing and order, trailers, waking an idle connection from the
 // loop thread and through the handoff, flow control, closing, HEAD, HTTP/1.0, bad trailers.
 #include "async_fixtures.hpp"
+#include "chunked_decoder.hpp"
 #include "connection_harness.hpp"
-
-#include "http/chunked_decoder.hpp"
 
 #include <vstream/error.hpp>
 #include <vstream/stream.hpp>
@@ -21,7 +20,7 @@ using vstream::Body;
 using vstream::Context;
 using vstream::ContextRef;
 using vstream::StreamWriter;
-using vstream::http::ChunkedDecoder;
+using vstream::test::ChunkedDecoder;
 using vstream::test::ConnectionHarness;
 using vstream::test::MemoryTransport;
 using vstream::test::Threads;

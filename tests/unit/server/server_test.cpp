@@ -2,6 +2,7 @@
 #include <vstream/server.hpp>
 #include <vstream/error.hpp>
 
+#include "expect_error.hpp"
 #include "fd_starvation.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
@@ -23,6 +24,7 @@ using vstream::Error;
 using vstream::errc;
 using vstream::Server;
 using vstream::ServerConfig;
+using vstream::test::expect_error;
 using vstream::test::hello_handler;
 using vstream::test::RawClient;
 using vstream::test::roundtrip;
@@ -37,19 +39,6 @@ const std::string kPing = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
 bool pong(std::uint16_t port) {
     const auto r = roundtrip(port, kPing);
     return r.has_value() && r->status == 200 && r->body == R"({"message":"pong"})";
-}
-
-// Expects `fn` to throw vstream::Error with `code`.
-template <class Fn>
-void expect_error(errc code, Fn&& fn) {
-    bool threw = false;
-    try {
-        fn();
-    } catch (const Error& e) {
-        threw = true;
-        CHECK(e.errc_code() == code);
-    }
-    CHECK(threw);
 }
 
 }  // namespace

@@ -5,16 +5,11 @@
 
 #include "fd_starvation.hpp"
 #include "handler_dispatcher.hpp"
+#include "late_client.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -31,6 +26,7 @@ using vstream::server::WorkerShared;
 using vstream::server::Worker;
 using vstream::test::HandlerDispatcher;
 using vstream::test::hello_handler;
+using vstream::test::LateClient;
 using vstream::test::RawClient;
 using vstream::test::test_config;
 using vstream::test::wait_until;
@@ -38,36 +34,6 @@ using vstream::test::wait_until;
 namespace {
 
 const std::string kPing = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
-
-// A socket made now and connected later, so that it needs no descriptor once they run out.
-struct LateClient {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ~LateClient() {
-        if (fd >= 0) ::close(fd);
-    }
-    bool connect_to(std::uint16_t port) const {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    }
-    // Everything received until the server closes; "" if that takes past the deadline.
-    std::string read_until_close() const {
-        std::string out;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            pollfd p{fd, POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
-            char buf[1024];
-            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0) return out;
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-};
 
 // The worker keeps references to its config and dispatcher: they live here, beside it.
 struct WorkerRig {
@@ -245,7 +211,7 @@ TEST_CASE("out of descriptors, new connections are answered 503 and counted as r
         vstream::test::FdStarvation starved(0);
         REQUIRE(starved.ok());
         for (const auto& l : late) REQUIRE(l->connect_to(rig.port));
-        for (const auto& l : late) replies.push_back(l->read_until_close());
+        for (const auto& l : late) replies.push_back(l->read_until_close().value_or(""));
         counted = wait_until([&] { return rig.worker->refused() == 3; });
 
         // The connection it has is served meanwhile: reading and writing need no descriptor.

@@ -1,12 +1,17 @@
-#include "http/chunked_decoder.hpp"
+#include "chunked_decoder.hpp"
 
 #include <vstream/headers.hpp>
 
 #include "http/token.hpp"
 
-namespace vstream::http {
+namespace vstream::test {
 
 namespace {
+
+using http::hex_digit_value;
+using http::is_field_value_char;
+using http::skip_ows;
+using http::skip_token;
 
 // RFC 9110 §5.6.4 quoted-string starting at s[i] == '"'; returns the index after it, or npos.
 std::size_t skip_quoted(std::string_view s, std::size_t i) noexcept {
@@ -163,4 +168,4 @@ void ChunkedDecoder::finish_trailer_line() noexcept {
     }
 }
 
-}  // namespace vstream::http
+}  // namespace vstream::test

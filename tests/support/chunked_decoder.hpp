@@ -1,3 +1,6 @@
+// A strict decoder of the chunked transfer coding, for tests that read the server's chunked
+// responses. Not part of the engine: it decodes chunked request bodies with llhttp and
+// src/http/chunk_line_scanner (see src/http1/parser.cpp).
 #pragma once
 
 #include <algorithm>
@@ -8,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace vstream::http {
+namespace vstream::test {
 
 /// An incremental decoder of the chunked transfer coding (RFC 9112 §7.1), strict: chunk sizes
 /// are 1*HEXDIG below 2^60, every line ends in CRLF (a bare LF or CR is an error), extensions
@@ -88,4 +91,4 @@ private:
     const char* error_ = "";
 };
 
-}  // namespace vstream::http
+}  // namespace vstream::test

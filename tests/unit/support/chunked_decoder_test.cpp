@@ -1,12 +1,13 @@
-// The chunked transfer coding decoder (src/http/chunked_decoder.cpp): sizes, extensions,
-// trailers, strictness, limits, and input split at every byte.
-#include "http/chunked_decoder.hpp"
+// The test support's chunked transfer coding decoder (tests/support/chunked_decoder.cpp), which
+// the tests trust to read the server's chunked responses: sizes, extensions, trailers,
+// strictness, limits, and input split at every byte.
+#include "chunked_decoder.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-using vstream::http::ChunkedDecoder;
+using vstream::test::ChunkedDecoder;
 using Status = ChunkedDecoder::Status;
 
 namespace {
@@ -32,7 +33,7 @@ Decoded decode(std::string_view in) {
 
 }  // namespace
 
-TEST_SUITE("http/chunked_decoder") {
+TEST_SUITE("support/chunked_decoder") {
 
 TEST_CASE("chunks decode to their data and the last chunk ends the body") {
     ChunkedDecoder d;
