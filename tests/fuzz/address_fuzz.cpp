@@ -7,9 +7,9 @@
 // Input: "<trusted entries, comma-separated>\n<X-Forwarded-For list>"; without a newline, all of
 // it is the list and nothing is trusted. Every entry and the whole input also go through the
 // parsers on their own.
-#include "net/address.hpp"
-
 #include <vstream/headers.hpp>
+
+#include "net/address.hpp"
 
 #include <sys/socket.h>
 

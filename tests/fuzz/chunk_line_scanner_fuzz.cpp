@@ -105,11 +105,11 @@ bool grammar_accepts(std::string_view line) {
 // --- Reading the text through the scanner --------------------------------------------------
 
 struct Line {
-    std::size_t start = 0;      // where the line starts in the text
-    std::string passed;         // bytes handed on
-    std::string skipped;        // bytes dropped
-    bool line_end = false;      // ended at its LF
-    int status = 0;             // nonzero: refused
+    std::size_t start = 0;  // where the line starts in the text
+    std::string passed;     // bytes handed on
+    std::string skipped;    // bytes dropped
+    bool line_end = false;  // ended at its LF
+    int status = 0;         // nonzero: refused
     const char* reason = nullptr;
 };
 

@@ -2,10 +2,9 @@
 // Checks what the upload path relies on: parse_digest_field never crashes and is consistent
 // with RFC 8941's Dictionary rules, format_sha256_digest output always parses back (on the
 // input's first 32 bytes as a digest), and strict base64 accepts only canonical encodings.
-#include "http/content_digest.hpp"
-
 #include "crypto/base64.hpp"
 #include "crypto/sha256.hpp"
+#include "http/content_digest.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -86,11 +85,12 @@ void check_round_trip(const std::uint8_t* data, std::size_t size) {
 // the same text; lenient decoding accepts a superset with the same bytes.
 void check_base64(std::string_view text, std::span<const std::uint8_t> bytes) {
     for (const Base64Alphabet a : {Base64Alphabet::standard, Base64Alphabet::url}) {
-        const std::optional<std::vector<std::uint8_t>> strict = vstream::crypto::base64_decode(text, a);
+        const std::optional<std::vector<std::uint8_t>> strict =
+            vstream::crypto::base64_decode(text, a);
         if (strict) {
             const bool padded = text.find('=') != std::string_view::npos;
-            if (vstream::crypto::base64_encode(*strict, a, padded || a == Base64Alphabet::standard) !=
-                text) {
+            if (vstream::crypto::base64_encode(*strict, a,
+                                               padded || a == Base64Alphabet::standard) != text) {
                 __builtin_trap();
             }
             std::vector<std::uint8_t> out(strict->size());

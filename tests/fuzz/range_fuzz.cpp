@@ -1,13 +1,12 @@
 // libFuzzer target: Range evaluation, HTTP-date parsing and conditional requests on arbitrary
 // bytes. Input: an 8-byte little-endian representation length (when there are 8 bytes), then
 // the header value. Checks the invariants the 206 writer relies on.
-#include "http/conditional.hpp"
-#include "http/http_date.hpp"
-#include "http/range.hpp"
-
 #include <vstream/headers.hpp>
 
 #include "core/date_cache.hpp"
+#include "http/conditional.hpp"
+#include "http/http_date.hpp"
+#include "http/range.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -9,8 +9,8 @@
 
 namespace {
 
-using vstream::http1::ParseResult;
 using vstream::http::Request;
+using vstream::http1::ParseResult;
 
 struct Events final : vstream::http1::ParserEvents {
     Request request;

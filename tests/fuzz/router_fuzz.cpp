@@ -1,9 +1,9 @@
 // libFuzzer target: the radix tree. The input is a list of lines: "+pattern" registers a
 // route (conflicts and bad patterns are expected and skipped), anything else is looked up.
 // A lookup must never crash, and a match must reproduce its path from its parameters.
-#include "router/radix_tree.hpp"
-
 #include <vstream/error.hpp>
+
+#include "router/radix_tree.hpp"
 
 #include <cstdint>
 #include <string>

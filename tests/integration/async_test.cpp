@@ -5,7 +5,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/socket.h>
 
 #include <atomic>
@@ -85,8 +84,9 @@ void expect_pong(std::uint16_t port) {
 
 TEST_SUITE("integration/async") {
 
-TEST_CASE("a deferred request answered from another thread reaches the client, "
-          "with its status, headers and body") {
+TEST_CASE(
+    "a deferred request answered from another thread reaches the client, "
+    "with its status, headers and body") {
     Threads threads;
     std::atomic<bool> handler_returned{false};
     TestServer server(
@@ -149,8 +149,9 @@ TEST_CASE("a deferred request answered from another thread reaches the client, "
     threads.join();
 }
 
-TEST_CASE("once a request is answered and sent, its cancel callback is let go, so a callback "
-          "that holds the request's own ref is no cycle") {
+TEST_CASE(
+    "once a request is answered and sent, its cancel callback is let go, so a callback "
+    "that holds the request's own ref is no cycle") {
     auto token = std::make_shared<int>(0);
     std::weak_ptr<int> watch = token;
     std::atomic<bool> cancel_ran{false};
@@ -256,8 +257,9 @@ TEST_CASE("a deferred request can be answered later by another request's handler
     CHECK(ra->body == "released by another request");
 }
 
-TEST_CASE("a client that disconnects before the async answer cancels the request, "
-          "and the late answer is harmless") {
+TEST_CASE(
+    "a client that disconnects before the async answer cancels the request, "
+    "and the late answer is harmless") {
     RefSlot held;
     std::atomic<int> cancel_calls{0};
     TestServer server(
@@ -369,8 +371,9 @@ TEST_CASE("a deferred request whose every ref is dropped unanswered gets 500") {
     CHECK(r->status == 200);
 }
 
-TEST_CASE("a handler that throws gets a 500 that reveals nothing of the exception, "
-          "and the server keeps serving") {
+TEST_CASE(
+    "a handler that throws gets a 500 that reveals nothing of the exception, "
+    "and the server keeps serving") {
     TestServer server(
         [](Context& ctx) {
             if (ctx.path() == "/throw") {
@@ -453,7 +456,8 @@ TEST_CASE("two hundred concurrent deferred requests answered by a worker pool al
         clients.push_back(std::make_unique<RawClient>(server.port()));
     }
     for (int i = 0; i < kRequests; ++i) {
-        REQUIRE(clients[i]->send(get_request("/req/" + std::to_string(i) + "?q=" + std::to_string(i))));
+        REQUIRE(
+            clients[i]->send(get_request("/req/" + std::to_string(i) + "?q=" + std::to_string(i))));
     }
     int ok = 0;
     for (int i = 0; i < kRequests; ++i) {
@@ -469,4 +473,4 @@ TEST_CASE("two hundred concurrent deferred requests answered by a worker pool al
     CHECK(server.server().stats().requests == kRequests);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/async")

@@ -2,25 +2,24 @@
 // runs on its own thread. Requests, keep-alive, streams and deferred answers; the host's own
 // timer alongside; stop from the loop and from elsewhere; wait(); inside_loop(); destruction
 // without a stop; misuse; and SIGPIPE on the host's thread.
+#include <vstream/error.hpp>
+#include <vstream/stream.hpp>
+
 #include "async_fixtures.hpp"
 #include "chunked_reader.hpp"
 #include "raw_client.hpp"
 #include "stream_flow.hpp"
 #include "test_server.hpp"
 
-#include <vstream/error.hpp>
-#include <vstream/stream.hpp>
-
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
-
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
+#include <uv.h>
 
 #include <atomic>
 #include <chrono>
@@ -37,8 +36,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 namespace {
 
@@ -81,9 +78,8 @@ public:
             uv_timer_init(&loop_, &tick_);
             tick_.data = this;
             uv_timer_start(
-                &tick_,
-                [](uv_timer_t* t) { static_cast<HostLoop*>(t->data)->ticks_.fetch_add(1); }, 2,
-                2);
+                &tick_, [](uv_timer_t* t) { static_cast<HostLoop*>(t->data)->ticks_.fetch_add(1); },
+                2, 2);
         });
         if (rc != 0) fatal("uv_loop_init on the host thread failed");
     }
@@ -361,7 +357,7 @@ public:
     int count() const { return g_sigpipes; }
 
 private:
-    struct sigaction old_{};
+    struct sigaction old_ {};
 };
 
 }  // namespace
@@ -407,8 +403,9 @@ TEST_CASE("an attached server serves requests, keep-alive included, on the host'
     CHECK(other->status == 404);
 }
 
-TEST_CASE("an attached server streams a response fed from another thread, then keeps the "
-          "connection alive") {
+TEST_CASE(
+    "an attached server streams a response fed from another thread, then keeps the "
+    "connection alive") {
     Threads producers;
     constexpr int kChunks = 40;
     const std::string chunk(32 * 1024, 's');
@@ -449,9 +446,8 @@ TEST_CASE("an attached server sends a deferred answer given on another thread") 
     Rig rig([&](Context& ctx) {
         ContextRef ref = ctx.defer();
         const std::string path(ctx.path());
-        answerers.spawn([ref = std::move(ref), path] {
-            ref->text(200, "answered later for " + path);
-        });
+        answerers.spawn(
+            [ref = std::move(ref), path] { ref->text(200, "answered later for " + path); });
     });
     RawClient c(rig.port());
     for (const char* path : {"/a", "/b"}) {
@@ -492,8 +488,9 @@ TEST_CASE("an attached server sends a large deferred answer given from a host-lo
     CHECK(again->body == "small");
 }
 
-TEST_CASE("the host loop's own timer keeps firing while the attached server streams without "
-          "pause") {
+TEST_CASE(
+    "the host loop's own timer keeps firing while the attached server streams without "
+    "pause") {
     Threads producers;
     std::shared_ptr<Flow> flow;
     std::mutex flow_mutex;
@@ -542,8 +539,9 @@ TEST_CASE("the host loop's own timer keeps firing while the attached server stre
     producers.join();
 }
 
-TEST_CASE("stop() from a host-loop callback finishes the stop: running() turns false, the "
-          "host's uv_run returns and its loop closes clean") {
+TEST_CASE(
+    "stop() from a host-loop callback finishes the stop: running() turns false, the "
+    "host's uv_run returns and its loop closes clean") {
     Rig rig(hello_handler);
     RawClient idle(rig.port());
     REQUIRE(idle.send(get("/ping")));
@@ -565,8 +563,9 @@ TEST_CASE("stop() from a host-loop callback finishes the stop: running() turns f
     // ~Rig: the server is destroyed on the host thread and uv_loop_close() must return 0.
 }
 
-TEST_CASE("stop() from another thread finishes the stop after an in-flight request is "
-          "answered, and the host's uv_run returns") {
+TEST_CASE(
+    "stop() from another thread finishes the stop after an in-flight request is "
+    "answered, and the host's uv_run returns") {
     RefSlot held;
     Rig rig([&](Context& ctx) {
         if (ctx.path() == "/slow") {
@@ -628,8 +627,9 @@ TEST_CASE("wait() on another thread returns once a stop has finished") {
     rig.server->wait();
 }
 
-TEST_CASE("wait() on the host loop's thread throws Error(busy), in a host callback and in a "
-          "handler") {
+TEST_CASE(
+    "wait() on the host loop's thread throws Error(busy), in a host callback and in a "
+    "handler") {
     std::atomic<int> handler_code{0};
     vstream::Server* server = nullptr;
     Rig rig([&](Context& ctx) {
@@ -659,8 +659,9 @@ TEST_CASE("wait() on the host loop's thread throws Error(busy), in a host callba
     CHECK(rig.server->running());  // the refused wait() changed nothing
 }
 
-TEST_CASE("inside_loop() is true in a handler, false on the host's thread outside the "
-          "server's callbacks and false on other threads") {
+TEST_CASE(
+    "inside_loop() is true in a handler, false on the host's thread outside the "
+    "server's callbacks and false on other threads") {
     std::atomic<int> in_handler{-1};
     vstream::Server* server = nullptr;
     Rig rig([&](Context& ctx) {
@@ -720,8 +721,9 @@ TEST_CASE("inside_loop() on another thread is false while a handler runs on the 
     CHECK(r->status == 200);
 }
 
-TEST_CASE("destroying an attached server with open connections, without stop(), closes them, "
-          "and the host's next run frees the rest") {
+TEST_CASE(
+    "destroying an attached server with open connections, without stop(), closes them, "
+    "and the host's next run frees the rest") {
     RefSlot held;
     std::mutex writer_mutex;
     StreamWriter writer;  // kept (by the test) past the server
@@ -781,8 +783,9 @@ TEST_CASE("destroying an attached server with open connections, without stop(), 
     CHECK(rig.host.close_loop() == 0);
 }
 
-TEST_CASE("callbacks run while an attached server is destroyed see inside_loop(), and a Next "
-          "kept past the destruction runs nothing") {
+TEST_CASE(
+    "callbacks run while an attached server is destroyed see inside_loop(), and a Next "
+    "kept past the destruction runs nothing") {
     std::mutex m;
     std::optional<vstream::Next> kept;
     RefSlot held;
@@ -829,8 +832,9 @@ TEST_CASE("callbacks run while an attached server is destroyed see inside_loop()
     CHECK(rig.host.close_loop() == 0);
 }
 
-TEST_CASE("destroying an attached server from a host-loop callback, during its stop, closes "
-          "its connections, and the host's run then returns") {
+TEST_CASE(
+    "destroying an attached server from a host-loop callback, during its stop, closes "
+    "its connections, and the host's run then returns") {
     RefSlot held;
     Rig rig([&](Context& ctx) {
         if (ctx.path() == "/held") {
@@ -920,8 +924,9 @@ TEST_CASE("attach() after start(), or a second attach(), throws Error(already_ru
     CHECK(r->status == 200);
 }
 
-TEST_CASE("a client that resets mid-response does not kill the process with SIGPIPE, and the "
-          "host thread's SIGPIPE stays unblocked") {
+TEST_CASE(
+    "a client that resets mid-response does not kill the process with SIGPIPE, and the "
+    "host thread's SIGPIPE stays unblocked") {
     SigpipeCounter sigpipes;
     const std::string big(16 * 1024 * 1024, 'b');
     Rig rig([&](Context& ctx) {
@@ -971,8 +976,9 @@ TEST_CASE("a client that resets mid-response does not kill the process with SIGP
     CHECK(r->status == 200);
 }
 
-TEST_CASE("a stream fed from the host loop's own callbacks to a client that reset does not "
-          "raise SIGPIPE on the host's thread") {
+TEST_CASE(
+    "a stream fed from the host loop's own callbacks to a client that reset does not "
+    "raise SIGPIPE on the host's thread") {
     // The host feeds the stream from its own callbacks (its thread is the server's loop
     // thread, so the write is carried out there and then, not handed to the server's loop).
     SigpipeCounter sigpipes;
@@ -1022,4 +1028,4 @@ TEST_CASE("a stream fed from the host loop's own callbacks to a client that rese
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("attach")

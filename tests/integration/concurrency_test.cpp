@@ -4,9 +4,8 @@
 #include "requests.hpp"
 #include "test_server.hpp"
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -119,8 +118,9 @@ TEST_CASE("a thousand concurrent connections on two loop threads all get 200") {
     CHECK(wait_until([&] { return server.server().stats().connections_open == 0; }));
 }
 
-TEST_CASE("the open-connection count returns to zero after clients close, "
-          "and the request count matches") {
+TEST_CASE(
+    "the open-connection count returns to zero after clients close, "
+    "and the request count matches") {
     TestServer server(hello_handler, test_config(2));
     {
         std::vector<std::unique_ptr<RawClient>> clients;
@@ -165,8 +165,8 @@ TEST_CASE("a server listening on 127.0.0.1 and ::1 answers on both") {
     CHECK(v4->status == 200);
     CHECK(v4->body == "127.0.0.1");
 
-    const auto v6 = ipv6_exchange(server.port(),
-                                  "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+    const auto v6 =
+        ipv6_exchange(server.port(), "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
     REQUIRE(v6);
     CAPTURE(*v6);
     CHECK(v6->rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
@@ -174,4 +174,4 @@ TEST_CASE("a server listening on 127.0.0.1 and ::1 answers on both") {
     CHECK(v6->substr(v6->size() - 3) == "::1");  // the body: the peer address
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/concurrency")

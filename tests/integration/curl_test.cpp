@@ -1,10 +1,10 @@
 // The real curl client: GET, HTTP/1.0, HEAD, a 1 MiB upload, Expect: 100-continue, reuse.
 #include "curl.hpp"
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +25,8 @@ class TempFile {
 public:
     TempFile() {
         const char* dir = std::getenv("TMPDIR");
-        std::string tmpl = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
-                           "/vstream-curl-XXXXXX";
+        std::string tmpl =
+            std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/vstream-curl-XXXXXX";
         const int fd = ::mkstemp(tmpl.data());
         REQUIRE(fd >= 0);
         ::close(fd);
@@ -142,8 +142,9 @@ TEST_CASE("curl POSTs 1 MiB with --data-binary to /echo and gets the identical b
     in.write(payload);
 
     const Run r = run(curl(server.port(),
-                           "-o '" + out.path() + "' -w '%{http_code} %{size_upload}' "
-                           "-H 'Content-Type: application/octet-stream' --data-binary '@" +
+                           "-o '" + out.path() +
+                               "' -w '%{http_code} %{size_upload}' "
+                               "-H 'Content-Type: application/octet-stream' --data-binary '@" +
                                in.path() + "'",
                            "/echo"));
     REQUIRE(r.exit_code == 0);
@@ -162,8 +163,9 @@ TEST_CASE("curl with Expect: 100-continue receives 100 Continue and uploads its 
     TempFile out;
     // -v writes the exchange to stderr; fold it into the output to see the interim response.
     const Run r = run(curl(server.port(),
-                           "-v -o '" + out.path() + "' -H 'Expect: 100-continue' "
-                           "--data-binary 'hello, continue'",
+                           "-v -o '" + out.path() +
+                               "' -H 'Expect: 100-continue' "
+                               "--data-binary 'hello, continue'",
                            "/echo") +
                       " 2>&1");
     REQUIRE(r.exit_code == 0);
@@ -183,10 +185,10 @@ TEST_CASE("curl reuses one connection for several URLs") {
     const std::string url = "'http://127.0.0.1:" + std::to_string(server.port()) + "/ping'";
     const Run r = run("curl -sS --noproxy '*' --max-time 20 " + url + " " + url + " " + url);
     REQUIRE(r.exit_code == 0);
-    CHECK(r.out == std::string(R"({"message":"pong"})") + R"({"message":"pong"})" +
-                       R"({"message":"pong"})");
+    CHECK(r.out ==
+          std::string(R"({"message":"pong"})") + R"({"message":"pong"})" + R"({"message":"pong"})");
     CHECK(server.server().stats().requests == 3);
     CHECK(server.server().stats().connections_accepted == 1);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/curl")

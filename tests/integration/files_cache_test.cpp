@@ -8,7 +8,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -532,8 +531,8 @@ TEST_CASE("a mapped-bytes budget smaller than the files evicts and stays within 
             REQUIRE(r.has_value());
             CHECK(r->status == 200);
             CHECK(byte_exact(r->body, contents[i]));
-            const auto ranged = get_on(c, "/f" + std::to_string(i) + ".bin",
-                                       "Range: bytes=10-19,60000-60009\r\n");
+            const auto ranged =
+                get_on(c, "/f" + std::to_string(i) + ".bin", "Range: bytes=10-19,60000-60009\r\n");
             REQUIRE(ranged.has_value());
             CHECK(ranged->status == 206);
             CHECK(ranged->body.find(contents[i].substr(60000, 10)) != std::string::npos);
@@ -601,8 +600,9 @@ TEST_CASE("a mapped file truncated in place between requests is not served stale
     check_truncation_between_requests(test_config());
 }
 
-TEST_CASE("a file read without mappings and truncated between requests is not served stale "
-          "for long") {
+TEST_CASE(
+    "a file read without mappings and truncated between requests is not served stale "
+    "for long") {
     ServerConfig config = test_config();
     config.file_cache.max_mapped_bytes = 10000;  // no room for any mapping: pread only
     check_truncation_between_requests(config);
@@ -735,4 +735,4 @@ TEST_CASE("32 concurrent clients on two threads get the same file and ranges byt
     CHECK(site.stats().mapped_bytes <= config.file_cache.max_mapped_bytes);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/files_cache")

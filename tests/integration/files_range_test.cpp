@@ -9,7 +9,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 
 #include <cctype>
@@ -301,17 +300,17 @@ TEST_CASE("a single range returns 206 with exactly those bytes and their Content
         std::uint64_t last;
     };
     const Row rows[] = {
-        {"bytes=0-99", 0, 99},                             // first-last
-        {"bytes=0-0", 0, 0},                               // one byte
-        {"bytes=1234-5678", 1234, 5678},                   // in the middle
-        {"bytes=9000-", 9000, kSize - 1},                  // open-ended
-        {"bytes=9999-", 9999, 9999},                       // the last byte
-        {"bytes=-500", kSize - 500, kSize - 1},            // suffix
-        {"bytes=-1", kSize - 1, kSize - 1},                // suffix of one byte
-        {"bytes=-20000", 0, kSize - 1},                    // suffix longer than the file
-        {"bytes=5000-99999999", 5000, kSize - 1},          // last beyond the end
+        {"bytes=0-99", 0, 99},                                    // first-last
+        {"bytes=0-0", 0, 0},                                      // one byte
+        {"bytes=1234-5678", 1234, 5678},                          // in the middle
+        {"bytes=9000-", 9000, kSize - 1},                         // open-ended
+        {"bytes=9999-", 9999, 9999},                              // the last byte
+        {"bytes=-500", kSize - 500, kSize - 1},                   // suffix
+        {"bytes=-1", kSize - 1, kSize - 1},                       // suffix of one byte
+        {"bytes=-20000", 0, kSize - 1},                           // suffix longer than the file
+        {"bytes=5000-99999999", 5000, kSize - 1},                 // last beyond the end
         {"bytes=5000-99999999999999999999999", 5000, kSize - 1},  // beyond 2^64
-        {"BYTES=10-19", 10, 19},                           // the unit is case-insensitive
+        {"BYTES=10-19", 10, 19},                                  // the unit is case-insensitive
     };
     Site site;
     for (const Row& row : rows) {
@@ -372,11 +371,11 @@ TEST_CASE("ranges asking for more bytes than the file return the whole file") {
 
 TEST_CASE("an unsatisfiable range returns 416 with Content-Range bytes */length") {
     const std::string rows[] = {
-        "bytes=10000-",        // first-pos at the length
-        "bytes=10000-10010",   // past the end
-        "bytes=20000-30000",   // far past it
-        "bytes=-0",            // an empty suffix
-        "bytes=10000-,-0",     // several, none satisfiable
+        "bytes=10000-",       // first-pos at the length
+        "bytes=10000-10010",  // past the end
+        "bytes=20000-30000",  // far past it
+        "bytes=-0",           // an empty suffix
+        "bytes=10000-,-0",    // several, none satisfiable
         "bytes=99999999999999999999999-",
     };
     Site site;
@@ -392,9 +391,9 @@ TEST_CASE("an unsatisfiable range returns 416 with Content-Range bytes */length"
 
 TEST_CASE("a Range header with invalid syntax is ignored: 200 with the whole file") {
     const std::string rows[] = {
-        "bytes=abc",  "bytes=5-2",    "bytes=1-2-3", "bytes=--5",  "bytes=-",
-        "bytes=,",    "bytes=",       "bytes 0-10",  "items=0-10", "bytes=0-10;x",
-        "bytes=+1-5", "bytes=1-+5",   "bytes=0x10-", "bytes=0-9,abc", "=0-10",
+        "bytes=abc",    "bytes=5-2",  "bytes=1-2-3", "bytes=--5",     "bytes=-",
+        "bytes=,",      "bytes=",     "bytes 0-10",  "items=0-10",    "bytes=0-10;x",
+        "bytes=+1-5",   "bytes=1-+5", "bytes=0x10-", "bytes=0-9,abc", "=0-10",
         "bytes= 10-19",  // RFC 9110 §14.1.1 has no OWS after '='
     };
     Site site;
@@ -411,8 +410,7 @@ TEST_CASE("more ranges than Limits::max_ranges return 200 with the whole file") 
     config.limits.max_ranges = 4;
     Site site(config);
     SUBCASE("max_ranges ranges are served as multipart") {
-        const auto r =
-            get(site.port(), "/clip.mp4", range_header("bytes=0-0,10-10,20-20,30-30"));
+        const auto r = get(site.port(), "/clip.mp4", range_header("bytes=0-0,10-10,20-20,30-30"));
         REQUIRE(r.has_value());
         check_multipart(*r, site.clip, {{0, 0}, {10, 10}, {20, 20}, {30, 30}}, "video/mp4");
     }
@@ -440,8 +438,8 @@ TEST_CASE("HEAD returns the same headers as GET and no body, for 200 and 206") {
         std::string range;  // "" for none
         int status;
     };
-    const Row rows[] = {{"", 200}, {"bytes=100-199", 206}, {"bytes=0-9,100-199", 206},
-                        {"bytes=20000-", 416}};
+    const Row rows[] = {
+        {"", 200}, {"bytes=100-199", 206}, {"bytes=0-9,100-199", 206}, {"bytes=20000-", 416}};
     Site site;
     for (const Row& row : rows) {
         CAPTURE(row.range);
@@ -455,8 +453,8 @@ TEST_CASE("HEAD returns the same headers as GET and no body, for 200 and 206") {
         const auto h = c.read_response(true);
         REQUIRE(h.has_value());
         CHECK(h->status == row.status);
-        for (const std::string name : {"content-length", "content-range", "etag", "last-modified",
-                                 "accept-ranges"}) {
+        for (const std::string name :
+             {"content-length", "content-range", "etag", "last-modified", "accept-ranges"}) {
             CAPTURE(name);
             CHECK(h->has_header(name) == g->has_header(name));
             CHECK(h->header(name) == g->header(name));
@@ -479,10 +477,7 @@ TEST_CASE("If-None-Match with the ETag, a list holding it, * or its weak form gi
     const std::string etag = first->header("etag");
     REQUIRE_FALSE(etag.empty());
     const std::string rows[] = {
-        etag,
-        "\"other\", " + etag,
-        "\"a\",\"b\"," + etag + ",\"c\"",
-        "*",
+        etag,        "\"other\", " + etag, "\"a\",\"b\"," + etag + ",\"c\"", "*",
         "W/" + etag,  // If-None-Match compares weakly
     };
     for (const std::string& value : rows) {
@@ -562,8 +557,7 @@ TEST_CASE("If-Match that does not match and If-Unmodified-Since before the mtime
         {"If-Unmodified-Since: " + http_date(mtime) + "\r\n", 200},
         {"If-Unmodified-Since: " + http_date(mtime + 3600) + "\r\n", 200},
         // If-Match wins over If-Unmodified-Since (RFC 9110 §13.2.2 step 2).
-        {"If-Match: " + etag + "\r\nIf-Unmodified-Since: " + http_date(mtime - 3600) + "\r\n",
-         200},
+        {"If-Match: " + etag + "\r\nIf-Unmodified-Since: " + http_date(mtime - 3600) + "\r\n", 200},
         // A failed precondition beats a Range.
         {"If-Match: \"other\"\r\nRange: bytes=0-9\r\n", 412},
     };
@@ -663,8 +657,8 @@ TEST_CASE("send_file with an offset and a length serves that part as the represe
         const auto rr = get(site.port(), "/part.mp4", "If-None-Match: " + whole_etag + "\r\n");
         REQUIRE(rr.has_value());
         check_whole(*rr, part);
-        const auto ranged = get(site.port(), "/part.mp4",
-                                "Range: bytes=0-9\r\nIf-Range: " + whole_etag + "\r\n");
+        const auto ranged =
+            get(site.port(), "/part.mp4", "Range: bytes=0-9\r\nIf-Range: " + whole_etag + "\r\n");
         REQUIRE(ranged.has_value());
         check_whole(*ranged, part);
     }
@@ -675,8 +669,8 @@ TEST_CASE("send_file with an offset and a length serves that part as the represe
         REQUIRE(rr.has_value());
         CHECK(rr->status == 304);
         check_no_body_then_usable(c);
-        const auto ranged = get(site.port(), "/part.mp4",
-                                "Range: bytes=0-9\r\nIf-Range: " + part_etag + "\r\n");
+        const auto ranged =
+            get(site.port(), "/part.mp4", "Range: bytes=0-9\r\nIf-Range: " + part_etag + "\r\n");
         REQUIRE(ranged.has_value());
         check_single_range(*ranged, part, 0, 9);
     }
@@ -785,12 +779,12 @@ TEST_CASE("send_file from another thread through a deferred context answers byte
 
 TEST_CASE("pipelined range requests on one connection come back in order and byte-exact") {
     Site site;
-    const std::string ranges[] = {"bytes=0-9", "bytes=100-199,300-399", "bytes=-50", "",
-                                  "bytes=9990-", "bytes=20000-", "bytes=5000-5000"};
+    const std::string ranges[] = {"bytes=0-9",   "bytes=100-199,300-399", "bytes=-50",      "",
+                                  "bytes=9990-", "bytes=20000-",          "bytes=5000-5000"};
     std::string batch;
     for (const std::string& range : ranges) {
-        batch += http_request("GET", "/clip.mp4",
-                              range.empty() ? std::string() : range_header(range));
+        batch +=
+            http_request("GET", "/clip.mp4", range.empty() ? std::string() : range_header(range));
     }
     RawClient c(site.port());
     REQUIRE(c.send(batch));
@@ -833,11 +827,11 @@ TEST_CASE("a file larger than the window threshold is served whole and in ranges
         std::uint64_t last;
     };
     const Row rows[] = {
-        {"bytes=2097000-2098000", 2097000, 2098000},    // across the first window border
-        {"bytes=2097151-2097152", 2097151, 2097152},    // the two bytes around it
-        {"bytes=1000000-9000000", 1000000, 9000000},    // over several windows
+        {"bytes=2097000-2098000", 2097000, 2098000},               // across the first window border
+        {"bytes=2097151-2097152", 2097151, 2097152},               // the two bytes around it
+        {"bytes=1000000-9000000", 1000000, 9000000},               // over several windows
         {"bytes=-3000000", kLargeSize - 3000000, kLargeSize - 1},  // into the last window
-        {"bytes=41943000-", 41943000, kLargeSize - 1},  // the end of the last window
+        {"bytes=41943000-", 41943000, kLargeSize - 1},             // the end of the last window
     };
     for (const Row& row : rows) {
         CAPTURE(row.range);
@@ -875,8 +869,8 @@ TEST_CASE("a windowed file with room for one window only is still served byte-ex
     const auto r = get(server.port(), "/big.mp4", range_header("bytes=2097000-6300000"));
     REQUIRE(r.has_value());
     check_single_range(*r, big, 2097000, 6300000);
-    const auto m = get(server.port(), "/big.mp4",
-                       range_header("bytes=2097000-2098000,4194000-6300000,-100"));
+    const auto m =
+        get(server.port(), "/big.mp4", range_header("bytes=2097000-2098000,4194000-6300000,-100"));
     REQUIRE(m.has_value());
     check_multipart(*m, big,
                     {{2097000, 2098000}, {4194000, 6300000}, {kLargeSize - 100, kLargeSize - 1}},
@@ -912,14 +906,13 @@ TEST_CASE("curl -r gets exactly the bytes of the range") {
     for (const Row& row : rows) {
         CAPTURE(row.range);
         const std::string out = site.dir.at("curl.out");
-        const std::string command = "curl -sS --noproxy '*' --max-time 20 -r '" +
-                                    row.range + "' -o '" + out +
-                                    "' 'http://127.0.0.1:" + std::to_string(site.port()) +
-                                    "/clip.mp4'";
+        const std::string command =
+            "curl -sS --noproxy '*' --max-time 20 -r '" + row.range + "' -o '" + out +
+            "' 'http://127.0.0.1:" + std::to_string(site.port()) + "/clip.mp4'";
         REQUIRE(std::system(command.c_str()) == 0);
-        CHECK(byte_exact(read_file(out), std::string_view(site.clip)
-                                             .substr(row.first, row.last - row.first + 1)));
+        CHECK(byte_exact(read_file(out),
+                         std::string_view(site.clip).substr(row.first, row.last - row.first + 1)));
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/files_range")

@@ -7,7 +7,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -616,11 +615,13 @@ TEST_CASE("symlink loops, overlong names and special files give 404") {
         "/media/fifo_link",
         "/media/" + std::string(300, 'n'),
         "/media/" + std::string(300, 'n') + "/x",
-        "/media/" + [] {
-            std::string deep;
-            for (int i = 0; i < 2000; ++i) deep += "d/";
-            return deep;
-        }() + "x",
+        "/media/" +
+            [] {
+                std::string deep;
+                for (int i = 0; i < 2000; ++i) deep += "d/";
+                return deep;
+            }() +
+            "x",
     };
     for (const std::string& target : rows) {
         CAPTURE(target.substr(0, 60));
@@ -652,7 +653,7 @@ TEST_CASE("a method other than GET or HEAD gives 405 with Allow") {
         CAPTURE(method);
         RawClient c(server.port());
         REQUIRE(c.send(method + " /media/clip.mp4 HTTP/1.1\r\nHost: test\r\n"
-                                             "Content-Length: 0\r\n\r\n"));
+                                "Content-Length: 0\r\n\r\n"));
         const auto r = c.read_response();
         REQUIRE(r.has_value());
         CHECK(r->status == 405);
@@ -789,4 +790,4 @@ TEST_CASE("a rate-limited file still arrives byte-exact") {
     CHECK(ping->body == R"({"message":"pong"})");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/files_static")

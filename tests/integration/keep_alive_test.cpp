@@ -19,10 +19,9 @@ constexpr const char* kPong = R"({"message":"pong"})";
 // Whether `text` is an IMF-fixdate (RFC 9110 §5.6.7) naming a real instant whose weekday is
 // right; stores that instant in `out`.
 bool parse_imf_fixdate(const std::string& text, std::time_t& out) {
-    static const std::regex form(
-        R"(^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) )"
-        R"((Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )"
-        R"((\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$)");
+    static const std::regex form(R"(^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) )"
+                                 R"((Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )"
+                                 R"((\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$)");
     std::smatch m;
     if (!std::regex_match(text, m, form)) return false;
     static const std::string days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -37,8 +36,7 @@ bool parse_imf_fixdate(const std::string& text, std::time_t& out) {
     tm.tm_hour = std::stoi(m[5].str());
     tm.tm_min = std::stoi(m[6].str());
     tm.tm_sec = std::stoi(m[7].str());
-    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60) {
+    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
         return false;
     }
     std::tm check = tm;
@@ -297,28 +295,31 @@ TEST_CASE("a chunked request body is de-chunked before the handler sees it") {
     RawClient c(server.port());
 
     SUBCASE("plain chunks") {
-        REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "5\r\nhello\r\n"
-                       "7\r\n, world\r\n"
-                       "a\r\n0123456789\r\n"
-                       "0\r\n\r\n"));
+        REQUIRE(
+            c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n"
+                   "7\r\n, world\r\n"
+                   "a\r\n0123456789\r\n"
+                   "0\r\n\r\n"));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
         CHECK(r->body == "hello, world0123456789");
     }
     SUBCASE("a chunk extension and a trailer field") {
-        REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3;name=value\r\nabc\r\n"
-                       "0\r\nX-Checksum: 1\r\n\r\n"));
+        REQUIRE(
+            c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3;name=value\r\nabc\r\n"
+                   "0\r\nX-Checksum: 1\r\n\r\n"));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 200);
         CHECK(r->body == "abc");
     }
     SUBCASE("chunks arriving in separate writes") {
-        REQUIRE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "4\r\n"));
+        REQUIRE(
+            c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "4\r\n"));
         REQUIRE(c.send("wiki\r\n5"));
         REQUIRE(c.send("\r\npedia\r\n0\r"));
         REQUIRE(c.send("\n\r\n"));
@@ -336,4 +337,4 @@ TEST_CASE("a chunked request body is de-chunked before the handler sees it") {
     CHECK(next->body == kPong);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/keep_alive")

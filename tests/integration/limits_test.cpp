@@ -5,7 +5,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -209,8 +208,8 @@ public:
         ::close(stop_pipe[0]);
         stop_fd_ = stop_pipe[1];
         pollfd p{port_pipe[0], POLLIN, 0};
-        const bool said = ::poll(&p, 1, 10000) == 1 &&
-                          ::read(port_pipe[0], &port_, sizeof port_) == sizeof port_;
+        const bool said =
+            ::poll(&p, 1, 10000) == 1 && ::read(port_pipe[0], &port_, sizeof port_) == sizeof port_;
         if (!said) port_ = 0;
         ::close(port_pipe[0]);
     }
@@ -544,8 +543,9 @@ TEST_CASE("a server out of file descriptors does not spin, and serves again once
     CHECK(child.stop(15s));
 }
 
-TEST_CASE("out of descriptors on two loops, the server keeps serving, closes idle connections on "
-          "time, answers or refuses new ones, stops when asked, and recovers by itself") {
+TEST_CASE(
+    "out of descriptors on two loops, the server keeps serving, closes idle connections on "
+    "time, answers or refuses new ones, stops when asked, and recovers by itself") {
     // vstream-serve under a 1024-descriptor limit, scaled down: two loops, 16 descriptors to
     // spare, 200 idle connections, and a thread that takes a descriptor the server frees.
     // Through uv_listen(), a loop whose EMFILE reserve was taken by another thread called
@@ -619,4 +619,4 @@ TEST_CASE("out of descriptors on two loops, the server keeps serving, closes idl
     CHECK(child.stop(15s));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/limits")

@@ -48,8 +48,9 @@ TEST_CASE("ten requests pipelined in one send get ten responses in request order
     CHECK(server.server().stats().requests == 10);
 }
 
-TEST_CASE("pipelined requests keep their order when the first is answered later, "
-          "from another thread") {
+TEST_CASE(
+    "pipelined requests keep their order when the first is answered later, "
+    "from another thread") {
     std::atomic<bool> pipeline_sent{false};
     std::atomic<bool> answered_after_send{false};
     Threads threads;
@@ -89,8 +90,7 @@ TEST_CASE("pipelined requests keep their order when the first is answered later,
     threads.join();
     CHECK(answered_after_send);
     // The handler saw the requests one at a time, in order.
-    CHECK(log.snapshot() ==
-          std::vector<std::string>{"/slow", "/r1", "/r2", "/r3", "/r4", "/r5"});
+    CHECK(log.snapshot() == std::vector<std::string>{"/slow", "/r1", "/r2", "/r3", "/r4", "/r5"});
 }
 
 TEST_CASE("several deferred requests in one pipeline are each answered in order") {
@@ -123,8 +123,9 @@ TEST_CASE("pipelined requests split at awkward byte boundaries are all answered 
     RawClient c(server.port());
     const std::string a = get_request("/a");
     const std::string b = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world";
-    const std::string d = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    const std::string d =
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     const std::string e = get_request("/e");
 
     // The first request and half of the second in one write.
@@ -169,7 +170,8 @@ TEST_CASE("a whole pipeline sent byte by byte is answered in order") {
 TEST_CASE("requests pipelined behind a Connection: close request are not answered") {
     TestServer server(path_handler);
     RawClient c(server.port());
-    REQUIRE(c.send(get_request("/a") + "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
+    REQUIRE(c.send(get_request("/a") +
+                   "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" +
                    get_request("/never")));
     const auto ra = c.read_response();
     REQUIRE(ra);
@@ -183,8 +185,9 @@ TEST_CASE("requests pipelined behind a Connection: close request are not answere
     CHECK(c.buffered().empty());
 }
 
-TEST_CASE("pipelined requests followed by a half-close are all answered, "
-          "before the connection closes") {
+TEST_CASE(
+    "pipelined requests followed by a half-close are all answered, "
+    "before the connection closes") {
     std::atomic<bool> half_closed{false};
     std::atomic<bool> answered_after_half_close{false};
     Threads threads;
@@ -296,4 +299,4 @@ TEST_CASE("pipelined responses past the write high-water mark are still answered
     CHECK(r->body.rfind("/after:", 0) == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/pipelining")

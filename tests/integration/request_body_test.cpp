@@ -6,6 +6,8 @@
 // read_body on a buffered route and from another thread, an unanswered body (500), a server
 // stopping under a paused reader, the release of a reader's callbacks, curl uploads, and a
 // full-duplex echo.
+#include <vstream/vstream.hpp>
+
 #include "async_fixtures.hpp"
 #include "checksum.hpp"
 #include "chunked_decoder.hpp"
@@ -15,10 +17,7 @@
 #include "temp_dir.hpp"
 #include "test_server.hpp"
 
-#include <vstream/vstream.hpp>
-
 #include <doctest/doctest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -197,9 +196,9 @@ std::string head(std::string_view method, std::string_view target, std::string_v
 // A POST with `body` framed by Content-Length.
 std::string with_length(std::string_view target, std::string_view body,
                         std::string_view headers = {}) {
-    std::string r = head("POST", target,
-                         "Content-Length: " + std::to_string(body.size()) + "\r\n" +
-                             std::string(headers));
+    std::string r =
+        head("POST", target,
+             "Content-Length: " + std::to_string(body.size()) + "\r\n" + std::string(headers));
     r.append(body);
     return r;
 }
@@ -278,8 +277,8 @@ TEST_CASE("read_body called by a streaming route's handler starts reading the bo
     }
     SUBCASE("the body after 100 Continue") {
         RawClient c(server.port());
-        REQUIRE(c.send(head("POST", "/upload",
-                            "Content-Length: 1000\r\nExpect: 100-continue\r\n")));
+        REQUIRE(
+            c.send(head("POST", "/upload", "Content-Length: 1000\r\nExpect: 100-continue\r\n")));
         const auto interim = c.read_response();
         REQUIRE(interim);
         CHECK(interim->status == 100);
@@ -297,8 +296,9 @@ TEST_CASE("read_body called by a streaming route's handler starts reading the bo
     CHECK(byte_exact(s.data, body));
 }
 
-TEST_CASE("a 3 MiB Content-Length body reaches a streaming route's reader in pieces, "
-          "byte-exact, and the connection then serves the next request") {
+TEST_CASE(
+    "a 3 MiB Content-Length body reaches a streaming route's reader in pieces, "
+    "byte-exact, and the connection then serves the next request") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     const std::string body = random_bytes(3 * kMiB + 123, 1);
@@ -334,8 +334,9 @@ TEST_CASE("a 3 MiB Content-Length body reaches a streaming route's reader in pie
     CHECK(server.server().stats().connections_accepted == 1);
 }
 
-TEST_CASE("a chunked body of many random-sized chunks with a trailer reaches the reader "
-          "byte-exact, and the connection stays open") {
+TEST_CASE(
+    "a chunked body of many random-sized chunks with a trailer reaches the reader "
+    "byte-exact, and the connection stays open") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     const std::string body = random_bytes(kMiB + 7, 3);
@@ -373,8 +374,8 @@ TEST_CASE("streamed POSTs and GETs pipelined in one write are all answered, in o
     const std::string b = random_bytes(300 * kKiB + 5, 6);
     RawClient c(server.port());
     bound_sends(c);
-    REQUIRE(c.send(with_length("/upload", a) + head("GET", "/ping") +
-                   with_chunks("/upload", b, 6) + head("GET", "/ping")));
+    REQUIRE(c.send(with_length("/upload", a) + head("GET", "/ping") + with_chunks("/upload", b, 6) +
+                   head("GET", "/ping")));
     const auto r1 = c.read_response();
     const auto r2 = c.read_response();
     const auto r3 = c.read_response();
@@ -396,8 +397,9 @@ TEST_CASE("streamed POSTs and GETs pipelined in one write are all answered, in o
     CHECK(byte_exact(probes.at(1)->seen().data, b));
 }
 
-TEST_CASE("a reader that pauses on every piece and is resumed from another thread through a "
-          "ContextRef still gets the whole body byte-exact") {
+TEST_CASE(
+    "a reader that pauses on every piece and is resumed from another thread through a "
+    "ContextRef still gets the whole body byte-exact") {
     auto probe = std::make_shared<Probe>();
     std::atomic<int> resumes{0};
     std::atomic<bool> resumer_timed_out{false};
@@ -412,20 +414,20 @@ TEST_CASE("a reader that pauses on every piece and is resumed from another threa
                 };
                 ContextRef ref = ctx.defer();
                 ctx.read_body(std::move(r));
-                threads.spawn([ref = std::move(ref), p = probe, &resumes,
-                               &resumer_timed_out]() mutable {
-                    for (;;) {
-                        const Probe::Wait w = p->wait_paused_or_over(10s);
-                        if (w == Probe::Wait::over) break;
-                        if (w == Probe::Wait::timeout) {
-                            resumer_timed_out = true;
-                            break;
+                threads.spawn(
+                    [ref = std::move(ref), p = probe, &resumes, &resumer_timed_out]() mutable {
+                        for (;;) {
+                            const Probe::Wait w = p->wait_paused_or_over(10s);
+                            if (w == Probe::Wait::over) break;
+                            if (w == Probe::Wait::timeout) {
+                                resumer_timed_out = true;
+                                break;
+                            }
+                            ++resumes;
+                            ref->resume_body();
                         }
-                        ++resumes;
-                        ref->resume_body();
-                    }
-                    ref.reset();
-                });
+                        ref.reset();
+                    });
             });
         },
         body_config());
@@ -449,8 +451,9 @@ TEST_CASE("a reader that pauses on every piece and is resumed from another threa
     CHECK(static_cast<std::size_t>(resumes.load()) == s.pieces);
 }
 
-TEST_CASE("while the reader stays paused a client sending 16 MiB is held back by TCP, and "
-          "resume_body lets the whole body in") {
+TEST_CASE(
+    "while the reader stays paused a client sending 16 MiB is held back by TCP, and "
+    "resume_body lets the whole body in") {
     auto config = body_config();
     auto probe = std::make_shared<Probe>();
     std::atomic<bool> hold{true};
@@ -479,8 +482,8 @@ TEST_CASE("while the reader stays paused a client sending 16 MiB is held back by
     std::atomic<bool> sender_done{false};
     Threads sender;  // joined before the client closes, also when a check fails
     sender.spawn([&] {
-        bool ok = c.send(head("POST", "/upload",
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n"));
+        bool ok = c.send(
+            head("POST", "/upload", "Content-Length: " + std::to_string(body.size()) + "\r\n"));
         for (std::size_t at = 0; ok && at < body.size(); at += 64 * kKiB) {
             ok = c.send(std::string_view(body).substr(at, 64 * kKiB));
             if (ok) sent += std::min(64 * kKiB, body.size() - at);
@@ -533,8 +536,9 @@ TEST_CASE("while the reader stays paused a client sending 16 MiB is held back by
     ref.reset();
 }
 
-TEST_CASE("a paused reader is not a stalled client: the body-read timeout does not run while "
-          "it holds") {
+TEST_CASE(
+    "a paused reader is not a stalled client: the body-read timeout does not run while "
+    "it holds") {
     auto config = body_config();
     config.timeouts.body_read = 250ms;
     auto probe = std::make_shared<Probe>();
@@ -561,9 +565,8 @@ TEST_CASE("a paused reader is not a stalled client: the body-read timeout does n
     REQUIRE(probe->wait_paused_or_over(10s) == Probe::Wait::paused);
     // Three body-read timeouts pass while the reader holds (measured by polling).
     const auto paused_at = std::chrono::steady_clock::now();
-    wait_until([&] {
-        return probe->over() || std::chrono::steady_clock::now() - paused_at >= 750ms;
-    });
+    wait_until(
+        [&] { return probe->over() || std::chrono::steady_clock::now() - paused_at >= 750ms; });
     CHECK_FALSE(probe->over());
     REQUIRE(wait_until([&] { return slot.filled(); }));
     ContextRef ref = slot.take();
@@ -579,8 +582,9 @@ TEST_CASE("a paused reader is not a stalled client: the body-read timeout does n
     ref.reset();
 }
 
-TEST_CASE("a Content-Length over the reader's max_bytes is answered 413 before the body is "
-          "read, and on_error(413) runs") {
+TEST_CASE(
+    "a Content-Length over the reader's max_bytes is answered 413 before the body is "
+    "read, and on_error(413) runs") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -595,8 +599,8 @@ TEST_CASE("a Content-Length over the reader's max_bytes is answered 413 before t
     bound_sends(c);
 
     SUBCASE("with Expect: 100-continue no 100 Continue is ever sent") {
-        REQUIRE(c.send(head("POST", "/upload",
-                            "Content-Length: 5000\r\nExpect: 100-continue\r\n")));
+        REQUIRE(
+            c.send(head("POST", "/upload", "Content-Length: 5000\r\nExpect: 100-continue\r\n")));
         const auto r = c.read_response();
         REQUIRE(r);
         CHECK(r->status == 413);  // the first status line on the wire
@@ -648,8 +652,9 @@ TEST_CASE("an answer sent from on_error is dropped: the client gets the engine's
     CHECK(errors == 1);
 }
 
-TEST_CASE("on an ordinary route a buffered body over the reader's max_bytes gets 413 and "
-          "on_error(413)") {
+TEST_CASE(
+    "on an ordinary route a buffered body over the reader's max_bytes gets 413 and "
+    "on_error(413)") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -699,8 +704,9 @@ TEST_CASE("a body of exactly the reader's max_bytes is accepted") {
     CHECK(r2->body == summary(body));
 }
 
-TEST_CASE("a chunked body growing past the reader's max_bytes is answered 413 and "
-          "on_error(413) runs, with no more than max_bytes handed over") {
+TEST_CASE(
+    "a chunked body growing past the reader's max_bytes is answered 413 and "
+    "on_error(413) runs, with no more than max_bytes handed over") {
     constexpr std::size_t kMax = 64 * kKiB;
     Probes probes;
     RoutedServer server(
@@ -733,9 +739,10 @@ TEST_CASE("a chunked body growing past the reader's max_bytes is answered 413 an
     CHECK(byte_exact(s.data, std::string_view(body).substr(0, s.data.size())));
 }
 
-TEST_CASE("middleware that answers 401 without calling next on a streaming route with "
-          "Expect: 100-continue closes the connection, sends no 100, and the handler never "
-          "runs") {
+TEST_CASE(
+    "middleware that answers 401 without calling next on a streaming route with "
+    "Expect: 100-continue closes the connection, sends no 100, and the handler never "
+    "runs") {
     std::atomic<int> handler_runs{0};
     std::atomic<int> middleware_runs{0};
     auto refuse = [&middleware_runs](Context& ctx, Next) {
@@ -759,8 +766,8 @@ TEST_CASE("middleware that answers 401 without calling next on a streaming route
         CAPTURE(target);
         SUBCASE("the client waits for 100 Continue") {
             RawClient c(server.port());
-            REQUIRE(c.send(head("POST", target,
-                                "Content-Length: 100000\r\nExpect: 100-continue\r\n")));
+            REQUIRE(
+                c.send(head("POST", target, "Content-Length: 100000\r\nExpect: 100-continue\r\n")));
             const auto r = c.read_response();
             REQUIRE(r);
             CHECK(r->status == 401);
@@ -784,17 +791,18 @@ TEST_CASE("middleware that answers 401 without calling next on a streaming route
     CHECK(handler_runs.load() == 0);
 }
 
-TEST_CASE("Expect: 100-continue is answered 100 Continue when the reader starts, before the "
-          "client sends the body, then with the final response") {
+TEST_CASE(
+    "Expect: 100-continue is answered 100 Continue when the reader starts, before the "
+    "client sends the body, then with the final response") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     RawClient c(server.port());
     bound_sends(c);
     const std::string body = random_bytes(200 * kKiB, 13);
 
-    REQUIRE(c.send(head("POST", "/upload",
-                        "Content-Length: " + std::to_string(body.size()) +
-                            "\r\nExpect: 100-continue\r\n")));
+    REQUIRE(c.send(
+        head("POST", "/upload",
+             "Content-Length: " + std::to_string(body.size()) + "\r\nExpect: 100-continue\r\n")));
     // Only the head is sent: this can only be the interim answer.
     const auto interim = c.read_response();
     REQUIRE(interim);
@@ -807,8 +815,8 @@ TEST_CASE("Expect: 100-continue is answered 100 Continue when the reader starts,
     CHECK(r->body == summary(body));
 
     // A chunked body on the same connection gets its own 100.
-    REQUIRE(c.send(head("POST", "/upload",
-                        "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n")));
+    REQUIRE(
+        c.send(head("POST", "/upload", "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n")));
     const auto interim2 = c.read_response();
     REQUIRE(interim2);
     CHECK(interim2->status == 100);
@@ -822,8 +830,9 @@ TEST_CASE("Expect: 100-continue is answered 100 Continue when the reader starts,
     CHECK(byte_exact(probes.at(1)->seen().data, body));
 }
 
-TEST_CASE("a client that leaves mid-body runs on_error (0 or 400) and not on_end, and the "
-          "server goes on serving") {
+TEST_CASE(
+    "a client that leaves mid-body runs on_error (0 or 400) and not on_end, and the "
+    "server goes on serving") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     const std::string part = random_bytes(100 * kKiB, 14);
@@ -881,8 +890,9 @@ TEST_CASE("a body that stalls for Timeouts::body_read is answered 408 and on_err
 // the time a reader spent in on_data counted as the client's stall; libuv runs due timers
 // before polling for I/O, and the request got 408 "request body stalled" with the rest of the
 // body waiting unread in the socket.
-TEST_CASE("a reader slower than Timeouts::body_read on one piece is not taken for a stalled "
-          "client") {
+TEST_CASE(
+    "a reader slower than Timeouts::body_read on one piece is not taken for a stalled "
+    "client") {
     auto config = body_config();
     config.timeouts.body_read = 200ms;
     auto probe = std::make_shared<Probe>();
@@ -917,8 +927,9 @@ TEST_CASE("a reader slower than Timeouts::body_read on one piece is not taken fo
     MESSAGE("on_error(" << s.error_status << ", " << s.error_reason << ")");
 }
 
-TEST_CASE("a body trickling in past the whole-body timeout is answered 408 though it never "
-          "stalls") {
+TEST_CASE(
+    "a body trickling in past the whole-body timeout is answered 408 though it never "
+    "stalls") {
     auto config = body_config();
     std::chrono::milliseconds reader_timeout{0};
     SUBCASE("the reader's timeout") { reader_timeout = 300ms; }
@@ -1021,8 +1032,9 @@ TEST_CASE("Limits::max_stream_body_bytes is the max_bytes of a reader that sets 
     CHECK(s.error_status == 413);
 }
 
-TEST_CASE("read_body on an ordinary route hands over the buffered body in one piece, then "
-          "runs on_end") {
+TEST_CASE(
+    "read_body on an ordinary route hands over the buffered body in one piece, then "
+    "runs on_end") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -1108,8 +1120,9 @@ TEST_CASE("on an ordinary route a reader that pauses gets on_end only after resu
     ref.reset();
 }
 
-TEST_CASE("read_body started later from another thread through a ContextRef reads the body "
-          "byte-exact, and that thread answers") {
+TEST_CASE(
+    "read_body started later from another thread through a ContextRef reads the body "
+    "byte-exact, and that thread answers") {
     auto probe = std::make_shared<Probe>();
     // The thread starts reading once the test opens the gate.
     std::mutex gate_mutex;
@@ -1127,19 +1140,19 @@ TEST_CASE("read_body started later from another thread through a ContextRef read
     RoutedServer server(
         [&](Server& s) {
             s.handle_stream("POST", "/upload", [&](Context& ctx) {
-                threads.spawn([ref = ctx.defer(), p = probe, &gate_mutex, &gate_opened,
-                               &gate]() mutable {
-                    {
-                        std::unique_lock lock(gate_mutex);
-                        gate_opened.wait_for(lock, 10s, [&] { return gate; });
-                    }
-                    ref->read_body(recorder(*ref, p, /*answer=*/false));
-                    if (p->wait_over()) {
-                        const Seen seen = p->seen();
-                        if (seen.ends == 1) ref->text(200, summary(seen.data));
-                    }
-                    ref.reset();
-                });
+                threads.spawn(
+                    [ref = ctx.defer(), p = probe, &gate_mutex, &gate_opened, &gate]() mutable {
+                        {
+                            std::unique_lock lock(gate_mutex);
+                            gate_opened.wait_for(lock, 10s, [&] { return gate; });
+                        }
+                        ref->read_body(recorder(*ref, p, /*answer=*/false));
+                        if (p->wait_over()) {
+                            const Seen seen = p->seen();
+                            if (seen.ends == 1) ref->text(200, summary(seen.data));
+                        }
+                        ref.reset();
+                    });
                 handled = true;
             });
         },
@@ -1152,9 +1165,9 @@ TEST_CASE("read_body started later from another thread through a ContextRef read
         open_gate();
     }
     SUBCASE("Expect: 100-continue is answered only once read_body is called") {
-        REQUIRE(c.send(head("POST", "/upload",
-                            "Content-Length: " + std::to_string(body.size()) +
-                                "\r\nExpect: 100-continue\r\n")));
+        REQUIRE(c.send(head(
+            "POST", "/upload",
+            "Content-Length: " + std::to_string(body.size()) + "\r\nExpect: 100-continue\r\n")));
         REQUIRE(wait_until([&] { return handled.load(); }));
         // The handler has run: a 100 sent with the head would be here already (loopback
         // delivers as the server writes).
@@ -1180,8 +1193,9 @@ TEST_CASE("read_body started later from another thread through a ContextRef read
 // Regression: read_body() off the loop thread posted start_body() holding a reference on the
 // exchange but not a holder, so dropping the last ContextRef before the loop ran it answered
 // 500 ("dropped unanswered") and the reader got on_error(0).
-TEST_CASE("read_body called through a ContextRef that is dropped at once still holds the "
-          "context until on_end answers") {
+TEST_CASE(
+    "read_body called through a ContextRef that is dropped at once still holds the "
+    "context until on_end answers") {
     auto probe = std::make_shared<Probe>();
     Threads threads;
     RoutedServer server(
@@ -1209,8 +1223,9 @@ TEST_CASE("read_body called through a ContextRef that is dropped at once still h
     MESSAGE("on_error(" << s.error_status << ", " << s.error_reason << ")");
 }
 
-TEST_CASE("a second read_body on the same request gets on_error(0) and leaves the first "
-          "reader undisturbed") {
+TEST_CASE(
+    "a second read_body on the same request gets on_error(0) and leaves the first "
+    "reader undisturbed") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -1242,8 +1257,9 @@ TEST_CASE("a second read_body on the same request gets on_error(0) and leaves th
     CHECK(second.error_status == 0);
 }
 
-TEST_CASE("a reader without on_data reads the body to its end and discards it, then on_end "
-          "runs") {
+TEST_CASE(
+    "a reader without on_data reads the body to its end and discards it, then on_end "
+    "runs") {
     std::atomic<int> ends{0};
     RoutedServer server(
         [&](Server& s) {
@@ -1271,8 +1287,9 @@ TEST_CASE("a reader without on_data reads the body to its end and discards it, t
     CHECK(ends == 1);
 }
 
-TEST_CASE("an HTTP/1.0 request's Content-Length body is streamed too, and the connection "
-          "closes after the response") {
+TEST_CASE(
+    "an HTTP/1.0 request's Content-Length body is streamed too, and the connection "
+    "closes after the response") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     const std::string body = random_bytes(500 * kKiB, 26);
@@ -1290,8 +1307,9 @@ TEST_CASE("an HTTP/1.0 request's Content-Length body is streamed too, and the co
     CHECK(byte_exact(probes.at(0)->seen().data, body));
 }
 
-TEST_CASE("a handler that answers while its body is still being read closes the connection "
-          "after the response, and its reader gets on_error(0)") {
+TEST_CASE(
+    "a handler that answers while its body is still being read closes the connection "
+    "after the response, and its reader gets on_error(0)") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -1319,8 +1337,9 @@ TEST_CASE("a handler that answers while its body is still being read closes the 
     CHECK(s.error_status == 0);
 }
 
-TEST_CASE("a reader whose on_data throws fails its request with a 5xx, and on_error runs "
-          "instead of on_end") {
+TEST_CASE(
+    "a reader whose on_data throws fails its request with a 5xx, and on_error runs "
+    "instead of on_end") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -1391,8 +1410,9 @@ TEST_CASE("stopping the server while a reader is paused ends the read with on_er
                            << s.error_reason << ")");
 }
 
-TEST_CASE("a handler that never answers after on_end gets a 500, and the connection serves "
-          "the next request") {
+TEST_CASE(
+    "a handler that never answers after on_end gets a 500, and the connection serves "
+    "the next request") {
     Probes probes;
     RoutedServer server(
         [&](Server& s) {
@@ -1421,8 +1441,9 @@ TEST_CASE("a handler that never answers after on_end gets a 500, and the connect
     CHECK(r2->body == "pong");
 }
 
-TEST_CASE("malformed chunked framing mid-body is answered 400 and on_error(400) runs after "
-          "the good chunks were handed over") {
+TEST_CASE(
+    "malformed chunked framing mid-body is answered 400 and on_error(400) runs after "
+    "the good chunks were handed over") {
     Probes probes;
     RoutedServer server(upload_routes(probes), body_config());
     const std::string good = random_bytes(16 * kKiB, 21);
@@ -1451,8 +1472,9 @@ TEST_CASE("malformed chunked framing mid-body is answered 400 and on_error(400) 
     CHECK(byte_exact(s.data, good));
 }
 
-TEST_CASE("chunk extensions of every valid form are skipped: a streaming reader and a buffered "
-          "handler get the bare body, and the next request on the connection is answered") {
+TEST_CASE(
+    "chunk extensions of every valid form are skipped: a streaming reader and a buffered "
+    "handler get the bare body, and the next request on the connection is answered") {
     // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted ) ] ).
     Probes probes;
     RoutedServer server(
@@ -1483,8 +1505,9 @@ TEST_CASE("chunk extensions of every valid form are skipped: a streaming reader 
     CHECK(r->body == "pong");
 }
 
-TEST_CASE("a chunk-size line longer than Limits::max_request_line is answered 413 and the "
-          "connection closes") {
+TEST_CASE(
+    "a chunk-size line longer than Limits::max_request_line is answered 413 and the "
+    "connection closes") {
     Probes probes;
     auto config = body_config();
     config.limits.max_request_line = 256;
@@ -1503,8 +1526,9 @@ TEST_CASE("a chunk-size line longer than Limits::max_request_line is answered 41
     }
 }
 
-TEST_CASE("curl uploads a file with --data-binary to a streaming route, with Content-Length "
-          "and chunked, byte-exact") {
+TEST_CASE(
+    "curl uploads a file with --data-binary to a streaming route, with Content-Length "
+    "and chunked, byte-exact") {
     if (!have_curl()) {
         MESSAGE("skipped: curl is not installed");
         return;
@@ -1516,10 +1540,9 @@ TEST_CASE("curl uploads a file with --data-binary to a streaming route, with Con
     const std::string body = random_bytes(3 * kMiB + 17, 22);
     const std::string file = dir.write("upload.bin", body);
 
-    const Run plain = run(curl(server.port(),
-                               "--data-binary @" + file +
-                                   " -H 'Content-Type: application/octet-stream'",
-                               "/upload", 30));
+    const Run plain = run(curl(
+        server.port(), "--data-binary @" + file + " -H 'Content-Type: application/octet-stream'",
+        "/upload", 30));
     CHECK(plain.exit_code == 0);
     CHECK(plain.out == summary(body));
 
@@ -1544,8 +1567,9 @@ TEST_CASE("curl uploads a file with --data-binary to a streaming route, with Con
 // Regression: IncomingBody kept the reader (and what its callbacks capture) after on_end or
 // on_error. A reader holding the response's StreamWriter (whose state holds a reference on the
 // exchange) or a ContextRef kept its own exchange alive for ever: a leak per request.
-TEST_CASE("a reader's callbacks are released once its request is over, also when they hold "
-          "the response's StreamWriter or a ContextRef") {
+TEST_CASE(
+    "a reader's callbacks are released once its request is over, also when they hold "
+    "the response's StreamWriter or a ContextRef") {
     struct Sentinel {};
     std::mutex mutex;
     std::weak_ptr<Sentinel> watched;
@@ -1600,8 +1624,9 @@ TEST_CASE("a reader's callbacks are released once its request is over, also when
         5s));
 }
 
-TEST_CASE("a full-duplex echo writes every piece back as it arrives, with flow control both "
-          "ways, and the echoed body equals the body sent") {
+TEST_CASE(
+    "a full-duplex echo writes every piece back as it arrives, with flow control both "
+    "ways, and the echoed body equals the body sent") {
     auto config = body_config();
     config.limits.write_high_water = 64 * kKiB;
     config.limits.write_low_water = 16 * kKiB;
@@ -1725,10 +1750,10 @@ TEST_CASE("a full-duplex echo writes every piece back as it arrives, with flow c
     REQUIRE(echo);
     CHECK(echo->ends == 1);
     CHECK(echo->errors == 0);
-    MESSAGE("write() refused " << echo->refusals.load() << " times, drained "
-                               << echo->drains.load() << " times");
+    MESSAGE("write() refused " << echo->refusals.load() << " times, drained " << echo->drains.load()
+                               << " times");
     CHECK(echo->drains.load() == echo->refusals.load());
     if (hold_first) CHECK(echo->refusals.load() > 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/request_body")

@@ -103,8 +103,9 @@ TEST_CASE("stop() lets an in-flight deferred request finish with Connection: clo
     CHECK_FALSE(can_connect(port));
 }
 
-TEST_CASE("stop() with a request never answered returns after the grace period, "
-          "closing its connection") {
+TEST_CASE(
+    "stop() with a request never answered returns after the grace period, "
+    "closing its connection") {
     RefSlot held;
     std::atomic<bool> cancelled{false};
     TestServer server(
@@ -292,4 +293,4 @@ TEST_CASE("a second Server on the port of a running one fails with address_in_us
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/shutdown")

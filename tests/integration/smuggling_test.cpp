@@ -236,8 +236,9 @@ TEST_CASE("well-framed requests with unusual but valid spelling are served one b
 // Regression: a 400 from the router's path check or the static handler's path sanitizer kept
 // the connection and answered the request pipelined behind it. Every 400 the engine chooses
 // now closes, like the parser's; a handler's own 400 does not (see the next test).
-TEST_CASE("every 400 the engine itself chooses closes the connection, and the request "
-          "pipelined behind it is never answered") {
+TEST_CASE(
+    "every 400 the engine itself chooses closes the connection, and the request "
+    "pipelined behind it is never answered") {
     struct Row {
         std::string name;
         std::string request;  // followed on the wire by GET /ping
@@ -283,14 +284,14 @@ TEST_CASE("a 400 a handler sends itself keeps the connection: the next request i
     RoutedServer srv(
         [](vstream::Server& s) {
             s.get("/ping", [](vstream::Context& ctx) { ctx.text(200, "pong\n"); });
-            s.get("/invalid", [](vstream::Context& ctx) {
-                ctx.json(400, R"({"error":"bad input"})");
-            });
+            s.get("/invalid",
+                  [](vstream::Context& ctx) { ctx.json(400, R"({"error":"bad input"})"); });
         },
         smuggling_config());
     RawClient c(srv.port(), 5s);
-    REQUIRE(c.send("GET /invalid HTTP/1.1\r\nHost: x\r\n\r\n"
-                   "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+    REQUIRE(
+        c.send("GET /invalid HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
     auto r = c.read_response();
     REQUIRE(r);
     CHECK(r->status == 400);
@@ -301,4 +302,4 @@ TEST_CASE("a 400 a handler sends itself keeps the connection: the next request i
     CHECK(r->body == "pong\n");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/smuggling")

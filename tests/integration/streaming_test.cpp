@@ -2,6 +2,8 @@
 // StreamWriter, read back chunked by a raw client and by curl, close-delimited by an HTTP/1.0
 // client; flow control against a slow reader, a client that leaves, a server that stops, and
 // two streams at once.
+#include <vstream/stream.hpp>
+
 #include "async_fixtures.hpp"
 #include "byte_exact.hpp"
 #include "checksum.hpp"
@@ -12,10 +14,7 @@
 #include "stream_flow.hpp"
 #include "test_server.hpp"
 
-#include <vstream/stream.hpp>
-
 #include <doctest/doctest.h>
-
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -96,8 +95,8 @@ public:
         threads_.spawn([this, w, flow]() mutable {
             for (std::size_t i = 0; i < payload_.chunks.size(); ++i) {
                 const std::string& chunk = payload_.chunks[i];
-                Body b = i % 2 == 0 ? Body::borrow(chunk, [this] { ++released; })
-                                    : Body::copy(chunk);
+                Body b =
+                    i % 2 == 0 ? Body::borrow(chunk, [this] { ++released; }) : Body::copy(chunk);
                 if (!produce(w, *flow, std::move(b))) {
                     flow->done = true;
                     return;
@@ -137,8 +136,8 @@ void endless(Threads& threads, StreamWriter w, std::shared_ptr<Flow> flow) {
 
 // How a client leaves a stream it is reading.
 enum class Leave {
-    reset,                   // SO_LINGER 0, then close: a reset at once
-    half_close_then_close,   // FIN, then close with unread bytes
+    reset,                  // SO_LINGER 0, then close: a reset at once
+    half_close_then_close,  // FIN, then close with unread bytes
 };
 
 // A client reads the start of an endless stream, then leaves: on_close runs, the producer
@@ -188,8 +187,9 @@ void disconnect_mid_stream(Leave how) {
 
 TEST_SUITE("integration/streaming") {
 
-TEST_CASE("a producer thread streams 200 chunks of 1 B to 64 KiB and the client decodes "
-          "exactly those bytes and the checksum trailer") {
+TEST_CASE(
+    "a producer thread streams 200 chunks of 1 B to 64 KiB and the client decodes "
+    "exactly those bytes and the checksum trailer") {
     const Payload payload = make_payload(1, 200);
     PayloadStreams streams(payload);
     TestServer server(std::ref(streams), stream_config());
@@ -321,8 +321,9 @@ TEST_CASE("on_finish sees the body size of a streamed response, framing excluded
     CHECK(size.load() == 70006);
 }
 
-TEST_CASE("a slow client makes write() return false, on_drain resumes the producer as it "
-          "reads, and the queue never passes the high-water mark by more than one chunk") {
+TEST_CASE(
+    "a slow client makes write() return false, on_drain resumes the producer as it "
+    "reads, and the queue never passes the high-water mark by more than one chunk") {
     constexpr std::size_t kHigh = 256 * 1024;
     constexpr std::size_t kChunk = 16 * 1024;
     auto config = stream_config();
@@ -376,23 +377,25 @@ TEST_CASE("a slow client makes write() return false, on_drain resumes the produc
     CHECK(flow->max_queued > kHigh);
     CHECK(flow->max_queued <= kHigh + kChunk);
     CHECK(byte_exact(r.data, produced));
-    MESSAGE("refusals " << flow->refusals.load() << ", drains " << flow->drains.load()
-                        << ", bytes " << produced.size() << ", most queued "
-                        << flow->max_queued.load());
+    MESSAGE("refusals " << flow->refusals.load() << ", drains " << flow->drains.load() << ", bytes "
+                        << produced.size() << ", most queued " << flow->max_queued.load());
 }
 
-TEST_CASE("a client that resets its connection mid-stream runs on_close and stops the "
-          "producer") {
+TEST_CASE(
+    "a client that resets its connection mid-stream runs on_close and stops the "
+    "producer") {
     disconnect_mid_stream(Leave::reset);
 }
 
-TEST_CASE("a client that closes its connection mid-stream runs on_close and stops the "
-          "producer") {
+TEST_CASE(
+    "a client that closes its connection mid-stream runs on_close and stops the "
+    "producer") {
     disconnect_mid_stream(Leave::half_close_then_close);
 }
 
-TEST_CASE("stopping the server ends an endless stream within the shutdown grace and runs "
-          "on_close") {
+TEST_CASE(
+    "stopping the server ends an endless stream within the shutdown grace and runs "
+    "on_close") {
     std::mutex mutex;
     std::shared_ptr<Flow> flow;
     Threads threads;
@@ -433,9 +436,8 @@ TEST_CASE("stopping the server ends an endless stream within the shutdown grace 
     CHECK_FALSE(r.done());  // cut short without a last chunk: the client can tell
     CHECK(wait_until([&] { return f->done.load(); }));
     threads.join();
-    MESSAGE("stop() took "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-            << " ms with a 500 ms grace");
+    MESSAGE("stop() took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                           << " ms with a 500 ms grace");
 }
 
 TEST_CASE("two concurrent streams on two connections of one loop do not interfere") {
@@ -473,4 +475,4 @@ TEST_CASE("two concurrent streams on two connections of one loop do not interfer
     CHECK(rb.decoder.trailers()[0].second == b.sum);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/streaming")

@@ -3,7 +3,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -263,4 +262,4 @@ TEST_CASE("a keep-alive client pausing less than the timeout between requests is
     CHECK(srv.server().stats().connections_open == 1);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/timeouts")

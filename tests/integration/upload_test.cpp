@@ -6,25 +6,23 @@
 // and whole-upload timeout, digest mismatch, 409, 507 on a full tmpfs) leaves no file, named
 // or open, behind, and the server goes on serving; unsafe names stay inside the directory;
 // eight uploads at once.
+#include <vstream/vstream.hpp>
+
+#include "crypto/sha256.hpp"
 #include "curl.hpp"
 #include "dir_scan.hpp"
 #include "file_server.hpp"
 #include "form_data.hpp"
+#include "http/content_digest.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
 
-#include "crypto/sha256.hpp"
-#include "http/content_digest.hpp"
-
-#include <vstream/vstream.hpp>
-
 #include <doctest/doctest.h>
-#include <simdjson.h>
-
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <simdjson.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -77,7 +75,8 @@ bool dir_clean(const std::string& dir) {
 
 // `dir` holds `names` files and no open temporary file (the server let go of every other).
 bool dir_clean_but(const std::string& dir, std::size_t names) {
-    return wait_until([&] { return list(dir).size() == names && open_files_in(dir).size() == 0; }, 5s);
+    return wait_until([&] { return list(dir).size() == names && open_files_in(dir).size() == 0; },
+                      5s);
 }
 
 std::string sha_hex(std::string_view bytes) {
@@ -120,8 +119,7 @@ public:
         if (tweak) tweak(options);
         server.emplace(
             [o = options](Server& s) {
-                s.handle_stream("POST", "/upload",
-                                [o](Context& ctx) { ctx.receive_upload(o); });
+                s.handle_stream("POST", "/upload", [o](Context& ctx) { ctx.receive_upload(o); });
                 s.handle_stream("PUT", "/upload/:name", [o](Context& ctx) {
                     UploadOptions named = o;
                     named.name = std::string(ctx.param("name"));
@@ -375,8 +373,8 @@ TEST_SUITE("integration/upload") {
 
 TEST_CASE("raw PUT bodies of 0 B to 1 MiB are stored byte-exact, Content-Length and chunked") {
     UploadSite site;
-    const std::size_t sizes[] = {0, 1, 1000, kReadBuffer - 1, kReadBuffer, kReadBuffer + 1,
-                                 3 * kReadBuffer + 7, kMiB + 3};
+    const std::size_t sizes[] = {
+        0, 1, 1000, kReadBuffer - 1, kReadBuffer, kReadBuffer + 1, 3 * kReadBuffer + 7, kMiB + 3};
     for (const Framing framing : {Framing::length, Framing::chunked}) {
         for (const std::size_t size : sizes) {
             CAPTURE(framing_name(framing));
@@ -404,8 +402,9 @@ TEST_CASE("raw PUT bodies of 0 B to 1 MiB are stored byte-exact, Content-Length 
     }
 }
 
-TEST_CASE("a raw PUT whose body crosses 64 KiB read borders in separate writes is stored "
-          "byte-exact") {
+TEST_CASE(
+    "a raw PUT whose body crosses 64 KiB read borders in separate writes is stored "
+    "byte-exact") {
     UploadSite site;
     for (const std::size_t size :
          {kReadBuffer - 1, kReadBuffer, kReadBuffer + 1, 2 * kReadBuffer + 1}) {
@@ -427,8 +426,9 @@ TEST_CASE("a raw PUT whose body crosses 64 KiB read borders in separate writes i
     }
 }
 
-TEST_CASE("multipart POSTs of files of 0 B to 1 MiB with fields are stored byte-exact, "
-          "Content-Length and chunked") {
+TEST_CASE(
+    "multipart POSTs of files of 0 B to 1 MiB with fields are stored byte-exact, "
+    "Content-Length and chunked") {
     UploadSite site;
     const std::size_t sizes[] = {0, 1, kReadBuffer - 1, kReadBuffer, kReadBuffer + 1, kMiB + 5};
     for (const Framing framing : {Framing::length, Framing::chunked}) {
@@ -472,8 +472,9 @@ TEST_CASE("multipart POSTs of files of 0 B to 1 MiB with fields are stored byte-
     }
 }
 
-TEST_CASE("a multipart delimiter split across writes at a 64 KiB read border, at every byte "
-          "around it, is found and the file stored byte-exact") {
+TEST_CASE(
+    "a multipart delimiter split across writes at a 64 KiB read border, at every byte "
+    "around it, is found and the file stored byte-exact") {
     UploadSite site;
     const std::string delimiter = "\r\n--" + std::string(kBoundary);
     const std::size_t L = delimiter.size();
@@ -522,8 +523,9 @@ TEST_CASE("a multipart delimiter split across writes at a 64 KiB read border, at
     }
 }
 
-TEST_CASE("a file holding the start of the delimiter at a 64 KiB read border is stored "
-          "byte-exact") {
+TEST_CASE(
+    "a file holding the start of the delimiter at a 64 KiB read border is stored "
+    "byte-exact") {
     UploadSite site;
     const std::string delimiter = "\r\n--" + std::string(kBoundary);
     for (const std::size_t held : {std::size_t{1}, std::size_t{4}, delimiter.size() - 1}) {
@@ -579,8 +581,8 @@ TEST_CASE("a raw PUT of 1 GiB streamed with Content-Length is stored byte-exact"
     CHECK(file_sha_hex(site.at("big.bin")) == want);
     CHECK(open_files_in(site.dir).size() == 0);
     MESSAGE((total / kMiB) << " MiB stored in "
-                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                         << " ms (verified on disk after)");
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                           << " ms (verified on disk after)");
     std::filesystem::remove(site.at("big.bin"));
 }
 
@@ -677,8 +679,9 @@ TEST_CASE("malformed multipart is answered 400 with a JSON error and leaves no f
     check_serving(site.port());
 }
 
-TEST_CASE("a Content-Length over max_bytes is answered 413 at once, without 100 Continue, "
-          "and leaves no file") {
+TEST_CASE(
+    "a Content-Length over max_bytes is answered 413 at once, without 100 Continue, "
+    "and leaves no file") {
     UploadSite site([](UploadOptions& o) { o.max_bytes = 64 * kKiB; });
     RawClient c(site.port());
     bound_sends(c);
@@ -706,8 +709,9 @@ TEST_CASE("a Content-Length over max_bytes is answered 413 at once, without 100 
                      "exact.bin", random_bytes(64 * kKiB, 6));
 }
 
-TEST_CASE("a chunked body growing past max_bytes is answered 413 while streaming and leaves "
-          "no file") {
+TEST_CASE(
+    "a chunked body growing past max_bytes is answered 413 while streaming and leaves "
+    "no file") {
     UploadSite site([](UploadOptions& o) { o.max_bytes = 300 * kKiB; });
     RawClient c(site.port());
     bound_sends(c);
@@ -745,8 +749,8 @@ TEST_CASE("a client that disconnects mid-upload leaves no file, and the server s
             const std::string req = post(body);
             REQUIRE(c.send(std::string_view(req).substr(0, req.size() - part.size())));
         } else {
-            REQUIRE(c.send(http_request("PUT", "/upload/gone.bin",
-                                        "Content-Length: 10485760\r\n") + part));
+            REQUIRE(c.send(http_request("PUT", "/upload/gone.bin", "Content-Length: 10485760\r\n") +
+                           part));
         }
         // The server is mid-upload: its temporary file is open (and has no name).
         REQUIRE(wait_until([&] { return open_files_in(site.dir).size() == 1; }));
@@ -784,8 +788,9 @@ TEST_CASE("a body that stalls for Timeouts::body_read is answered 408 and leaves
     check_serving(site.port());
 }
 
-TEST_CASE("an upload still arriving after UploadOptions::timeout is answered 408 and leaves "
-          "no file, though it never stalls") {
+TEST_CASE(
+    "an upload still arriving after UploadOptions::timeout is answered 408 and leaves "
+    "no file, though it never stalls") {
     UploadSite site([](UploadOptions& o) { o.timeout = 400ms; });
     RawClient c(site.port());
     bound_sends(c, 2s);
@@ -810,8 +815,9 @@ TEST_CASE("an upload still arriving after UploadOptions::timeout is answered 408
     check_serving(site.port());
 }
 
-TEST_CASE("a body that does not match its Content-Digest or Repr-Digest is answered 400 and "
-          "leaves no file") {
+TEST_CASE(
+    "a body that does not match its Content-Digest or Repr-Digest is answered 400 and "
+    "leaves no file") {
     UploadSite site;
     const std::string bytes = random_bytes(200 * kKiB, 13);
     const std::string form = multipart({{"a", std::string("a.bin"), "", bytes}});
@@ -830,23 +836,23 @@ TEST_CASE("a body that does not match its Content-Digest or Repr-Digest is answe
                 CHECK(dir_clean(site.dir));
             }
             {
-                const auto r = roundtrip(site.port(),
-                                         post(form, framing, digest_header(field, bytes)));
+                const auto r =
+                    roundtrip(site.port(), post(form, framing, digest_header(field, bytes)));
                 REQUIRE(r);
                 CHECK(r->status == 400);
                 CHECK(dir_clean(site.dir));
             }
             // A matching digest is accepted.
-            check_one_stored(site,
-                             roundtrip(site.port(), put("d.bin", bytes, framing,
-                                                        digest_header(field, bytes))),
-                             "d.bin", bytes);
+            check_one_stored(
+                site,
+                roundtrip(site.port(), put("d.bin", bytes, framing, digest_header(field, bytes))),
+                "d.bin", bytes);
             clean(site.dir);
         }
     }
     SUBCASE("a malformed digest field is 400 before the body is read") {
-        const auto r = roundtrip(site.port(), put("d.bin", bytes, Framing::length,
-                                                  "Content-Digest: sha-256=abc\r\n"));
+        const auto r = roundtrip(
+            site.port(), put("d.bin", bytes, Framing::length, "Content-Digest: sha-256=abc\r\n"));
         REQUIRE(r);
         CHECK(r->status == 400);
         CHECK(dir_clean(site.dir));
@@ -884,8 +890,8 @@ TEST_CASE("a full disk is answered 507 and leaves the disk empty") {
     TmpfsMount small(mount_point, "size=2m,mode=0755");
     if (!small.mounted()) {
         MESSAGE("skipped: mounting a 2 MiB tmpfs failed (" << std::strerror(small.error())
-                                                         << "); this test needs root or "
-                                                            "CAP_SYS_ADMIN");
+                                                           << "); this test needs root or "
+                                                              "CAP_SYS_ADMIN");
         return;
     }
     struct statvfs empty {};
@@ -897,8 +903,8 @@ TEST_CASE("a full disk is answered 507 and leaves the disk empty") {
     SUBCASE("raw PUT, Content-Length") { c.send(put("full.bin", bytes)); }
     SUBCASE("raw PUT, chunked") { c.send(put("full.bin", bytes, Framing::chunked)); }
     SUBCASE("multipart POST") {
-        c.send(post(multipart({{"a", std::string("a.bin"), "", "small"},
-                               {"b", std::string("b.bin"), "", bytes}})));
+        c.send(post(multipart(
+            {{"a", std::string("a.bin"), "", "small"}, {"b", std::string("b.bin"), "", bytes}})));
     }
     const auto r = c.read_response();
     REQUIRE(r);
@@ -915,8 +921,9 @@ TEST_CASE("a full disk is answered 507 and leaves the disk empty") {
                      "fits.bin", random_bytes(kMiB, 16));
 }
 
-TEST_CASE("unsafe names from the URL and from a multipart filename are stored inside the "
-          "directory only") {
+TEST_CASE(
+    "unsafe names from the URL and from a multipart filename are stored inside the "
+    "directory only") {
     // The upload directory is tmp/x/up, and tmp/etc exists: "../../etc/passwd" from the
     // upload directory would land in tmp/etc.
     UploadSite site([](UploadOptions& o) {
@@ -1061,8 +1068,9 @@ TEST_CASE("eight uploads under one name at once: one is stored whole, the others
     CHECK(dir_clean_but(site.dir, 1));
 }
 
-TEST_CASE("fields over max_memory and parts over max_parts are answered 413 with a JSON error "
-          "and leave no file") {
+TEST_CASE(
+    "fields over max_memory and parts over max_parts are answered 413 with a JSON error "
+    "and leave no file") {
     UploadSite site([](UploadOptions& o) {
         o.max_memory = 1000;
         o.max_parts = 3;
@@ -1135,8 +1143,9 @@ TEST_CASE("stopping the server mid-upload leaves no file") {
     CHECK(dir_clean(site.dir));
 }
 
-TEST_CASE("an upload directory that is missing is answered 500 with a JSON error that names "
-          "no path") {
+TEST_CASE(
+    "an upload directory that is missing is answered 500 with a JSON error that names "
+    "no path") {
     UploadSite site([](UploadOptions& o) { o.dir += "/missing"; });
     const auto r = roundtrip(site.port(), put("x.bin", "bytes"));
     REQUIRE(r);
@@ -1191,4 +1200,4 @@ TEST_CASE("a done callback that throws gets a 500 and leaves no file") {
     CHECK(dir_clean(dir));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("integration/upload")

@@ -3,9 +3,9 @@
 // that would go out. Time is the test's: `now` is passed in, never read from a clock.
 #pragma once
 
-#include "request/response_body.hpp"
 #include "memory_transport.hpp"
 #include "net/write_queue.hpp"
+#include "request/response_body.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +40,8 @@ public:
         request::Pull p;
         for (int i = 0; i < max_pulls; ++i) {
             p = pull(body, now);
-            if (p.kind == request::Pull::Kind::done || p.kind == request::Pull::Kind::fail) return p;
+            if (p.kind == request::Pull::Kind::done || p.kind == request::Pull::Kind::fail)
+                return p;
             if (p.kind == request::Pull::Kind::wait) now = p.wait_until;
         }
         return p;

@@ -1,12 +1,12 @@
 // Running curl (a real client) from a test: the command, its exit code and its output.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <sys/wait.h>
 
 namespace vstream::test {
 

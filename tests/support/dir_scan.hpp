@@ -3,6 +3,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <sys/mount.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,8 +14,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <sys/mount.h>
 
 namespace vstream::test {
 

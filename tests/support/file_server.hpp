@@ -3,11 +3,11 @@
 // helpers, and (from byte_exact.hpp) a byte comparison that does not print megabytes.
 #pragma once
 
+#include <vstream/vstream.hpp>
+
 #include "byte_exact.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <cstddef>
 #include <cstdint>

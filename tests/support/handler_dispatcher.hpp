@@ -2,17 +2,17 @@
 // body), for tests that drive a Connection or a Worker without a Router.
 #pragma once
 
+#include <vstream/middleware.hpp>
+
 #include "request/dispatcher.hpp"
 #include "request/exchange.hpp"
-
-#include <vstream/middleware.hpp>
 
 #include <functional>
 
 namespace vstream::test {
 
 struct HandlerDispatcher : request::Dispatcher {
-    Handler handler;  // empty: 404
+    Handler handler;                                       // empty: 404
     std::function<bool(request::Exchange&)> stream_probe;  // empty: no body streams
 
     HandlerDispatcher() = default;

@@ -99,9 +99,8 @@ std::optional<Response> RawClient::read_response(bool head) {
     r.reason = status_line.size() > 13 ? status_line.substr(13) : "";
     while (pos != std::string::npos) {
         const std::size_t next = head_text.find("\r\n", pos + 2);
-        const std::string line = head_text.substr(pos + 2, next == std::string::npos
-                                                               ? std::string::npos
-                                                               : next - pos - 2);
+        const std::string line = head_text.substr(
+            pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
         const std::size_t colon = line.find(':');
         if (colon != std::string::npos) {
             r.headers.emplace(lower(line.substr(0, colon)), trim(line.substr(colon + 1)));

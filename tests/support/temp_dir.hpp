@@ -1,6 +1,8 @@
 // A temporary directory for a test, removed with everything in it on destruction.
 #pragma once
 
+#include <stdlib.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -9,14 +11,13 @@
 #include <string>
 #include <string_view>
 
-#include <stdlib.h>
-
 namespace vstream::test {
 
 class TempDir {
 public:
     TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "vstream-test-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "vstream-test-XXXXXX").string();
         if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
         path_ = pattern;
     }
@@ -51,7 +52,8 @@ inline std::string random_bytes(std::size_t n, std::uint64_t seed = 1) {
     std::string out(n, '\0');
     for (std::size_t i = 0; i < n; i += 8) {
         const std::uint64_t v = gen();
-        for (std::size_t k = 0; k < 8 && i + k < n; ++k) out[i + k] = static_cast<char>(v >> (8 * k));
+        for (std::size_t k = 0; k < 8 && i + k < n; ++k)
+            out[i + k] = static_cast<char>(v >> (8 * k));
     }
     return out;
 }

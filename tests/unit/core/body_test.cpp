@@ -212,4 +212,4 @@ TEST_CASE("moving a borrowed body transfers its keeper without adding a referenc
     CHECK(keeper.use_count() == 1);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/body")

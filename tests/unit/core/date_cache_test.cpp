@@ -31,8 +31,8 @@ TEST_CASE("known instants format as IMF-fixdate") {
     };
     const Row rows[] = {
         {0, "Thu, 01 Jan 1970 00:00:00 GMT"},
-        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},   // RFC 9110's example
-        {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},   // leap day of a century leap year
+        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},  // RFC 9110's example
+        {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},  // leap day of a century leap year
         {1709164799, "Wed, 28 Feb 2024 23:59:59 GMT"},
         {1709251199, "Thu, 29 Feb 2024 23:59:59 GMT"},  // leap day
         {1709251200, "Fri, 01 Mar 2024 00:00:00 GMT"},
@@ -112,4 +112,4 @@ TEST_CASE("the date does not follow LC_TIME") {
     std::setlocale(LC_ALL, saved.c_str());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/date_cache")

@@ -42,4 +42,4 @@ TEST_CASE("appending twice concatenates, with no separator") {
     CHECK(out == "12034");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/decimal")

@@ -138,4 +138,4 @@ TEST_CASE("Error is catchable as std::system_error and std::exception") {
     CHECK_THROWS_AS(throw Error(errc::io_error, "x"), std::exception);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/error")

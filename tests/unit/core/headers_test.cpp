@@ -29,8 +29,8 @@ TEST_CASE("iequals compares ASCII case-insensitively") {
         {"Host", "Hos", false},
         {"Host", "Hosts", false},
         {"a", "b", false},
-        {"@", "`", false},   // 0x40 and 0x60 are not letters
-        {"[", "{", false},   // 0x5b and 0x7b
+        {"@", "`", false},        // 0x40 and 0x60 are not letters
+        {"[", "{", false},        // 0x5b and 0x7b
         {"\xC9", "\xE9", false},  // only ASCII folds
         {"", "a", false},
     };
@@ -158,4 +158,4 @@ TEST_CASE("iteration visits fields in the order received") {
     CHECK(names == "A1B2C3");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/headers")

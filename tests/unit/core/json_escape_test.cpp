@@ -26,12 +26,13 @@ TEST_CASE("quotes, backslashes and control characters are escaped") {
 }
 
 TEST_CASE("valid UTF-8 passes through, invalid bytes become U+FFFD") {
-    CHECK(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac\"");
+    CHECK(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac") ==
+          "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac\"");
     CHECK(esc("\xff") == "\"\\ufffd\"");
-    CHECK(esc("\xc3") == "\"\\ufffd\"");                      // truncated
-    CHECK(esc("\xc0\xaf") == "\"\\ufffd\\ufffd\"");           // overlong '/'
-    CHECK(esc("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
+    CHECK(esc("\xc3") == "\"\\ufffd\"");                                   // truncated
+    CHECK(esc("\xc0\xaf") == "\"\\ufffd\\ufffd\"");                        // overlong '/'
+    CHECK(esc("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");             // surrogate
     CHECK(esc("\xf4\x90\x80\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/json_escape")

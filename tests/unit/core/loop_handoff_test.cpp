@@ -4,6 +4,7 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
+#include <uv.h>
 
 #include <atomic>
 #include <future>
@@ -11,8 +12,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 using vstream::core::LoopHandoff;
 using vstream::test::wait_until;
@@ -73,7 +72,9 @@ TEST_CASE("a posted task runs on the loop thread") {
     std::promise<std::pair<std::thread::id, bool>> ran;
     auto fut = ran.get_future();
     auto h = lt.handoff();
-    REQUIRE(h->post([&ran, h] { ran.set_value({std::this_thread::get_id(), h->on_loop_thread()}); }));
+    REQUIRE(h->post([&ran, h] {
+        ran.set_value({std::this_thread::get_id(), h->on_loop_thread()});
+    }));
     REQUIRE(fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
     const auto [id, on_loop] = fut.get();
     CHECK(id == lt.loop_thread_id());
@@ -261,4 +262,4 @@ TEST_CASE("an unref'd handoff lets uv_run return while idle") {
     CHECK(uv_loop_close(&loop) == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("core/loop_handoff")

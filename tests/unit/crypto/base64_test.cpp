@@ -117,7 +117,7 @@ TEST_CASE("strict decoding refuses anything but the canonical encoding") {
         CHECK_FALSE(base64_decode(text, Base64Alphabet::url).has_value());
     }
     using namespace std::string_view_literals;
-    CHECK_FALSE(base64_decode("Zm9v\0"sv).has_value());  // a NUL
+    CHECK_FALSE(base64_decode("Zm9v\0"sv).has_value());        // a NUL
     CHECK_FALSE(base64_decode("Zm9v\xc3\xa9"sv).has_value());  // non-ASCII
 }
 
@@ -128,8 +128,8 @@ TEST_CASE("every byte value round-trips in both alphabets") {
         CAPTURE(len);
         const std::vector<std::uint8_t> part(all.begin(), all.begin() + static_cast<long>(len));
         CHECK(base64_decode(base64_encode(part)) == part);
-        CHECK(base64_decode(base64_encode(part, Base64Alphabet::url, false),
-                            Base64Alphabet::url) == part);
+        CHECK(base64_decode(base64_encode(part, Base64Alphabet::url, false), Base64Alphabet::url) ==
+              part);
     }
 }
 
@@ -139,9 +139,9 @@ TEST_CASE("base64_decode_to writes only when everything fits, and reports the si
     CHECK(std::string(out.begin(), out.end()) == "foobar");
 
     std::array<std::uint8_t, 3> small = {'x', 'x', 'x'};
-    CHECK(base64_decode_to("Zm9vYmFy", small) == 6u);  // the size needed
+    CHECK(base64_decode_to("Zm9vYmFy", small) == 6u);         // the size needed
     CHECK(std::string(small.begin(), small.end()) == "xxx");  // untouched
-    CHECK(base64_decode_to("Zm9vYmFy", {}) == 6u);  // validation only
+    CHECK(base64_decode_to("Zm9vYmFy", {}) == 6u);            // validation only
     CHECK_FALSE(base64_decode_to("Zm9v!", out).has_value());
     CHECK(base64_decode_to("", {}) == 0u);
 }
@@ -166,4 +166,4 @@ TEST_CASE("lenient decoding synthesises padding and ignores trailing bits (RFC 8
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("crypto/base64")

@@ -22,8 +22,6 @@ TEST_CASE("random_bytes fills the span, and two draws differ") {
     CHECK(zeros < big.size() / 128);  // about 1/256 of the bytes are zero
 }
 
-TEST_CASE("an empty span is fine") {
-    CHECK(vstream::crypto::random_bytes({}) == 0);
-}
+TEST_CASE("an empty span is fine") { CHECK(vstream::crypto::random_bytes({}) == 0); }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("crypto/random")

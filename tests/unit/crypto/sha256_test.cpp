@@ -103,4 +103,4 @@ TEST_CASE("to_hex writes two lowercase digits per byte") {
     CHECK(std::string_view(out, 4) == "00xx");  // exactly two chars written
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("crypto/sha256")

@@ -2,21 +2,20 @@
 // (openat2 RESOLVE_BENEATH), symlinks, identities, cache keys and refusals.
 #include "files/local_file_origin.hpp"
 
-#include "temp_dir.hpp"
-
 #include <vstream/error.hpp>
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <filesystem>
 #include <string>
 #include <string_view>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using vstream::files::FileIdentity;
 using vstream::files::FileKind;
@@ -307,4 +306,4 @@ TEST_CASE("opened descriptors are read-only and close-on-exec") {
     ::close(f.fd);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("files/local_file_origin")

@@ -7,6 +7,9 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -19,10 +22,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using vstream::FileCacheConfig;
 using vstream::files::CachedFile;
@@ -108,7 +107,9 @@ TEST_CASE("an open after a miss is a hit that shares the same CachedFile") {
     CHECK(s.open_entries == 1);
 }
 
-TEST_CASE("a small file is mapped whole: data() holds the file's bytes, and its descriptor stays for sendfile") {
+TEST_CASE(
+    "a small file is mapped whole: data() holds the file's bytes, and its descriptor stays for "
+    "sendfile") {
     Fixture fx;
     const std::string content = random_bytes(10000, 7);
     fx.write("a.bin", content);
@@ -217,7 +218,7 @@ TEST_CASE("windows are aligned to window_size and hold the file's bytes, the las
         CHECK(w->length() == std::min<std::uint64_t>(ws, content.size() - start));
         CHECK(bytes_of(*w) == std::string_view(content).substr(start, w->length()));
     }
-    CHECK(cache.window(f, content.size(), true) == nullptr);      // past the end
+    CHECK(cache.window(f, content.size(), true) == nullptr);  // past the end
     CHECK(cache.window(f, content.size() + ws, true) == nullptr);
     CHECK(cache.window(nullptr, 0, true) == nullptr);
 }
@@ -298,7 +299,8 @@ TEST_CASE("mapped_bytes never exceeds the budget while windows come and go") {
     std::vector<WindowRef> held;
     for (int step = 0; step < 300; ++step) {
         CAPTURE(step);
-        if (!held.empty() && gen() % 2 == 0) held.erase(held.begin() + static_cast<long>(gen() % held.size()));
+        if (!held.empty() && gen() % 2 == 0)
+            held.erase(held.begin() + static_cast<long>(gen() % held.size()));
         const std::uint64_t off = gen() % content.size();
         CAPTURE(off);
         WindowRef w = cache.window(f, off, gen() % 2 == 0);
@@ -464,7 +466,8 @@ TEST_CASE("the same path in two sources is cached as two entries") {
     CHECK(cache.stats().misses == 2);
 }
 
-TEST_CASE("with revalidate 0, a replaced file gets a new CachedFile and the old one stays readable") {
+TEST_CASE(
+    "with revalidate 0, a replaced file gets a new CachedFile and the old one stays readable") {
     Fixture fx;
     const std::string old_bytes = random_bytes(3000, 14);
     const std::string new_bytes = random_bytes(5000, 15);
@@ -495,7 +498,8 @@ TEST_CASE("with revalidate 0, a replaced file gets a new CachedFile and the old 
     CHECK(again.get() == new_ref.get());
 }
 
-TEST_CASE("with revalidate 0, a touched file gets a new CachedFile and the old one stays readable") {
+TEST_CASE(
+    "with revalidate 0, a touched file gets a new CachedFile and the old one stays readable") {
     Fixture fx;
     const std::string content = random_bytes(3000, 16);
     const std::string path = fx.write("a.bin", content);
@@ -783,4 +787,4 @@ TEST_CASE("concurrent opens of one path from four threads share one entry") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("files/mmap_cache")

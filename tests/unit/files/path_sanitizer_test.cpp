@@ -15,12 +15,9 @@ namespace {
 
 const char* name_of(PathVerdict v) {
     switch (v) {
-        case PathVerdict::ok:
-            return "ok";
-        case PathVerdict::bad_request:
-            return "bad_request";
-        case PathVerdict::not_found:
-            return "not_found";
+        case PathVerdict::ok: return "ok";
+        case PathVerdict::bad_request: return "bad_request";
+        case PathVerdict::not_found: return "not_found";
     }
     return "?";
 }
@@ -106,18 +103,11 @@ TEST_CASE("traversal and hidden-file vectors are not found") {
 
 TEST_CASE("control bytes are a bad request wherever they are") {
     const Row rows[] = {
-        {"a\0b"s, bad, "", false},
-        {"\0"s, bad, "", false},
-        {"a/b\0"s, bad, "", false},
+        {"a\0b"s, bad, "", false},     {"\0"s, bad, "", false},    {"a/b\0"s, bad, "", false},
         {"../a\0"s, bad, "", false},  // bad_request wins over the earlier ".."
-        {".git\0"s, bad, "", false},
-        {"a\nb", bad, "", false},
-        {"a\rb", bad, "", false},
-        {"a\tb", bad, "", false},
-        {"\x01", bad, "", false},
-        {"a\x1f", bad, "", false},
-        {"a\x7f", bad, "", false},
-        {"a\x20", ok, "a ", false},  // space is printable
+        {".git\0"s, bad, "", false},   {"a\nb", bad, "", false},   {"a\rb", bad, "", false},
+        {"a\tb", bad, "", false},      {"\x01", bad, "", false},   {"a\x1f", bad, "", false},
+        {"a\x7f", bad, "", false},     {"a\x20", ok, "a ", false},  // space is printable
         {"a\x80", ok, "a\x80", false},
     };
     check_rows(std::begin(rows), std::end(rows));
@@ -162,7 +152,7 @@ TEST_CASE("a segment or a path over its limit is not found") {
     o.max_segment = 3;
     CHECK(sanitize_path("abc/defg", o).verdict == PathVerdict::not_found);  // segment of 4
     CHECK(sanitize_path("abc/def", o).relative == "abc/def");
-    CHECK(sanitize_path("abc//def", o).verdict == PathVerdict::ok);  // 8 bytes
+    CHECK(sanitize_path("abc//def", o).verdict == PathVerdict::ok);          // 8 bytes
     CHECK(sanitize_path("/abc//def", o).verdict == PathVerdict::not_found);  // 9 bytes
     // The length check is on the input; bad_request still wins over it.
     CHECK(sanitize_path("abcdefgh\0"s, o).verdict == PathVerdict::bad_request);
@@ -180,4 +170,4 @@ TEST_CASE("a sanitized path sanitizes to itself") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("files/path_sanitizer")

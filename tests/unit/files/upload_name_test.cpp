@@ -68,16 +68,20 @@ TEST_CASE("every other byte or run of bytes becomes one underscore") {
     const Row rows[] = {
         {"my video (1).mp4", "my_video_1_.mp4"},
         {"a   b", "a_b"},
-        {"evil.php\0.jpg"sv, "evil.php_.jpg"},           // NUL: never cut short
-        {"line\r\nbreak\t.txt", "line_break_.txt"},      // control bytes
-        {"\x7f\x01" "del.txt", "_del.txt"},
-        {"vid\xc3\xa9o.mp4", "vid_o.mp4"},               // UTF-8 é: one run
-        {"\xe6\x97\xa5\xe6\x9c\xac.mp4", "_.mp4"},       // all non-ASCII stem
-        {"a\xff\xfe" "b", "a_b"},                        // invalid UTF-8
+        {"evil.php\0.jpg"sv, "evil.php_.jpg"},       // NUL: never cut short
+        {"line\r\nbreak\t.txt", "line_break_.txt"},  // control bytes
+        {"\x7f\x01"
+         "del.txt",
+         "_del.txt"},
+        {"vid\xc3\xa9o.mp4", "vid_o.mp4"},          // UTF-8 é: one run
+        {"\xe6\x97\xa5\xe6\x9c\xac.mp4", "_.mp4"},  // all non-ASCII stem
+        {"a\xff\xfe"
+         "b",
+         "a_b"},  // invalid UTF-8
         {"semi;colon$and&more|<>:*?\"'.txt", "semi_colon_and_more_.txt"},
-        {"keep__double", "keep__double"},                // literal underscores stay
+        {"keep__double", "keep__double"},  // literal underscores stay
         {"a_ b", "a__b"},
-        {"%2e%2e%2fetc", "_2e_2e_2fetc"},                // no decoding here
+        {"%2e%2e%2fetc", "_2e_2e_2fetc"},  // no decoding here
     };
     for (const Row& r : rows) {
         CAPTURE(r.client);
@@ -173,4 +177,4 @@ TEST_CASE("generated names are 32 random lowercase hex digits, then the extensio
     CHECK(is_safe(mp4));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("files/upload_name")

@@ -3,12 +3,18 @@
 // behind when discarded; both with O_TMPFILE and with the named temporary file; a full disk.
 #include "files/upload_sink.hpp"
 
+#include <vstream/error.hpp>
+
 #include "dir_scan.hpp"
 #include "temp_dir.hpp"
 
-#include <vstream/error.hpp>
-
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,13 +29,6 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/mount.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
 using vstream::files::kUploadTempPrefix;
 using vstream::files::upload_error_status;
 using vstream::files::UploadDir;
@@ -38,8 +37,8 @@ using vstream::test::list;
 using vstream::test::open_files_in;
 using vstream::test::random_bytes;
 using vstream::test::read_file;
-using vstream::test::TmpfsMount;
 using vstream::test::TempDir;
+using vstream::test::TmpfsMount;
 using TempMode = UploadSink::TempMode;
 
 namespace {
@@ -169,9 +168,7 @@ TEST_CASE("discard and the destructor leave the directory empty") {
             REQUIRE(sink.write("again") == 0);
         }  // destroyed while open
         CHECK(list(f.path).empty());
-        {
-            UploadSink never_opened(dir, mode);
-        }
+        { UploadSink never_opened(dir, mode); }
         {
             UploadSink opened(dir, mode);
             REQUIRE(opened.open() == 0);
@@ -282,9 +279,8 @@ TEST_CASE("commit refuses names that are not one plain path component") {
         UploadSink sink(dir, mode);
         REQUIRE(sink.open() == 0);
         REQUIRE(sink.write("data") == 0);
-        for (const std::string& name :
-             {""s, "."s, ".."s, "a/b"s, "/etc/passwd"s, "../x"s, "x/"s, "a\0b"s, "\0"s,
-              std::string(kUploadTempPrefix) + "0123"}) {
+        for (const std::string& name : {""s, "."s, ".."s, "a/b"s, "/etc/passwd"s, "../x"s, "x/"s,
+                                        "a\0b"s, "\0"s, std::string(kUploadTempPrefix) + "0123"}) {
             CAPTURE(name);
             CHECK(sink.commit(name, false, false) == -EINVAL);
             CHECK(sink.commit(name, true, false) == -EINVAL);
@@ -546,4 +542,4 @@ TEST_CASE("errors map to HTTP statuses") {
     CHECK(upload_error_status(0) == 500);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("files/upload_sink")

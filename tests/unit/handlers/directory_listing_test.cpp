@@ -5,15 +5,14 @@
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 using vstream::handlers::html_escape;
 using vstream::handlers::ListingEntry;
@@ -60,8 +59,8 @@ TEST_CASE("entries are sorted directories first, then by name, and dotfiles are 
     Listing l;
     std::vector<ListingEntry> entries;
     REQUIRE(read_directory(open_dir(l.dir.path().string()), false, entries) == 0);
-    const std::vector<std::string> want = {"adir/", "zdir/", "B.txt", "a.txt", "b.txt",
-                                           "link-to-a"};
+    const std::vector<std::string> want = {"adir/", "zdir/", "B.txt",
+                                           "a.txt", "b.txt", "link-to-a"};
     CHECK(names(entries) == want);
     for (const ListingEntry& e : entries) {
         CAPTURE(e.name);
@@ -75,7 +74,7 @@ TEST_CASE("dotfiles are listed when asked for") {
     Listing l;
     std::vector<ListingEntry> entries;
     REQUIRE(read_directory(open_dir(l.dir.path().string()), true, entries) == 0);
-    const std::vector<std::string> want = {".git/",  "adir/", "zdir/",  ".hidden",
+    const std::vector<std::string> want = {".git/", "adir/", "zdir/", ".hidden",
                                            "B.txt", "a.txt", "b.txt", "link-to-a"};
     CHECK(names(entries) == want);
 }
@@ -141,7 +140,8 @@ TEST_CASE("a name like <script> is escaped in the text and percent-encoded in th
     };
     const std::string page = render_listing("/files/", entries);
     CHECK(page.find("<script>") == std::string::npos);
-    CHECK(page.find("<li><a href=\"./%3Cscript%3E\">&lt;script&gt;</a> 5</li>") != std::string::npos);
+    CHECK(page.find("<li><a href=\"./%3Cscript%3E\">&lt;script&gt;</a> 5</li>") !=
+          std::string::npos);
     CHECK(page.find("<li><a href=\"./a&amp;b%20%22q%22\">a&amp;b &quot;q&quot;</a> 7</li>") !=
           std::string::npos);
     CHECK(page.find("<li><a href=\"./it&#39;s/\">it&#39;s/</a></li>") != std::string::npos);
@@ -178,4 +178,4 @@ TEST_CASE("a listing is a complete UTF-8 HTML page") {
     CHECK(page.substr(page.size() - 15) == "</body></html>\n");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("handlers/directory_listing")

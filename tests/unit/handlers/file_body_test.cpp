@@ -3,11 +3,12 @@
 // against a fake loop clock.
 #include "handlers/file_body.hpp"
 
-#include "files/local_file_origin.hpp"
 #include "body_drain.hpp"
+#include "files/local_file_origin.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -17,17 +18,15 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
 using vstream::FileCacheConfig;
-using vstream::handlers::FileBody;
 using vstream::files::FileRef;
 using vstream::files::LocalFileOrigin;
 using vstream::files::MmapCache;
+using vstream::handlers::FileBody;
 using vstream::handlers::Pacing;
 using vstream::request::Pull;
-using vstream::test::random_bytes;
 using vstream::test::BodyDrain;
+using vstream::test::random_bytes;
 using vstream::test::TempDir;
 using Piece = FileBody::Piece;
 
@@ -92,7 +91,8 @@ std::string expected(const std::string& content, const std::vector<Piece>& piece
     std::string out;
     for (const Piece& p : pieces) {
         out += p.text;
-        out += content.substr(static_cast<std::size_t>(p.first), static_cast<std::size_t>(p.length));
+        out +=
+            content.substr(static_cast<std::size_t>(p.first), static_cast<std::size_t>(p.length));
     }
     return out;
 }
@@ -130,8 +130,8 @@ TEST_CASE("a windowed file is produced across window borders, a window at most p
     REQUIRE(f.file->windowed());
     const std::uint64_t size = f.content.size();
     const std::vector<Piece> pieces = {
-        {"head one\r\n", ws - 10, 2 * ws + 20},  // three windows
-        {"head two\r\n", 3 * ws, 1},             // a single byte at a border
+        {"head one\r\n", ws - 10, 2 * ws + 20},     // three windows
+        {"head two\r\n", 3 * ws, 1},                // a single byte at a border
         {"", 4 * ws + 100, size - (4 * ws + 100)},  // through the short last window
         {"tail\r\n", 0, 0},
     };
@@ -278,4 +278,4 @@ TEST_CASE("a body produces the file after the caller's FileRef is dropped") {
     CHECK(drain.written() == f.content);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("handlers/file_body")

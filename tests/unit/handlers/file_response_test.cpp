@@ -2,14 +2,15 @@
 // lines and body of file answers, on an Exchange filled in as the parser would.
 #include "handlers/file_response.hpp"
 
-#include "files/local_file_origin.hpp"
-#include "request/exchange.hpp"
-#include "body_drain.hpp"
-#include "temp_dir.hpp"
-
 #include <vstream/headers.hpp>
 
+#include "body_drain.hpp"
+#include "files/local_file_origin.hpp"
+#include "request/exchange.hpp"
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -20,8 +21,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <unistd.h>
 
 using vstream::FileCacheConfig;
 using vstream::FileOptions;
@@ -34,8 +33,8 @@ using vstream::files::MmapCache;
 using vstream::handlers::respond_open_error;
 using vstream::handlers::respond_with_file;
 using vstream::request::Exchange;
-using vstream::test::random_bytes;
 using vstream::test::BodyDrain;
+using vstream::test::random_bytes;
 using vstream::test::TempDir;
 
 namespace {
@@ -71,7 +70,7 @@ std::optional<std::string> header(const Exchange& x, std::string_view name) {
 
 // The environment of a server with this cache and Range limit.
 std::shared_ptr<const vstream::request::Env> env_with(std::shared_ptr<MmapCache> cache,
-                                                       std::size_t max_ranges) {
+                                                      std::size_t max_ranges) {
     ServerConfig config;
     config.limits.max_ranges = max_ranges;
     return vstream::request::Env::make(config, std::move(cache));
@@ -436,7 +435,8 @@ TEST_CASE("a windowed file is sent through a response body, whole or as a range"
     }
     SUBCASE("a range across windows") {
         Fixture f(content, c);
-        const std::string range = "bytes=" + std::to_string(ws - 3) + "-" + std::to_string(2 * ws + 3);
+        const std::string range =
+            "bytes=" + std::to_string(ws - 3) + "-" + std::to_string(2 * ws + 3);
         f.with("Range", range).respond();
         CHECK(f.x.status == 206);
         REQUIRE(f.x.response_body != nullptr);
@@ -463,11 +463,9 @@ TEST_CASE("respond_open_error maps errno to 404, 403, 503 with Retry-After, or 5
         int status;
     };
     const Row rows[] = {
-        {-ENOENT, 404}, {-ENOTDIR, 404}, {-EISDIR, 404}, {-ENODEV, 404},
-        {-EXDEV, 404},  {-ELOOP, 404},   {-ENAMETOOLONG, 404},
-        {-EACCES, 403}, {-EPERM, 403},
-        {-EMFILE, 503}, {-ENFILE, 503}, {-ENOMEM, 503},
-        {-EIO, 500},    {-EINVAL, 500},  {-EBADF, 500},
+        {-ENOENT, 404}, {-ENOTDIR, 404},      {-EISDIR, 404}, {-ENODEV, 404}, {-EXDEV, 404},
+        {-ELOOP, 404},  {-ENAMETOOLONG, 404}, {-EACCES, 403}, {-EPERM, 403},  {-EMFILE, 503},
+        {-ENFILE, 503}, {-ENOMEM, 503},       {-EIO, 500},    {-EINVAL, 500}, {-EBADF, 500},
     };
     for (const Row& r : rows) {
         const int err = r.err;
@@ -488,4 +486,4 @@ TEST_CASE("respond_open_error maps errno to 404, 403, 503 with Retry-After, or 5
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("handlers/file_response")

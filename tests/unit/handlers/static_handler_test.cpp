@@ -2,11 +2,11 @@
 // a few answers of each kind. Traversal in depth is in tests/integration/files_*_test.cpp.
 #include "handlers/static_handler.hpp"
 
+#include <vstream/error.hpp>
+
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
 #include "test_server.hpp"
-
-#include <vstream/error.hpp>
 
 #include <doctest/doctest.h>
 
@@ -40,9 +40,9 @@ public:
 
     Response request(const std::string& method, const std::string& target,
                      const std::string& headers = "") {
-        const std::optional<Response> r = roundtrip(
-            server_->port(), method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + headers +
-                                 "Connection: close\r\n\r\n");
+        const std::optional<Response> r =
+            roundtrip(server_->port(), method + " " + target + " HTTP/1.1\r\nHost: test\r\n" +
+                                           headers + "Connection: close\r\n\r\n");
         REQUIRE(r);
         return *r;
     }
@@ -173,9 +173,9 @@ TEST_CASE("a directory redirect never points at another host") {
         CAPTURE(prefix);
         StaticServer s(StaticOptions{}, prefix);
         const std::string base = prefix == "/" ? "" : prefix;
-        for (const std::string& target : {"//evil.com/%2e%2e/%2e%2e" + base + "/sub",
-                                         "//evil.com/../.." + base + "/sub",
-                                         base + "//evil.com/%2e%2e/sub"}) {
+        for (const std::string& target :
+             {"//evil.com/%2e%2e/%2e%2e" + base + "/sub", "//evil.com/../.." + base + "/sub",
+              base + "//evil.com/%2e%2e/sub"}) {
             CAPTURE(target);
             const Response r = s.get(target);
             if (r.status != 301) continue;  // refusing such a path is fine too
@@ -187,4 +187,4 @@ TEST_CASE("a directory redirect never points at another host") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("handlers/static_handler")

@@ -6,17 +6,19 @@
 // name in the directory and no temporary file still open.
 #include "handlers/upload_receiver.hpp"
 
+#include <vstream/error.hpp>
+#include <vstream/upload.hpp>
+
 #include "byte_exact.hpp"
+#include "crypto/sha256.hpp"
 #include "dir_scan.hpp"
 #include "form_data.hpp"
 #include "temp_dir.hpp"
 
-#include "crypto/sha256.hpp"
-
-#include <vstream/error.hpp>
-#include <vstream/upload.hpp>
-
 #include <doctest/doctest.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,10 +34,6 @@
 #include <utility>
 #include <vector>
 
-#include <sys/mount.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
 using vstream::UploadOptions;
 using vstream::UploadResult;
 using vstream::crypto::Sha256Digest;
@@ -47,8 +45,8 @@ using vstream::test::list;
 using vstream::test::open_files_in;
 using vstream::test::random_bytes;
 using vstream::test::read_file;
-using vstream::test::TmpfsMount;
 using vstream::test::TempDir;
+using vstream::test::TmpfsMount;
 
 namespace {
 
@@ -116,7 +114,6 @@ int feed_randomly(UploadReceiver& rx, std::string_view body, std::uint64_t seed)
     return 0;
 }
 
-
 // The files and fields of the multipart body used by the split tests: two files (one holding
 // bytes that look like the start of a delimiter), two fields, and one file input left empty.
 std::vector<Part> sample_parts() {
@@ -161,8 +158,9 @@ void check_sample_stored(const Fixture& f, UploadReceiver& rx, const std::vector
 
 TEST_SUITE("handlers/upload_receiver") {
 
-TEST_CASE("a raw body of 0 B, 1 B or 1 MiB fed in random pieces is stored byte-exact, with "
-          "its sha-256 and what was received") {
+TEST_CASE(
+    "a raw body of 0 B, 1 B or 1 MiB fed in random pieces is stored byte-exact, with "
+    "its sha-256 and what was received") {
     for (const std::size_t size : {std::size_t{0}, std::size_t{1}, kMiB}) {
         for (const std::uint64_t seed : {1u, 2u, 3u}) {
             CAPTURE(size);
@@ -236,8 +234,9 @@ TEST_CASE("a raw body without a name gets a generated one; an unsafe name is mad
     }
 }
 
-TEST_CASE("a multipart body split in two at every offset stores the same files and fields, "
-          "byte-exact") {
+TEST_CASE(
+    "a multipart body split in two at every offset stores the same files and fields, "
+    "byte-exact") {
     Fixture f;
     const std::vector<Part> parts = sample_parts();
     const std::string body = multipart(parts);
@@ -363,8 +362,9 @@ TEST_CASE("two parts with the same filename fail with 409 at finish and leave no
     check_nothing_left(f.dir);
 }
 
-TEST_CASE("an existing file is not replaced without overwrite (409, original intact), and is "
-          "with it") {
+TEST_CASE(
+    "an existing file is not replaced without overwrite (409, original intact), and is "
+    "with it") {
     Fixture f;
     f.tmp.write("up/taken.txt", "the original");
     const std::string body = multipart({
@@ -415,8 +415,9 @@ TEST_CASE("an existing file is not replaced without overwrite (409, original int
     }
 }
 
-TEST_CASE("a body matching the expected digest is stored; a mismatch is 400 and leaves no "
-          "file") {
+TEST_CASE(
+    "a body matching the expected digest is stored; a mismatch is 400 and leaves no "
+    "file") {
     Fixture f;
     const std::string raw = random_bytes(300 * kKiB, 31);
     const std::string form = multipart({
@@ -544,8 +545,8 @@ TEST_CASE("a truncated multipart body fails with 400 at finish and leaves no fil
     // Cut: inside the second file, inside the close delimiter, before its final "--", and
     // right before the last CRLF after it (which the parser does not need).
     const std::size_t close_at = full.size() - (kBoundary.size() + 8);  // "\r\n--" B "--\r\n"
-    for (const std::size_t cut : {full.size() / 2, full.size() - 10, close_at + 2,
-                                  full.size() - 4, std::size_t{0}}) {
+    for (const std::size_t cut :
+         {full.size() / 2, full.size() - 10, close_at + 2, full.size() - 4, std::size_t{0}}) {
         CAPTURE(cut);
         {
             UploadReceiver rx(f.options(), std::string(kBoundary), "", std::nullopt);
@@ -586,8 +587,8 @@ TEST_CASE("malformed multipart fails with 400 while feeding and leaves no file")
     }
     SUBCASE("a part without Content-Disposition") {
         UploadReceiver rx(f.options(), std::string(kBoundary), "", std::nullopt);
-        const std::string body = good_part + "--" + std::string(kBoundary) +
-                                 "\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+        const std::string body =
+            good_part + "--" + std::string(kBoundary) + "\r\nContent-Type: text/plain\r\n\r\nx\r\n";
         CHECK(rx.feed(body) == 400);
     }
     check_nothing_left(f.dir);
@@ -652,8 +653,8 @@ TEST_CASE("a full disk fails with 507 while feeding and leaves the disk as it wa
     TmpfsMount small(f.dir, "size=1m,mode=0755");
     if (!small.mounted()) {
         MESSAGE("skipped: mounting a 1 MiB tmpfs failed (" << std::strerror(small.error())
-                                                         << "); this test needs root or "
-                                                            "CAP_SYS_ADMIN");
+                                                           << "); this test needs root or "
+                                                              "CAP_SYS_ADMIN");
         return;
     }
     struct statvfs empty {};
@@ -713,8 +714,8 @@ TEST_CASE("UploadResult::to_json lists the stored files and the fields") {
     REQUIRE(rx.finish() == 0);
     CHECK(rx.result().to_json() ==
           R"({"files":[{"field":"doc","filename":"my \"doc\".txt","name":"my_doc_.txt",)"
-          R"("size":5,"sha256":")" + sha_hex("hello") +
-          R"(","content_type":"text/plain"}],"fields":{"k":"v \"q\""}})");
+          R"("size":5,"sha256":")" +
+              sha_hex("hello") + R"(","content_type":"text/plain"}],"fields":{"k":"v \"q\""}})");
 }
 
 // A repeated field keeps its last value: JSON names should be unique (RFC 8259 §4), and a
@@ -748,4 +749,4 @@ TEST_CASE("abort() after a successful finish removes the files it stored") {
     check_nothing_left(f.dir);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("handlers/upload_receiver")

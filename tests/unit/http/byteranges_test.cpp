@@ -209,4 +209,4 @@ TEST_CASE("boundary characters are spread evenly") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/byteranges")

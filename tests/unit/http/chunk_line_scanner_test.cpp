@@ -90,31 +90,31 @@ TEST_CASE("valid lines hand on the size and CRLF and drop the extensions, split 
 
 TEST_CASE("malformed lines are refused with 400, split anywhere") {
     const std::vector<std::string> rows = {
-        "\r\n",              // no size
-        ";a=b\r\n",          // no size before the extension
-        " 5\r\n",            // whitespace before the size
-        "0x5\r\n",           // RFC 9112 §7.1: 1*HEXDIG
+        "\r\n",      // no size
+        ";a=b\r\n",  // no size before the extension
+        " 5\r\n",    // whitespace before the size
+        "0x5\r\n",   // RFC 9112 §7.1: 1*HEXDIG
         "-5\r\n",
         "+5\r\n",
-        "5 \r\n",            // BWS belongs to an extension: no ';', no BWS
+        "5 \r\n",  // BWS belongs to an extension: no ';', no BWS
         "5\t\r\n",
-        "5;a=b \r\n",        // nor after the last extension
+        "5;a=b \r\n",  // nor after the last extension
         "5;a \r\n",
-        "5;\r\n",            // an extension needs a name
+        "5;\r\n",  // an extension needs a name
         "5;;a\r\n",
         "5;a=b;\r\n",
         "5;=b\r\n",
-        "5;a=\r\n",          // '=' needs a value
+        "5;a=\r\n",  // '=' needs a value
         "5;a=b c\r\n",
         "5;a=b\"c\"\r\n",
         "5;a b\r\n",
-        "5;a=\"open\r\n",    // an unterminated quoted-string
+        "5;a=\"open\r\n",  // an unterminated quoted-string
         "5;a=\"x\"y\r\n",
         "5;a=\"\x01\"\r\n",  // controls are not qdtext
         "5;a=\"\\\x7f\"\r\n",
-        "5;a@b\r\n",         // '@' is not a tchar
+        "5;a@b\r\n",  // '@' is not a tchar
         "5;a=b,c\r\n",
-        "5\n",               // RFC 9112 §2.2: bare LF or CR
+        "5\n",  // RFC 9112 §2.2: bare LF or CR
         "5;a=b\n",
         "5\r\r\n",
         "5\rx\n",
@@ -168,4 +168,4 @@ TEST_CASE("runs alternate between passed and dropped bytes and end at the LF") {
     CHECK(r.line_end);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/chunk_line_scanner")

@@ -2,9 +2,9 @@
 // support's strict decoder (tests/support/chunked_decoder.hpp).
 #include "http/chunked_encoder.hpp"
 
-#include "chunked_decoder.hpp"
-
 #include <vstream/error.hpp>
+
+#include "chunked_decoder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,9 +18,12 @@ TEST_SUITE("http/chunked_encoder") {
 
 TEST_CASE("chunk size lines are lowercase hex with CRLF") {
     char buf[kMaxChunkSizeLine];
-    for (const auto& row : std::vector<std::pair<std::uint64_t, std::string>>{
-             {1, "1\r\n"}, {15, "f\r\n"}, {16, "10\r\n"}, {4096, "1000\r\n"},
-             {UINT64_MAX, "ffffffffffffffff\r\n"}}) {
+    for (const auto& row :
+         std::vector<std::pair<std::uint64_t, std::string>>{{1, "1\r\n"},
+                                                            {15, "f\r\n"},
+                                                            {16, "10\r\n"},
+                                                            {4096, "1000\r\n"},
+                                                            {UINT64_MAX, "ffffffffffffffff\r\n"}}) {
         CAPTURE(row.first);
         CHECK(std::string(buf, chunk_size_line(row.first, buf)) == row.second);
     }
@@ -28,13 +31,15 @@ TEST_CASE("chunk size lines are lowercase hex with CRLF") {
 
 TEST_CASE("the last chunk carries the trailers and an empty line") {
     CHECK(last_chunk() == "0\r\n\r\n");
-    const std::vector<std::pair<std::string, std::string>> t = {{"Digest", "sha-256=:x:"}, {"X-N", ""}};
+    const std::vector<std::pair<std::string, std::string>> t = {{"Digest", "sha-256=:x:"},
+                                                                {"X-N", ""}};
     CHECK(last_chunk(t) == "0\r\nDigest: sha-256=:x:\r\nX-N: \r\n\r\n");
 }
 
 TEST_CASE("invalid trailer fields are refused") {
     using P = std::pair<std::string, std::string>;
-    for (const P& bad : {P{"", "v"}, P{"a b", "v"}, P{"a:b", "v"}, P{"ok", "a\r\nb"}, P{"ok", std::string("a\0b", 3)}}) {
+    for (const P& bad : {P{"", "v"}, P{"a b", "v"}, P{"a:b", "v"}, P{"ok", "a\r\nb"},
+                         P{"ok", std::string("a\0b", 3)}}) {
         CAPTURE(bad.first);
         const std::vector<P> t = {bad};
         CHECK_THROWS_AS(last_chunk(t), vstream::Error);
@@ -61,4 +66,4 @@ TEST_CASE("what the encoder writes, the decoder reads back") {
     CHECK(d.trailers()[0].second == "5");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/chunked_encoder")

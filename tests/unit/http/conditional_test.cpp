@@ -34,12 +34,9 @@ const Validators kNoTag{"", kModified};
 
 const char* name(Precondition p) {
     switch (p) {
-        case Precondition::proceed:
-            return "proceed";
-        case Precondition::not_modified:
-            return "not_modified";
-        case Precondition::failed:
-            return "failed";
+        case Precondition::proceed: return "proceed";
+        case Precondition::not_modified: return "not_modified";
+        case Precondition::failed: return "failed";
     }
     return "?";
 }
@@ -92,15 +89,15 @@ TEST_CASE("If-Match uses strong comparison and fails with 412") {
         {{{"If-Match", "\"v1\""}}, "PUT", kV, kProceed},
         {{{"If-Match", "\"v2\""}}, "GET", kV, kFailed},
         {{{"If-Match", "\"v2\""}}, "PUT", kV, kFailed},
-        {{{"if-match", "\"v2\""}}, "PUT", kV, kFailed},         // field names: any case
-        {{{"If-Match", "W/\"v1\""}}, "GET", kV, kFailed},       // weak never matches strongly
-        {{{"If-Match", "\"V1\""}}, "GET", kV, kFailed},         // opaque-tags: case-sensitive
-        {{{"If-Match", "*"}}, "GET", kV, kProceed},             // the representation exists
+        {{{"if-match", "\"v2\""}}, "PUT", kV, kFailed},    // field names: any case
+        {{{"If-Match", "W/\"v1\""}}, "GET", kV, kFailed},  // weak never matches strongly
+        {{{"If-Match", "\"V1\""}}, "GET", kV, kFailed},    // opaque-tags: case-sensitive
+        {{{"If-Match", "*"}}, "GET", kV, kProceed},        // the representation exists
         {{{"If-Match", "*"}}, "DELETE", kNoTag, kProceed},
         {{{"If-Match", "\"v2\", \"v1\""}}, "GET", kV, kProceed},
         {{{"If-Match", "\"v2\",\"v1\""}}, "GET", kV, kProceed},
         {{{"If-Match", " \"x\" ,\t\"v1\" "}}, "GET", kV, kProceed},
-        {{{"If-Match", ", ,\"v1\",,"}}, "GET", kV, kProceed},   // empty elements
+        {{{"If-Match", ", ,\"v1\",,"}}, "GET", kV, kProceed},  // empty elements
         {{{"If-Match", "\"a\", \"b\""}}, "GET", kV, kFailed},
         // Several field lines form one list (RFC 9110 §5.3).
         {{{"If-Match", "\"a\""}, {"If-Match", "\"v1\""}}, "GET", kV, kProceed},
@@ -259,7 +256,7 @@ TEST_CASE("If-Range allows the range only on an exact strong match") {
         {"W/\"v1\"", {"W/\"v1\"", kModified}, false},  // not even against a weak validator
         {"\"v1\"", {"W/\"v1\"", kModified}, false},
         {"\"v1\"", kNoTag, false},
-        {"\"v1\", \"v2\"", kV, false},                 // one entity-tag, not a list
+        {"\"v1\", \"v2\"", kV, false},  // one entity-tag, not a list
         {"\"v1", kV, false},
         {"*", kV, false},
         {"", kV, false},
@@ -267,9 +264,9 @@ TEST_CASE("If-Range allows the range only on an exact strong match") {
         {kAt, kV, true},
         {kAtRfc850, kV, true},
         {kAtAsctime, kV, true},
-        {kBefore, kV, false},                          // exactly equal, not "not after"
+        {kBefore, kV, false},  // exactly equal, not "not after"
         {kAfter, kV, false},
-        {kAt, kNoDate, false},                         // unknown Last-Modified
+        {kAt, kNoDate, false},  // unknown Last-Modified
         {"Sun, 06 Nov 1994 08:49:37 GMT junk", kV, false},
         {"Wed, 21 Oct 2015 07:28:00 GMT", kV, false},  // 'W' but not "W/"
     };
@@ -282,4 +279,4 @@ TEST_CASE("If-Range allows the range only on an exact strong match") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/conditional")

@@ -27,18 +27,13 @@ constexpr std::string_view kHelloSha512 =
     "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJw"
     "ew==:";
 
-std::string sha256_member(std::string_view b64) {
-    return "sha-256=:" + std::string(b64) + ":";
-}
+std::string sha256_member(std::string_view b64) { return "sha-256=:" + std::string(b64) + ":"; }
 
 const char* name(Kind k) {
     switch (k) {
-        case Kind::none:
-            return "none";
-        case Kind::sha256:
-            return "sha256";
-        case Kind::malformed:
-            return "malformed";
+        case Kind::none: return "none";
+        case Kind::sha256: return "sha256";
+        case Kind::malformed: return "malformed";
     }
     return "?";
 }
@@ -96,18 +91,12 @@ TEST_CASE("a field without a sha-256 member is valid but has none") {
 TEST_CASE("other algorithms may hold values of any type: they are ignored") {
     const std::string ours = sha256_member(kHelloB64);
     for (const std::string& value : std::vector<std::string>{
-             "foo=1, " + ours,
-             "foo=-1.5, " + ours,
-             "foo=\"a \\\"quoted\\\" \\\\ string\", " + ours,
-             "foo=tok/en:x, " + ours,
-             "foo=*tok, " + ours,
-             "foo=?0, " + ours,
-             "foo, " + ours,             // a bare key is Boolean true
-             "foo;a=1;b, " + ours,       // with parameters
+             "foo=1, " + ours, "foo=-1.5, " + ours, "foo=\"a \\\"quoted\\\" \\\\ string\", " + ours,
+             "foo=tok/en:x, " + ours, "foo=*tok, " + ours, "foo=?0, " + ours,
+             "foo, " + ours,                    // a bare key is Boolean true
+             "foo;a=1;b, " + ours,              // with parameters
              "foo=(1 2 :AA==:);p=?1, " + ours,  // an Inner List
-             "foo=(), " + ours,
-             "*foo=1, " + ours,
-             "a.b_c-d*9=1, " + ours,
+             "foo=(), " + ours, "*foo=1, " + ours, "a.b_c-d*9=1, " + ours,
              "foo=123456789012345, " + ours,   // 15 digits, the most for an Integer
              "foo=123456789012.123, " + ours,  // the most for a Decimal
          }) {
@@ -131,19 +120,17 @@ TEST_CASE("parameters after the sha-256 member are allowed and ignored") {
 
 TEST_CASE("a sha-256 value that is not a 32-byte Byte Sequence is malformed") {
     for (const std::string& value : std::vector<std::string>{
-             sha256_member(""),                              // empty
-             sha256_member("AAAA"),                          // 3 bytes
-             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBA=="),  // 31 bytes
-             sha256_member(std::string(kHelloB64.substr(0, 43)) + "AAAA"),  // 35 bytes
+             sha256_member(""),                                               // empty
+             sha256_member("AAAA"),                                           // 3 bytes
+             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBA=="),   // 31 bytes
+             sha256_member(std::string(kHelloB64.substr(0, 43)) + "AAAA"),    // 35 bytes
              std::string("sha-256=:") + std::string(kHelloSha512.substr(9)),  // 64 bytes
-             std::string("sha-256=\"") + std::string(kHelloB64) + "\"",     // a String
-             std::string("sha-256=") + std::string(kHelloHex),              // hex: an Integer...
-             "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE",          // ...a Token
-             "sha-256",                                                      // Boolean true
-             "sha-256;a=1",
-             "sha-256=?1",
-             "sha-256=1",
-             "sha-256=(" + sha256_member(kHelloB64).substr(8) + ")",         // an Inner List
+             std::string("sha-256=\"") + std::string(kHelloB64) + "\"",       // a String
+             std::string("sha-256=") + std::string(kHelloHex),                // hex: an Integer...
+             "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE",           // ...a Token
+             "sha-256",                                                       // Boolean true
+             "sha-256;a=1", "sha-256=?1", "sha-256=1",
+             "sha-256=(" + sha256_member(kHelloB64).substr(8) + ")",  // an Inner List
          }) {
         CAPTURE(value);
         CHECK(describe(value) == "malformed");
@@ -152,12 +139,12 @@ TEST_CASE("a sha-256 value that is not a 32-byte Byte Sequence is malformed") {
 
 TEST_CASE("bad base64 in a Byte Sequence makes the field malformed") {
     for (const std::string& value : std::vector<std::string>{
-             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE!"),   // '!'
-             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9D-PE="),   // url alphabet
+             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE!"),  // '!'
+             sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9D-PE="),  // url alphabet
              sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9D_PE="),
              sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoy=xBf7kbu9DBPE="),   // '=' inside
              sha256_member("X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=="),  // too much padding
-             sha256_member(std::string(kHelloB64.substr(0, 43)) + "AA"),  // 4n+1 characters
+             sha256_member(std::string(kHelloB64.substr(0, 43)) + "AA"),      // 4n+1 characters
              sha256_member("X48E9qOokqqrvdts8nOJ RJN3OWDUoyWxBf7kbu9DBPE="),  // a space inside
              "sha-512=:A!==:, " + sha256_member(kHelloB64),  // in another member too
          }) {
@@ -186,36 +173,36 @@ TEST_CASE("malformed Dictionary syntax makes the whole field malformed") {
     for (const std::string& value : std::vector<std::string>{
              "SHA-256=:" + std::string(kHelloB64) + ":",  // keys are lowercase
              "Sha-256=:" + std::string(kHelloB64) + ":",
-             ours + ",",          // a trailing comma
+             ours + ",",  // a trailing comma
              ours + ", ",
-             "," + ours,          // a leading comma
-             ours + ",," + ours,  // an empty member
-             ours + " " + ours,   // no comma
-             ours + "; " ,        // ';' without a key
-             ours + ";A=1",       // an upper-case parameter key
-             ours + ";a=",        // '=' without a value
+             "," + ours,                            // a leading comma
+             ours + ",," + ours,                    // an empty member
+             ours + " " + ours,                     // no comma
+             ours + "; ",                           // ';' without a key
+             ours + ";A=1",                         // an upper-case parameter key
+             ours + ";a=",                          // '=' without a value
              "sha-256=:" + std::string(kHelloB64),  // no closing ':'
-             "sha-256=" ,         // '=' without a value
+             "sha-256=",                            // '=' without a value
              "=:" + std::string(kHelloB64) + ":",   // no key
-             "1abc=1, " + ours,   // a key starting with a digit
+             "1abc=1, " + ours,                     // a key starting with a digit
              "-abc=1, " + ours,
              "foo=\"unterminated, " + ours,
              "foo=\"bad \\escape\", " + ours,
              "foo=\"tab\tinside\", " + ours,
-             "foo=1234567890123456, " + ours,    // 16 digits
-             "foo=1234567890123.1, " + ours,     // 13 integer digits in a Decimal
-             "foo=1.1234, " + ours,              // 4 fraction digits
-             "foo=1., " + ours,                  // no fraction digit
+             "foo=1234567890123456, " + ours,  // 16 digits
+             "foo=1234567890123.1, " + ours,   // 13 integer digits in a Decimal
+             "foo=1.1234, " + ours,            // 4 fraction digits
+             "foo=1., " + ours,                // no fraction digit
              "foo=-, " + ours,
              "foo=-a, " + ours,
              "foo=?2, " + ours,
              "foo=?, " + ours,
              "foo=(1 2, " + ours,  // an unclosed Inner List
              "foo=(1,2), " + ours,
-             "foo=@1659578233, " + ours,    // a Date: RFC 9651, not RFC 8941
-             "foo=%\"x\", " + ours,         // a Display String, likewise
+             "foo=@1659578233, " + ours,  // a Date: RFC 9651, not RFC 8941
+             "foo=%\"x\", " + ours,       // a Display String, likewise
              "foo=&, " + ours,
-             ours + "\xc3\xa9",             // non-ASCII
+             ours + "\xc3\xa9",  // non-ASCII
          }) {
         CAPTURE(value);
         CHECK(describe(value) == "malformed");
@@ -227,12 +214,12 @@ TEST_CASE("whitespace follows RFC 8941: SP around the value, OWS around commas o
     const std::string sha512(kHelloSha512);
     // Allowed.
     for (const std::string& value : std::vector<std::string>{
-             "  " + ours,                   // leading SP (§4.2)
-             ours + "   ",                  // trailing SP
-             ours + "\t",                   // trailing HTAB: OWS after a member (§4.2.2)
-             sha512 + " ,\t " + ours,       // OWS on both sides of ','
+             "  " + ours,              // leading SP (§4.2)
+             ours + "   ",             // trailing SP
+             ours + "\t",              // trailing HTAB: OWS after a member (§4.2.2)
+             sha512 + " ,\t " + ours,  // OWS on both sides of ','
              sha512 + "\t,\t" + ours,
-             "foo=(1  2   3), " + ours,     // several SP inside an Inner List
+             "foo=(1  2   3), " + ours,  // several SP inside an Inner List
              "foo=( 1 2 ), " + ours,
          }) {
         CAPTURE(value);
@@ -240,13 +227,13 @@ TEST_CASE("whitespace follows RFC 8941: SP around the value, OWS around commas o
     }
     // Refused.
     for (const std::string& value : std::vector<std::string>{
-             "\t" + ours,                            // leading HTAB: only SP (§4.2)
+             "\t" + ours,                                  // leading HTAB: only SP (§4.2)
              "sha-256 =:" + std::string(kHelloB64) + ":",  // SP before '='
              "sha-256= :" + std::string(kHelloB64) + ":",  // SP after '='
-             ours + " ;a=1",                         // SP before ';'
+             ours + " ;a=1",                               // SP before ';'
              ours + ";a =1",
              ours + ";a= 1",
-             "foo=(1\t2), " + ours,                  // HTAB inside an Inner List
+             "foo=(1\t2), " + ours,  // HTAB inside an Inner List
              "foo=(1 2) ;a, " + ours,
              "\n" + ours,
              ours + "\r\n",
@@ -273,4 +260,4 @@ TEST_CASE("format_sha256_digest writes a member that parses back") {
     CHECK(f.sha256 == zero);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/content_digest")

@@ -15,7 +15,8 @@ std::string scan(const std::string& input, std::size_t step = 0) {
     HeadScanner s;
     if (step == 0) step = input.size() + 1;
     for (std::size_t pos = 0; pos < input.size(); pos += step) {
-        if (const char* p = s.scan(input.data() + pos, std::min(step, input.size() - pos))) return p;
+        if (const char* p = s.scan(input.data() + pos, std::min(step, input.size() - pos)))
+            return p;
     }
     return "";
 }
@@ -76,4 +77,4 @@ TEST_CASE("it stops at the end of the head and starts again after reset") {
     CHECK(s.scan(bad.data(), bad.size()) != nullptr);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/head_scanner")

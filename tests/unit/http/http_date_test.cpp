@@ -1,9 +1,9 @@
 // HTTP-date parsing (RFC 9110 §5.6.7): IMF-fixdate, rfc850-date, asctime-date, strictness.
 #include "http/http_date.hpp"
 
-#include <doctest/doctest.h>
-
 #include "core/date_cache.hpp"
+
+#include <doctest/doctest.h>
 
 #include <cstdio>
 #include <ctime>
@@ -60,8 +60,8 @@ TEST_CASE("IMF-fixdate parses known instants") {
 }
 
 TEST_CASE("formatted dates round-trip through the parser") {
-    const std::time_t instants[] = {0,          1,          59,         86399,     86400,
-                                    -1,         -86401,     784111777,  951782400, 1709251199,
+    const std::time_t instants[] = {0,          1,          59,         86399,      86400,
+                                    -1,         -86401,     784111777,  951782400,  1709251199,
                                     2147483647, 4102444800, 4107542399, -2208988800};
     for (const std::time_t t : instants) {
         const std::string text = format(t);
@@ -133,8 +133,8 @@ TEST_CASE("the one-argument form reads two-digit years against the clock") {
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char text[64];
-    std::snprintf(text, sizeof text, "%s, %02d-%s-%02d 00:00:00 GMT", kLong[tm.tm_wday],
-                  tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year % 100);
+    std::snprintf(text, sizeof text, "%s, %02d-%s-%02d 00:00:00 GMT", kLong[tm.tm_wday], tm.tm_mday,
+                  kMonths[tm.tm_mon], tm.tm_year % 100);
     CAPTURE(text);
     CHECK(parse_http_date(text) == std::optional<std::time_t>(yesterday));
 }
@@ -149,46 +149,46 @@ TEST_CASE("malformed or out-of-range dates are rejected") {
     const char* bad[] = {
         "",
         "GMT",
-        "Sun, 06 Nov 1994 08:49:37",          // no zone
-        "Sun, 06 Nov 1994 08:49:37 UTC",      // only GMT
-        "Sun, 06 Nov 1994 08:49:37 gmt",      // case-sensitive
-        "Sun, 06 Nov 1994 08:49:37 GMT ",     // trailing space
-        " Sun, 06 Nov 1994 08:49:37 GMT",     // leading space
-        "Sun, 06 Nov 1994 08:49:37 GMTx",     // trailing garbage
+        "Sun, 06 Nov 1994 08:49:37",                                     // no zone
+        "Sun, 06 Nov 1994 08:49:37 UTC",                                 // only GMT
+        "Sun, 06 Nov 1994 08:49:37 gmt",                                 // case-sensitive
+        "Sun, 06 Nov 1994 08:49:37 GMT ",                                // trailing space
+        " Sun, 06 Nov 1994 08:49:37 GMT",                                // leading space
+        "Sun, 06 Nov 1994 08:49:37 GMTx",                                // trailing garbage
         "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",  // a list
-        "sun, 06 Nov 1994 08:49:37 GMT",      // day name case
-        "Sun, 06 nov 1994 08:49:37 GMT",      // month case
+        "sun, 06 Nov 1994 08:49:37 GMT",                                 // day name case
+        "Sun, 06 nov 1994 08:49:37 GMT",                                 // month case
         "Sun, 06 NOV 1994 08:49:37 GMT",
-        "Snu, 06 Nov 1994 08:49:37 GMT",      // unknown day name
-        "Sun, 06 Nvo 1994 08:49:37 GMT",      // unknown month
-        "Sun, 6 Nov 1994 08:49:37 GMT",       // one-digit day
-        "Sun, 06 Nov 94 08:49:37 GMT",        // two-digit year in IMF-fixdate
+        "Snu, 06 Nov 1994 08:49:37 GMT",  // unknown day name
+        "Sun, 06 Nvo 1994 08:49:37 GMT",  // unknown month
+        "Sun, 6 Nov 1994 08:49:37 GMT",   // one-digit day
+        "Sun, 06 Nov 94 08:49:37 GMT",    // two-digit year in IMF-fixdate
         "Sun, 06 Nov 19945 08:49:37 GMT",
-        "Sun,  06 Nov 1994 08:49:37 GMT",     // double space
+        "Sun,  06 Nov 1994 08:49:37 GMT",  // double space
         "Sun,06 Nov 1994 08:49:37 GMT",
-        "Sun, 06-Nov-1994 08:49:37 GMT",      // rfc850 separators in IMF-fixdate
-        "Sun, 06 Nov 1994 8:49:37 GMT",       // one-digit hour
-        "Sun, 06 Nov 1994 08:49 GMT",         // no seconds
+        "Sun, 06-Nov-1994 08:49:37 GMT",  // rfc850 separators in IMF-fixdate
+        "Sun, 06 Nov 1994 8:49:37 GMT",   // one-digit hour
+        "Sun, 06 Nov 1994 08:49 GMT",     // no seconds
         "Sun, 06 Nov 1994 08.49.37 GMT",
-        "Sun, 00 Nov 1994 08:49:37 GMT",      // day 0
-        "Sun, 31 Nov 1994 08:49:37 GMT",      // November has 30 days
-        "Thu, 29 Feb 2023 00:00:00 GMT",      // not a leap year
-        "Thu, 29 Feb 1900 00:00:00 GMT",      // century, not a leap year
+        "Sun, 00 Nov 1994 08:49:37 GMT",  // day 0
+        "Sun, 31 Nov 1994 08:49:37 GMT",  // November has 30 days
+        "Thu, 29 Feb 2023 00:00:00 GMT",  // not a leap year
+        "Thu, 29 Feb 1900 00:00:00 GMT",  // century, not a leap year
         "Sun, 32 Jan 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 24:00:00 GMT",      // hour 24
-        "Sun, 06 Nov 1994 08:60:00 GMT",      // minute 60
+        "Sun, 06 Nov 1994 24:00:00 GMT",  // hour 24
+        "Sun, 06 Nov 1994 08:60:00 GMT",  // minute 60
         "Sun, 06 Nov 1994 -8:49:37 GMT",
         "Sun, 06 Nov +994 08:49:37 GMT",
         "Sun, 0x Nov 1994 08:49:37 GMT",
-        "Sunday, 06 Nov 1994 08:49:37 GMT",   // long name with IMF-fixdate
-        "Sun, 06-Nov-94 08:49:37 GMT",        // short name with rfc850-date
-        "Sunday, 06-Nov-1994 08:49:37 GMT",   // four-digit year in rfc850-date
+        "Sunday, 06 Nov 1994 08:49:37 GMT",  // long name with IMF-fixdate
+        "Sun, 06-Nov-94 08:49:37 GMT",       // short name with rfc850-date
+        "Sunday, 06-Nov-1994 08:49:37 GMT",  // four-digit year in rfc850-date
         "Sunday, 06-Nov-94 08:49:37",
         "Sunday, 06-Nov-94 08:49:37 GMT ",
         "Sunday 06-Nov-94 08:49:37 GMT",
         "Sundayy, 06-Nov-94 08:49:37 GMT",
         "Sun Nov  6 08:49:37 1994 ",
-        "1994-11-06T08:49:37Z",               // ISO 8601
+        "1994-11-06T08:49:37Z",  // ISO 8601
         "784111777",
     };
     for (const char* text : bad) {
@@ -210,7 +210,7 @@ TEST_CASE("the day name is not checked against the date") {
 
 TEST_CASE("every day and month name is recognised") {
     const char* days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    const char* long_days[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+    const char* long_days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                "Friday", "Saturday", "Sunday"};
     const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -232,4 +232,4 @@ TEST_CASE("every day and month name is recognised") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/http_date")

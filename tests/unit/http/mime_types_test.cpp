@@ -167,4 +167,4 @@ TEST_CASE("set rejects extensions that could never match and types unfit for a h
     CHECK(types.lookup("a.mp4") == "video/mp4;\tcodecs=avc1");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/mime_types")

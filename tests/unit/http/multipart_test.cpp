@@ -112,8 +112,8 @@ std::string field(std::string_view name, std::string_view value) {
 std::string file(std::string_view name, std::string_view filename, std::string_view type,
                  std::string_view content) {
     return "--XyZ\r\nContent-Disposition: form-data; name=\"" + std::string(name) +
-           "\"; filename=\"" + std::string(filename) + "\"\r\nContent-Type: " +
-           std::string(type) + "\r\n\r\n" + std::string(content) + "\r\n";
+           "\"; filename=\"" + std::string(filename) + "\"\r\nContent-Type: " + std::string(type) +
+           "\r\n\r\n" + std::string(content) + "\r\n";
 }
 
 // One part with the given Content-Disposition parameters (after "form-data").
@@ -142,30 +142,30 @@ TEST_CASE("the boundary comes from a multipart/form-data Content-Type in either 
     const std::string b71(71, 'b');
     const Row rows[] = {
         {"multipart/form-data; boundary=XyZ", "XyZ"},
-        {"Multipart/Form-Data; BOUNDARY=XyZ", "XyZ"},                      // case-insensitive
+        {"Multipart/Form-Data; BOUNDARY=XyZ", "XyZ"},  // case-insensitive
         {"multipart/form-data;boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW",
          "----WebKitFormBoundary7MA4YWxkTrZu0gW"},
         {"multipart/form-data; boundary=\"a b:c/(d)=?,e\"", "a b:c/(d)=?,e"},  // quoted bchars
-        {"multipart/form-data; boundary=\"ab\\c\"", "abc"},                // quoted-pair
-        {"multipart/form-data; charset=utf-8; boundary=abc", "abc"},       // parameter order
+        {"multipart/form-data; boundary=\"ab\\c\"", "abc"},                    // quoted-pair
+        {"multipart/form-data; charset=utf-8; boundary=abc", "abc"},           // parameter order
         {"multipart/form-data; boundary=abc; charset=\"utf-8\"", "abc"},
-        {"  multipart/form-data ; boundary = abc ;  ", "abc"},             // OWS, BWS, empty param
+        {"  multipart/form-data ; boundary = abc ;  ", "abc"},  // OWS, BWS, empty param
         {"multipart/form-data; boundary=1", "1"},
         {"multipart/form-data; boundary=\"0123\'()+_,-./:=? z\"", "0123\'()+_,-./:=? z"},
-        {"multipart/form-data", std::nullopt},                              // missing
+        {"multipart/form-data", std::nullopt},  // missing
         {"multipart/form-data; charset=utf-8", std::nullopt},
         {"multipart/form-data; boundary=", std::nullopt},
         {"multipart/form-data; boundary=\"\"", std::nullopt},
         {"multipart/form-data; boundary", std::nullopt},
-        {"multipart/form-data; boundary=ab!c", std::nullopt},               // token, not bchars
+        {"multipart/form-data; boundary=ab!c", std::nullopt},  // token, not bchars
         {"multipart/form-data; boundary=\"ab@c\"", std::nullopt},
-        {"multipart/form-data; boundary=\"abc \"", std::nullopt},           // ends in a space
+        {"multipart/form-data; boundary=\"abc \"", std::nullopt},  // ends in a space
         {"multipart/form-data; boundary=\"ab\x01\"", std::nullopt},
-        {"multipart/form-data; boundary=\"abc", std::nullopt},              // unterminated
-        {"multipart/form-data; boundary=a; boundary=b", std::nullopt},      // ambiguous
+        {"multipart/form-data; boundary=\"abc", std::nullopt},          // unterminated
+        {"multipart/form-data; boundary=a; boundary=b", std::nullopt},  // ambiguous
         {"multipart/form-data boundary=abc", std::nullopt},
         {"multipart/form-data; boundary=abc junk", std::nullopt},
-        {"multipart/mixed; boundary=abc", std::nullopt},                    // other types
+        {"multipart/mixed; boundary=abc", std::nullopt},  // other types
         {"text/plain; boundary=abc", std::nullopt},
         {"multipart/form-datax; boundary=abc", std::nullopt},
         {"form-data; boundary=abc", std::nullopt},
@@ -342,9 +342,10 @@ TEST_CASE("the preamble and the epilogue are ignored") {
 }
 
 TEST_CASE("transport padding may follow a boundary") {
-    const Parsed r = parse("--XyZ \t \r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n"
-                           "--XyZ\t\r\nContent-Disposition: form-data; name=b\r\n\r\n2\r\n"
-                           "--XyZ--  trailing");
+    const Parsed r = parse(
+        "--XyZ \t \r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n"
+        "--XyZ\t\r\nContent-Disposition: form-data; name=b\r\n\r\n2\r\n"
+        "--XyZ--  trailing");
     CHECK(r.result.kind == Kind::done);
     REQUIRE(r.parts.size() == 2);
     CHECK(r.parts[0].data == "1");
@@ -367,14 +368,14 @@ TEST_CASE("filename* is percent-decoded UTF-8 and preferred over filename") {
         {"; name=f; filename*=utf-8'en-GB'na%C3%AFve.txt", "na\xc3\xafve.txt"},
         {"; name=f; filename=\"fallback.txt\"; filename*=UTF-8''real.txt", "real.txt"},
         {"; name=f; filename*=UTF-8''real.txt; filename=\"fallback.txt\"", "real.txt"},
-        {"; name=f; filename=\"a.txt\"; filename*=UTF-8''%zz", "a.txt"},         // bad escape
-        {"; name=f; filename=\"a.txt\"; filename*=UTF-8''%e", "a.txt"},          // short escape
-        {"; name=f; filename*=ISO-8859-1''%e9.txt; filename=e.txt", "e.txt"},    // other charset
-        {"; name=f; filename*=\"UTF-8''q.txt\"; filename=p.txt", "p.txt"},       // quoted
-        {"; name=f; filename*=UTF-8'x.txt; filename=p.txt", "p.txt"},            // one quote
-        {"; name=f; filename*=UTF-8'e_n'x; filename=p.txt", "p.txt"},             // language
-        {"; name=f; filename*=UTF-8''a'b; filename=p.txt", "p.txt"},             // not attr-char
-        {"; name=f; FILENAME*=UTF-8''%41.txt", "A.txt"},                         // parameter case
+        {"; name=f; filename=\"a.txt\"; filename*=UTF-8''%zz", "a.txt"},       // bad escape
+        {"; name=f; filename=\"a.txt\"; filename*=UTF-8''%e", "a.txt"},        // short escape
+        {"; name=f; filename*=ISO-8859-1''%e9.txt; filename=e.txt", "e.txt"},  // other charset
+        {"; name=f; filename*=\"UTF-8''q.txt\"; filename=p.txt", "p.txt"},     // quoted
+        {"; name=f; filename*=UTF-8'x.txt; filename=p.txt", "p.txt"},          // one quote
+        {"; name=f; filename*=UTF-8'e_n'x; filename=p.txt", "p.txt"},          // language
+        {"; name=f; filename*=UTF-8''a'b; filename=p.txt", "p.txt"},           // not attr-char
+        {"; name=f; FILENAME*=UTF-8''%41.txt", "A.txt"},                       // parameter case
         {"; name=f; filename*=UTF-8''", ""},
     };
     for (const Row& row : rows) {
@@ -416,9 +417,10 @@ TEST_CASE("quoted-string values are unescaped and tokens taken as they are") {
 }
 
 TEST_CASE("header names are case-insensitive, values trimmed, other fields ignored") {
-    const Parsed r = parse("--XyZ\r\nX-Other: 1\r\ncontent-TYPE:   text/csv; charset=utf-8 \t\r\n"
-                           "CONTENT-DISPOSITION:Form-Data ; NAME=\"n\"\r\n"
-                           "Content-Transfer-Encoding: binary\r\n\r\na,b\r\n--XyZ--");
+    const Parsed r = parse(
+        "--XyZ\r\nX-Other: 1\r\ncontent-TYPE:   text/csv; charset=utf-8 \t\r\n"
+        "CONTENT-DISPOSITION:Form-Data ; NAME=\"n\"\r\n"
+        "Content-Transfer-Encoding: binary\r\n\r\na,b\r\n--XyZ--");
     CHECK(r.result.kind == Kind::done);
     REQUIRE(r.parts.size() == 1);
     CHECK(r.parts[0].head.name == "n");
@@ -428,16 +430,16 @@ TEST_CASE("header names are case-insensitive, values trimmed, other fields ignor
 
 TEST_CASE("a part without a usable Content-Disposition is malformed") {
     for (const char* head : {
-             "Content-Type: text/plain\r\n",                               // none
-             "",                                                           // no headers at all
-             "Content-Disposition: form-data\r\n",                         // no name
+             "Content-Type: text/plain\r\n",        // none
+             "",                                    // no headers at all
+             "Content-Disposition: form-data\r\n",  // no name
              "Content-Disposition: form-data; filename=a.txt\r\n",
-             "Content-Disposition: attachment; name=a\r\n",                // not form-data
+             "Content-Disposition: attachment; name=a\r\n",  // not form-data
              "Content-Disposition: ; name=a\r\n",
-             "Content-Disposition: form-data; name=\"a\r\n",               // unterminated
+             "Content-Disposition: form-data; name=\"a\r\n",  // unterminated
              "Content-Disposition: form-data; name=a b\r\n",
              "Content-Disposition: form-data; name=\r\n",
-             "Content-Disposition: form-data; name=a; name=b\r\n",         // ambiguous
+             "Content-Disposition: form-data; name=a; name=b\r\n",  // ambiguous
              "Content-Disposition: form-data; name=a; filename=x; filename=y\r\n",
              "Content-Disposition: form-data; name=a\r\nContent-Disposition: form-data; name=b\r\n",
              "Content-Disposition: form-data; name=a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n",
@@ -452,15 +454,15 @@ TEST_CASE("a part without a usable Content-Disposition is malformed") {
 TEST_CASE("malformed header lines are rejected") {
     const std::string cd = "Content-Disposition: form-data; name=a";
     for (const std::string& head : {
-             cd + "\nX: 1\r\n",            // bare LF
+             cd + "\nX: 1\r\n",  // bare LF
              cd + "\r\nX: 1\n\r\n",
-             cd + "\r\n\n",                // bare LF ends the section
-             cd + "\rX: 1\r\n",            // bare CR
-             cd + "\r\n folded\r\n",       // obs-fold
+             cd + "\r\n\n",           // bare LF ends the section
+             cd + "\rX: 1\r\n",       // bare CR
+             cd + "\r\n folded\r\n",  // obs-fold
              cd + "\r\n\tfolded\r\n",
              cd + "\r\nNo colon\r\n",
-             cd + "\r\nX : 1\r\n",         // space before the colon
-             cd + "\r\n: 1\r\n",           // empty name
+             cd + "\r\nX : 1\r\n",                              // space before the colon
+             cd + "\r\n: 1\r\n",                                // empty name
              cd + "\r\nX: a" + std::string(1, '\0') + "b\r\n",  // NUL
              cd + "\r\nX: a\x7f\r\n",
          }) {
@@ -527,13 +529,13 @@ TEST_CASE("a body that ends before the close delimiter is truncated") {
              std::string("--XyZ \t"),
              std::string("--XyZ\r"),
              std::string("--XyZ-"),
-             std::string("--XyZ\r\nContent-Disposition: form-data; name=a"),   // in headers
+             std::string("--XyZ\r\nContent-Disposition: form-data; name=a"),  // in headers
              std::string("--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r"),
              std::string("--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\npartial"),
-             one,                                                              // after data
+             one,  // after data
              one + "--XyZ",
              one + "--XyZ\r\n",
-             field("a", "1\r\n--Xy"),                                          // held back
+             field("a", "1\r\n--Xy"),  // held back
              one.substr(0, one.size() - 3),
          }) {
         CAPTURE(body);
@@ -672,4 +674,4 @@ TEST_CASE("a large part goes out in one piece from the input, whatever its bytes
     CHECK(rec.first_data == body.data() + body.find("\r\n\r\n") + 4);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/multipart")

@@ -44,4 +44,4 @@ TEST_CASE("a malformed escape is kept as text, with '+' still a space") {
     CHECK(parsed("a=%zz+1&b=%4") == Pairs{{"a", "%zz 1"}, {"b", "%4"}});
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/query")

@@ -30,14 +30,10 @@ struct Row {
 
 const char* name(RangeOutcome o) {
     switch (o) {
-        case RangeOutcome::ignore:
-            return "ignore";
-        case RangeOutcome::unsatisfiable:
-            return "unsatisfiable";
-        case RangeOutcome::partial:
-            return "partial";
-        case RangeOutcome::too_many:
-            return "too_many";
+        case RangeOutcome::ignore: return "ignore";
+        case RangeOutcome::unsatisfiable: return "unsatisfiable";
+        case RangeOutcome::partial: return "partial";
+        case RangeOutcome::too_many: return "too_many";
     }
     return "?";
 }
@@ -161,7 +157,7 @@ TEST_CASE("invalid syntax ignores the whole header") {
         {"bytes=5-2", RangeOutcome::ignore, {}},
         {"bytes=0-1,5-2", RangeOutcome::ignore, {}},  // one bad spec spoils the others
         {"bytes=5-2,0-1", RangeOutcome::ignore, {}},
-        {"bytes=100-2", RangeOutcome::ignore, {}},    // invalid even though unsatisfiable
+        {"bytes=100-2", RangeOutcome::ignore, {}},  // invalid even though unsatisfiable
         {"bytes=a-b", RangeOutcome::ignore, {}},
         {"bytes=0-b", RangeOutcome::ignore, {}},
         {"bytes=a-", RangeOutcome::ignore, {}},
@@ -230,8 +226,7 @@ TEST_CASE("numbers too large for 64 bits saturate") {
     REQUIRE(tail.outcome == RangeOutcome::partial);
     CHECK(tail.view()[0].first == max - 1);
     CHECK(tail.view()[0].length == 1);
-    CHECK(parse_range("bytes=18446744073709551615-", max).outcome ==
-          RangeOutcome::unsatisfiable);
+    CHECK(parse_range("bytes=18446744073709551615-", max).outcome == RangeOutcome::unsatisfiable);
     CHECK(parse_range("bytes=0-,0-", max).outcome == RangeOutcome::too_many);
 }
 
@@ -260,18 +255,18 @@ TEST_CASE("suffix range longer than the file returns the whole file") {
 
 TEST_CASE("overlapping and adjacent ranges are sorted and coalesced") {
     const std::vector<Row> rows = {
-        {"bytes=0-2,1-3", RangeOutcome::partial, {{0, 4}}},            // overlap
-        {"bytes=0-2,3-5", RangeOutcome::partial, {{0, 6}}},            // adjacent
-        {"bytes=0-2,4-5", RangeOutcome::partial, {{0, 3}, {4, 6}}},    // one-byte gap stays
-        {"bytes=6-7,0-1", RangeOutcome::partial, {{0, 2}, {6, 8}}},    // unsorted
+        {"bytes=0-2,1-3", RangeOutcome::partial, {{0, 4}}},          // overlap
+        {"bytes=0-2,3-5", RangeOutcome::partial, {{0, 6}}},          // adjacent
+        {"bytes=0-2,4-5", RangeOutcome::partial, {{0, 3}, {4, 6}}},  // one-byte gap stays
+        {"bytes=6-7,0-1", RangeOutcome::partial, {{0, 2}, {6, 8}}},  // unsorted
         {"bytes=8-9,4-5,0-1", RangeOutcome::partial, {{0, 2}, {4, 6}, {8, 10}}},
-        {"bytes=4-5,0-1,2-3", RangeOutcome::partial, {{0, 6}}},        // unsorted, adjacent
+        {"bytes=4-5,0-1,2-3", RangeOutcome::partial, {{0, 6}}},  // unsorted, adjacent
         {"bytes=1-1,0-0", RangeOutcome::partial, {{0, 2}}},
-        {"bytes=0-3,1-2", RangeOutcome::partial, {{0, 4}}},            // contained
-        {"bytes=1-2,0-3", RangeOutcome::partial, {{0, 4}}},            // containing, later
-        {"bytes=-2,0-0", RangeOutcome::partial, {{0, 1}, {9, 11}}},    // suffix first
-        {"bytes=-2,8-8", RangeOutcome::partial, {{8, 11}}},            // suffix adjacent
-        {"bytes=9-,-2", RangeOutcome::partial, {{9, 11}}},             // the same bytes twice
+        {"bytes=0-3,1-2", RangeOutcome::partial, {{0, 4}}},          // contained
+        {"bytes=1-2,0-3", RangeOutcome::partial, {{0, 4}}},          // containing, later
+        {"bytes=-2,0-0", RangeOutcome::partial, {{0, 1}, {9, 11}}},  // suffix first
+        {"bytes=-2,8-8", RangeOutcome::partial, {{8, 11}}},          // suffix adjacent
+        {"bytes=9-,-2", RangeOutcome::partial, {{9, 11}}},           // the same bytes twice
     };
     check_rows(rows, kLen);
 }
@@ -282,7 +277,7 @@ TEST_CASE("ranges adding up to more than the representation are wasteful") {
         {"bytes=0-5,6-10", RangeOutcome::partial, {{0, 11}}},  // 6 + 5 = 11
         {"bytes=0-5,5-10", RangeOutcome::too_many, {}},        // 6 + 6 = 12
         {"bytes=0-4,5-9", RangeOutcome::partial, {{0, 10}}},
-        {"bytes=0-5,5-9", RangeOutcome::partial, {{0, 10}}},   // 6 + 5, one byte twice
+        {"bytes=0-5,5-9", RangeOutcome::partial, {{0, 10}}},  // 6 + 5, one byte twice
         {"bytes=0-,0-", RangeOutcome::too_many, {}},
         {"bytes=-11,0-0", RangeOutcome::too_many, {}},
         {"bytes=0-10", RangeOutcome::partial, {{0, 11}}},
@@ -322,8 +317,7 @@ TEST_CASE("max_ranges bounds the number of specs") {
     // Scanning stops at the first spec over the limit: what follows is not looked at.
     CHECK(parse_range("bytes=0-0,2-2,garbage", 100, RangeLimits{1}).outcome ==
           RangeOutcome::too_many);
-    CHECK(parse_range("bytes=0-0,garbage", 100, RangeLimits{1}).outcome ==
-          RangeOutcome::too_many);
+    CHECK(parse_range("bytes=0-0,garbage", 100, RangeLimits{1}).outcome == RangeOutcome::too_many);
     CHECK(parse_range("bytes=0-0,garbage", 100, RangeLimits{2}).outcome == RangeOutcome::ignore);
     CHECK(parse_range("bytes=garbage,0-0", 100, RangeLimits{1}).outcome == RangeOutcome::ignore);
 }
@@ -396,4 +390,4 @@ TEST_CASE("results outside partial carry no stale ranges") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/range")

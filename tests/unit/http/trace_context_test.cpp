@@ -73,28 +73,28 @@ TEST_CASE("invalid traceparents give nothing") {
     const std::vector<std::string> rows = {
         "",
         "garbage",
-        "00-" + std::string(32, '0') + "-" + p + "-01",      // all-zero trace id
-        "00-" + t + "-" + std::string(16, '0') + "-01",      // all-zero parent id
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + p + "-01",  // uppercase trace id
-        "00-" + t + "-00F067AA0BA902B7-01",                  // uppercase parent id
-        "00-" + t + "-" + p + "-0A",                         // uppercase flags
-        "0A-" + t + "-" + p + "-01",                         // uppercase version
-        "00-" + t + "-" + p + "-1",                          // too short
-        "00-" + t + "-" + p + "-01-",                        // version 00 is exactly 55
-        "00-" + t + "-" + p + "-01x",                        // version 00 is exactly 55
-        "ff-" + t + "-" + p + "-01",                         // version ff
-        "ff-" + t + "-" + p + "-01-future",                  // version ff, longer
-        "0g-" + t + "-" + p + "-01",                         // non-hex version
-        "00-4bf92f3577b34da6a3ce929d0e0e473g-" + p + "-01",  // non-hex trace id
-        "00-" + t + "-00f067aa0ba902bz-01",                  // non-hex parent id
-        "00-" + t + "-" + p + "-zz",                         // non-hex flags
-        "00-" + t + "-" + p + "- 1",                         // space in flags
-        "00_" + t + "_" + p + "_01",                         // wrong separators
-        "cc-" + t + "-" + p + "-01x",                        // higher version, no '-' after
-        "cc-" + t + "-" + p + "-0",                          // higher version, too short
-        "00-" + t.substr(1) + "0-" + p.substr(1) + "-01",    // parent id one digit short
-        " 00-" + t + "-" + p + "-01",                        // leading space
-        "00-" + t + "-" + p + "-01 ",                        // trailing space
+        "00-" + std::string(32, '0') + "-" + p + "-01",             // all-zero trace id
+        "00-" + t + "-" + std::string(16, '0') + "-01",             // all-zero parent id
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + p + "-01",         // uppercase trace id
+        "00-" + t + "-00F067AA0BA902B7-01",                         // uppercase parent id
+        "00-" + t + "-" + p + "-0A",                                // uppercase flags
+        "0A-" + t + "-" + p + "-01",                                // uppercase version
+        "00-" + t + "-" + p + "-1",                                 // too short
+        "00-" + t + "-" + p + "-01-",                               // version 00 is exactly 55
+        "00-" + t + "-" + p + "-01x",                               // version 00 is exactly 55
+        "ff-" + t + "-" + p + "-01",                                // version ff
+        "ff-" + t + "-" + p + "-01-future",                         // version ff, longer
+        "0g-" + t + "-" + p + "-01",                                // non-hex version
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-" + p + "-01",         // non-hex trace id
+        "00-" + t + "-00f067aa0ba902bz-01",                         // non-hex parent id
+        "00-" + t + "-" + p + "-zz",                                // non-hex flags
+        "00-" + t + "-" + p + "- 1",                                // space in flags
+        "00_" + t + "_" + p + "_01",                                // wrong separators
+        "cc-" + t + "-" + p + "-01x",                               // higher version, no '-' after
+        "cc-" + t + "-" + p + "-0",                                 // higher version, too short
+        "00-" + t.substr(1) + "0-" + p.substr(1) + "-01",           // parent id one digit short
+        " 00-" + t + "-" + p + "-01",                               // leading space
+        "00-" + t + "-" + p + "-01 ",                               // trailing space
         std::string("00-") + t + "-" + p + std::string("-0\0", 3),  // NUL in flags
     };
     for (const std::string& row : rows) {
@@ -148,4 +148,4 @@ TEST_CASE("invalid ids are not written") {
     CHECK(out == "keep");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/trace_context")

@@ -79,4 +79,4 @@ TEST_CASE("percent_decode decodes every escape, and '+' only when asked") {
     CHECK(out.empty());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http/uri")

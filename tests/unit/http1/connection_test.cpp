@@ -1,10 +1,9 @@
 // The HTTP/1.1 connection state machine over an in-memory transport: ordering, backpressure,
 // errors and closing, timeouts, and deferred answers.
 #include "connection_harness.hpp"
-
-#include "request/response_body.hpp"
-#include "request/exchange.hpp"
 #include "net/write_queue.hpp"
+#include "request/exchange.hpp"
+#include "request/response_body.hpp"
 
 #include <doctest/doctest.h>
 
@@ -30,12 +29,14 @@ void echo_path(Context& ctx) { ctx.text(200, Body::copy(ctx.path())); }
 // itself (every other pull waits `pause_ms`) or fail after some pieces.
 class ChunkSource final : public vstream::request::ResponseBody {
 public:
-    ChunkSource(int chunks, std::size_t size, int* pulls) : chunks_(chunks), size_(size), pulls_(pulls) {}
+    ChunkSource(int chunks, std::size_t size, int* pulls)
+        : chunks_(chunks), size_(size), pulls_(pulls) {}
     int fail_after = -1;
     std::uint64_t pause_ms = 0;
 
     std::uint64_t length() const noexcept override { return std::uint64_t(chunks_) * size_; }
-    vstream::request::Pull pull(vstream::net::WriteQueue& out, std::uint64_t now) noexcept override {
+    vstream::request::Pull pull(vstream::net::WriteQueue& out,
+                                std::uint64_t now) noexcept override {
         using Kind = vstream::request::Pull::Kind;
         ++*pulls_;
         if (sent_ == fail_after) return {Kind::fail};
@@ -73,8 +74,9 @@ TEST_CASE("pipelined requests delivered in one read are answered in order in one
     ConnectionHarness h;
     h.handler = echo_path;
     MemoryTransport& s = h.open();
-    s.deliver("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-              "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.deliver(
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(s.writes == 1);  // gathered
     const std::size_t a = s.written.find("\r\n\r\n/a");
     const std::size_t b = s.written.find("\r\n\r\n/b");
@@ -154,8 +156,9 @@ TEST_CASE("a parse error is answered with its status, Connection: close, then FI
     h.finish();
 }
 
-TEST_CASE("a 400 the engine chose closes the connection; a handler's own 400 and the engine's "
-          "other statuses keep it") {
+TEST_CASE(
+    "a 400 the engine chose closes the connection; a handler's own 400 and the engine's "
+    "other statuses keep it") {
     struct Row {
         const char* name;
         int status;
@@ -179,8 +182,9 @@ TEST_CASE("a 400 the engine chose closes the connection; a handler's own 400 and
             echo_path(ctx);
         };
         MemoryTransport& s = h.open();
-        s.deliver("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
-                  "GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.deliver(
+            "GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
         while (s.complete_write()) {
         }
         CHECK(count(s.written, "HTTP/1.1 ") == (row.closes ? 1 : 2));
@@ -332,7 +336,8 @@ TEST_CASE("a large last response is not cut by the linger time while it is being
     h.finish();
 }
 
-TEST_CASE("a response body is pulled as the client drains, and the pipelined request waits for it") {
+TEST_CASE(
+    "a response body is pulled as the client drains, and the pipelined request waits for it") {
     ConnectionHarness h;
     int pulls = 0;
     h.handler = source_handler(4, 300 * 1024, &pulls);  // each piece is above the low-water mark
@@ -405,4 +410,4 @@ TEST_CASE("a connection closed while a response body is sending drops the respon
     h.finish();
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http1/connection")

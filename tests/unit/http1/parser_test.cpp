@@ -8,9 +8,9 @@
 #include <vector>
 
 using vstream::Limits;
+using vstream::http::Request;
 using vstream::http1::ParseResult;
 using vstream::http1::ParserEvents;
-using vstream::http::Request;
 using vstream::http1::RequestParser;
 
 namespace {
@@ -48,7 +48,8 @@ Outcome parse(const std::string& input, std::size_t step = 0, Limits limits = {}
     std::size_t pos = 0;
     while (pos < input.size() || !pending.empty()) {
         if (pos < input.size()) {
-            const std::size_t n = step == 0 ? input.size() - pos : std::min(step, input.size() - pos);
+            const std::size_t n =
+                step == 0 ? input.size() - pos : std::min(step, input.size() - pos);
             pending.append(input, pos, n);
             pos += n;
         }
@@ -73,8 +74,7 @@ Outcome parse(const std::string& input, std::size_t step = 0, Limits limits = {}
     return out;
 }
 
-const std::string kChunkedHead =
-    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+const std::string kChunkedHead = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 }  // namespace
 
@@ -83,7 +83,8 @@ TEST_SUITE("http1/parser") {
 TEST_CASE("a simple GET is parsed with its target, path, query and headers") {
     Collector c;
     RequestParser p(c, Limits{});
-    const std::string req = "GET /videos/1?t=30&x=y HTTP/1.1\r\nHost: example\r\nX-A:  spaced  \r\n\r\n";
+    const std::string req =
+        "GET /videos/1?t=30&x=y HTTP/1.1\r\nHost: example\r\nX-A:  spaced  \r\n\r\n";
     const ParseResult r = p.feed(req.data(), req.size());
     REQUIRE(r.kind == ParseResult::Kind::complete);
     CHECK(r.consumed == req.size());
@@ -99,7 +100,8 @@ TEST_CASE("a simple GET is parsed with its target, path, query and headers") {
 
 TEST_CASE("pipelined requests are returned one at a time, in order") {
     std::string in;
-    for (int i = 0; i < 10; ++i) in += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 10; ++i)
+        in += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
     const Outcome o = parse(in);
     REQUIRE(o.targets.size() == 10);
     for (int i = 0; i < 10; ++i) CHECK(o.targets[i] == "/r" + std::to_string(i));
@@ -107,7 +109,8 @@ TEST_CASE("pipelined requests are returned one at a time, in order") {
 
 TEST_CASE("a request fed one byte at a time parses the same") {
     const std::string in =
-        "POST /upload?a=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+        "POST /upload?a=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /next "
+        "HTTP/1.1\r\nHost: x\r\n\r\n";
     const Outcome o = parse(in, 1);
     REQUIRE(o.targets.size() == 2);
     CHECK(o.targets[0] == "/upload?a=1");
@@ -116,7 +119,8 @@ TEST_CASE("a request fed one byte at a time parses the same") {
 }
 
 TEST_CASE("well-formed trailers pass, split anywhere") {
-    const std::string in = kChunkedHead + "3\r\nabc\r\n0\r\nA: 1\r\nB:\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::string in =
+        kChunkedHead + "3\r\nabc\r\n0\r\nA: 1\r\nB:\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n";
     for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{4}}) {
         CAPTURE(step);
         const Outcome o = parse(in, step);
@@ -230,27 +234,40 @@ TEST_CASE("limits and malformed requests map to their status") {
     const std::string long_url(100, 'a');
     const std::vector<Row> rows = {
         {"request line too long", "GET /" + long_url + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
-        {"header bytes", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(200, 'b') + "\r\n\r\n", 431},
+        {"header bytes",
+         "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(200, 'b') + "\r\n\r\n", 431},
         {"header count", "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431},
-        {"content-length over limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413},
+        {"content-length over limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+         413},
         {"chunked over limit",
-         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n", 413},
+         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
+         413},
         {"unknown method", "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501},
         {"garbage method", "\x01\x02 / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
         {"missing host", "GET / HTTP/1.1\r\n\r\n", 400},
         {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         {"unknown expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n", 417},
-        {"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-        {"differing CLs", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
-        {"TE not ending in chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+        {"CL and TE",
+         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n",
+         400},
+        {"differing CLs",
+         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
+        {"TE not ending in chunked",
+         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
         {"TE gzip only", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", 400},
         {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-        {"invalid chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
-        {"chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 400},
+        {"invalid chunk size",
+         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        {"chunk size overflow",
+         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+         400},
         {"bare LF in headers", "GET / HTTP/1.1\nHost: x\n\n", 400},
         {"bare LF after header", "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400},
-        {"NUL in header value", std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 36), 400},
+        {"NUL in header value", std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 36),
+         400},
         {"NUL in target", std::string("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 31), 400},
         {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n  b\r\n\r\n", 400},
         {"space before colon", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400},
@@ -390,7 +407,6 @@ TEST_CASE("body_expected and expect_continue reflect the head") {
     CHECK(p.body_remaining() == 2);
 }
 
-
 TEST_CASE("a streamed body: head first, then spans, pausing where asked") {
     struct Streamer final : ParserEvents {
         Request r;
@@ -475,4 +491,4 @@ TEST_CASE("a streamed body refused by its consumer fails with that status") {
     CHECK(r.status == 413);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("http1/parser")

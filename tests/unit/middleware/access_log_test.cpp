@@ -1,14 +1,13 @@
 // middleware::access_log over a real server: one valid JSON line per request with every
 // field, 499 for a client that left, a slow or failing sink that never delays serving, drop
 // counting, escaping, and a writer joined (after draining) when the server goes.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
-#include <vstream/vstream.hpp>
-
 #include <doctest/doctest.h>
 #include <simdjson.h>
-
 #include <sys/socket.h>
 
 #include <condition_variable>
@@ -171,8 +170,7 @@ TEST_CASE("each request gets one JSON line with every field, the route pattern w
         server.get("/videos/:id",
                    [](Context& c) { c.text(200, "video " + std::string(c.param("id"))); });
         server.start();
-        auto r =
-            roundtrip(server.port(), request("/videos/42?t=30", "User-Agent: curl/8.0\r\n"));
+        auto r = roundtrip(server.port(), request("/videos/42?t=30", "User-Agent: curl/8.0\r\n"));
         REQUIRE(r);
         CHECK(r->status == 200);
         r = roundtrip(server.port(), request("/missing"));
@@ -343,8 +341,8 @@ TEST_CASE("special characters in the user agent and path are escaped into valid 
         server.get("/files/*rest", [](Context& c) { c.text(200, "ok"); });
         server.start();
         const std::string agent = "say \"hi\" \\ back\tslash caf\xc3\xa9 \xff end";
-        auto r = roundtrip(server.port(),
-                           request(R"(/files/a"b\c)", "User-Agent: " + agent + "\r\n"));
+        auto r =
+            roundtrip(server.port(), request(R"(/files/a"b\c)", "User-Agent: " + agent + "\r\n"));
         REQUIRE(r);
         CHECK(r->status == 200);
         CHECK(wait_until([&] { return log.size() >= 1; }));
@@ -459,4 +457,4 @@ TEST_CASE("requests on several loop threads are all logged, each as valid JSON")
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("middleware/access_log")

@@ -1,9 +1,9 @@
 // middleware::cors: simple and preflight requests, allowed and refused origins, methods,
 // headers, credentials.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -105,8 +105,9 @@ TEST_CASE("a preflight for a method or header not allowed is refused") {
     server.use(mw::cors(o));
     server.get("/v", [](Context& c) { c.text(200, "ok"); });
     server.start();
-    auto r = request(server.port(),
-                     "OPTIONS /v HTTP/1.1\r\nOrigin: https://a\r\nAccess-Control-Request-Method: DELETE\r\n");
+    auto r = request(
+        server.port(),
+        "OPTIONS /v HTTP/1.1\r\nOrigin: https://a\r\nAccess-Control-Request-Method: DELETE\r\n");
     REQUIRE(r);
     CHECK(r->status == 403);
     r = request(server.port(),
@@ -123,4 +124,4 @@ TEST_CASE("invalid options are refused") {
     CHECK_THROWS_AS(mw::cors(o), vstream::Error);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("middleware/cors")

@@ -2,10 +2,10 @@
 // bucket per client, X-Forwarded-For believed only from trusted proxies (rightmost untrusted
 // entry), refill, a bounded table forgetting the least recently seen, option validation, and
 // a shared limit that holds under concurrent loop threads.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -22,8 +22,8 @@
 #include <vector>
 
 using vstream::Context;
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::Server;
 using vstream::middleware::rate_limit;
 using vstream::middleware::RateLimitOptions;
@@ -46,13 +46,12 @@ struct Limited {
 
     explicit Limited(RateLimitOptions options, unsigned threads = 1)
         : server(test_config(threads)) {
-        server.get(
-            "/ping",
-            [this](Context& ctx) {
-                handled.fetch_add(1, std::memory_order_relaxed);
-                ctx.text(200, "pong");
-            },
-            {rate_limit(std::move(options))});
+        server.get("/ping",
+                   [this](Context& ctx) {
+                       handled.fetch_add(1, std::memory_order_relaxed);
+                       ctx.text(200, "pong");
+                   },
+                   {rate_limit(std::move(options))});
         server.get("/loop", [](Context& ctx) {
             ctx.text(200, std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())));
         });
@@ -230,7 +229,7 @@ TEST_CASE("a header that names no untrusted address falls back to the peer") {
     RawClient c(s.port());
     CHECK(status(c, {"10.0.0.2"}) == 200);  // every entry trusted: keyed by 127.0.0.1
     CHECK(status(c) == 429);
-    CHECK(status(c, {" , ,"}) == 429);  // only empty list elements
+    CHECK(status(c, {" , ,"}) == 429);     // only empty list elements
     CHECK(status(c, {"unknown"}) == 429);  // not an address: the proxy is the key
     CHECK(status(c, {"1.1.1.1, garbage, 10.0.0.2"}) == 429);
     CHECK(status(c, {"1.1.1.1"}) == 200);  // while a real client still has its own bucket
@@ -334,8 +333,9 @@ TEST_CASE("invalid options throw invalid_argument naming the field") {
         {"burst NaN", with([&](auto& o) { o.burst = nan; }), "burst"},
         {"burst infinite", with([&](auto& o) { o.burst = inf; }), "burst"},
         {"max_clients 0", with([](auto& o) { o.max_clients = 0; }), "max_clients"},
-        {"proxy not an address",
-         with([](auto& o) { o.trusted_proxies = {"127.0.0.1", "proxy.local"}; }),
+        {"proxy not an address", with([](auto& o) {
+             o.trusted_proxies = {"127.0.0.1", "proxy.local"};
+         }),
          "trusted_proxies"},
         {"proxy as a network", with([](auto& o) { o.trusted_proxies = {"10.0.0.0/8"}; }),
          "trusted_proxies"},
@@ -420,9 +420,9 @@ TEST_CASE("concurrent clients churning a tiny table get well-formed answers") {
                 const std::optional<Response> r = c.read_response();
                 if (!r) break;
                 answered.fetch_add(1);
-                const bool ok = r->status == 200 ||
-                                (r->status == 429 && !r->header("retry-after").empty() &&
-                                 r->body.find("too many requests") != std::string::npos);
+                const bool ok =
+                    r->status == 200 || (r->status == 429 && !r->header("retry-after").empty() &&
+                                         r->body.find("too many requests") != std::string::npos);
                 if (!ok) malformed.fetch_add(1);
             }
         });
@@ -432,4 +432,4 @@ TEST_CASE("concurrent clients churning a tiny table get well-formed answers") {
     CHECK(malformed.load() == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("middleware/rate_limit")

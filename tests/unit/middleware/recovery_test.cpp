@@ -1,9 +1,9 @@
 // middleware::recovery: exceptions become a 500 JSON error that reveals nothing, are logged,
 // and the server keeps serving.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -108,4 +108,4 @@ TEST_CASE("middleware after recovery is covered, middleware before it is not nee
     server.stop();
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("middleware/recovery")

@@ -1,10 +1,10 @@
 // middleware::request_id over a real server: request ids made, echoed or replaced; W3C Trace
 // Context traceparent continued or restarted, tracestate echoed only with a valid parent;
 // the handler and the access log see the same ids as the response.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 #include <simdjson.h>
@@ -128,9 +128,7 @@ TEST_CASE("a malformed incoming request id is replaced by a new one") {
     const std::vector<std::string> rows = {
         std::string(129, 'a'),  // too long
         "has space",            // bad characters
-        "semi;colon",
-        "slash/id",
-        "caf\xc3\xa9",
+        "semi;colon",          "slash/id", "caf\xc3\xa9",
     };
     for (const std::string& incoming : rows) {
         CAPTURE(incoming);
@@ -177,8 +175,7 @@ TEST_CASE("a valid traceparent keeps its trace id and flags and gets a new span 
     IdServer s;
     for (const std::string flags : {"01", "00", "03"}) {
         CAPTURE(flags);
-        const std::string incoming =
-            std::string("00-") + kTraceId + "-" + kParentId + "-" + flags;
+        const std::string incoming = std::string("00-") + kTraceId + "-" + kParentId + "-" + flags;
         const Response r = s.get("traceparent: " + incoming + "\r\n");
         const std::string tp = r.header("traceparent");
         CHECK(is_traceparent(tp));
@@ -230,8 +227,7 @@ TEST_CASE("an invalid traceparent starts a new trace") {
     };
     for (const std::string& incoming : rows) {
         CAPTURE(incoming);
-        const Response r =
-            s.get("traceparent: " + incoming + "\r\ntracestate: vendor=opaque\r\n");
+        const Response r = s.get("traceparent: " + incoming + "\r\ntracestate: vendor=opaque\r\n");
         const std::string tp = r.header("traceparent");
         CHECK(is_traceparent(tp));
         CHECK(trace_of(tp) != kTraceId);
@@ -285,8 +281,10 @@ TEST_CASE("the access log, registered before request_id, logs the same ids as th
         server.use(mw::request_id());
         server.get("/ids", show_ids);
         server.start();
-        const std::string with_ids = "GET /ids HTTP/1.1\r\nHost: t\r\nX-Request-ID: req-123\r\n"
-                                     "traceparent: " + kValidParent + "\r\n\r\n";
+        const std::string with_ids =
+            "GET /ids HTTP/1.1\r\nHost: t\r\nX-Request-ID: req-123\r\n"
+            "traceparent: " +
+            kValidParent + "\r\n\r\n";
         auto r = roundtrip(server.port(), with_ids);
         REQUIRE(r);
         responses.push_back(*r);
@@ -322,4 +320,4 @@ TEST_CASE("the access log, registered before request_id, logs the same ids as th
     CHECK(is_new_id(responses[2].header("x-request-id")));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("middleware/request_id")

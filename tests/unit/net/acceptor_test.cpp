@@ -3,15 +3,14 @@
 #include "net/acceptor.hpp"
 
 #include "core/uv_handle.hpp"
-
 #include "fd_starvation.hpp"
 #include "late_client.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <chrono>
@@ -21,8 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <uv.h>
 
 using vstream::net::AcceptEvents;
 using vstream::net::AcceptGate;
@@ -81,7 +78,8 @@ public:
     // iteration bounded so the deadline is checked.
     bool run_until(const std::function<bool()>& pred) {
         const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        uv_timer_start(&tick_, [](uv_timer_t*) {}, 5, 5);
+        uv_timer_start(
+            &tick_, [](uv_timer_t*) {}, 5, 5);
         while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
         uv_timer_stop(&tick_);
         return pred();
@@ -97,7 +95,8 @@ uv_timer_t* start_timer(uv_loop_t* loop, bool* fired, std::uint64_t ms) {
     auto* timer = new uv_timer_t;
     uv_timer_init(loop, timer);
     timer->data = fired;
-    uv_timer_start(timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
+    uv_timer_start(
+        timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
     return timer;
 }
 
@@ -128,8 +127,9 @@ TEST_CASE("an acceptor hands over each connection as a non-blocking, close-on-ex
     acceptor.close();
 }
 
-TEST_CASE("out of descriptors, waiting connections are refused with the reserve and accepting "
-          "pauses until the back-off ends") {
+TEST_CASE(
+    "out of descriptors, waiting connections are refused with the reserve and accepting "
+    "pauses until the back-off ends") {
     Loop loop;
     Recorder rec;
     ListenSocket socket("127.0.0.1", 0, 16);
@@ -165,8 +165,9 @@ TEST_CASE("out of descriptors, waiting connections are refused with the reserve 
     acceptor.close();
 }
 
-TEST_CASE("with no descriptor free and no reserve, the acceptor pauses instead of spinning, "
-          "the loop's timers run, and accepting resumes once descriptors free up") {
+TEST_CASE(
+    "with no descriptor free and no reserve, the acceptor pauses instead of spinning, "
+    "the loop's timers run, and accepting resumes once descriptors free up") {
     // libuv's uv_listen() in this state calls accept in a loop that never returns to the
     // loop's timers (uv__emfile_trick without its reserve), so a run_until would hang.
     Loop loop;
@@ -202,8 +203,9 @@ TEST_CASE("with no descriptor free and no reserve, the acceptor pauses instead o
     acceptor.close();
 }
 
-TEST_CASE("a refusal needs the gate to itself: while a sibling loop holds it, the reserve is "
-          "kept and the waiting connections are refused when a later back-off ends") {
+TEST_CASE(
+    "a refusal needs the gate to itself: while a sibling loop holds it, the reserve is "
+    "kept and the waiting connections are refused when a later back-off ends") {
     Loop loop;
     Recorder rec;
     AcceptGate gate;
@@ -293,4 +295,4 @@ TEST_CASE("close stops accepting and closes the socket, paused or not") {
     CHECK(rec.accepted.empty());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/acceptor")

@@ -2,9 +2,8 @@
 // addresses, and the client picked out of an X-Forwarded-For list.
 #include "net/address.hpp"
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -196,4 +195,4 @@ TEST_CASE("with no trusted proxy, the last entry is the client") {
     CHECK(format_ip(c.address.bytes) == "192.0.2.2");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/address")

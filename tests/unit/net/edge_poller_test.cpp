@@ -3,16 +3,14 @@
 #include "net/edge_poller.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <uv.h>
 
 using vstream::net::EdgePoller;
 using vstream::net::EdgeWatcher;
@@ -42,7 +40,8 @@ struct Pair {
         std::string got;
         char buf[256];
         ssize_t n;
-        while ((n = ::read(ours, buf, sizeof buf)) > 0) got.append(buf, static_cast<std::size_t>(n));
+        while ((n = ::read(ours, buf, sizeof buf)) > 0)
+            got.append(buf, static_cast<std::size_t>(n));
         return got;
     }
 };
@@ -212,4 +211,4 @@ TEST_CASE("adding a descriptor that is not open fails with its error") {
     CHECK(f.poller().watched() == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/edge_poller")

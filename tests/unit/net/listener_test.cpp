@@ -6,9 +6,8 @@
 #include "expect_error.hpp"
 #include "ipv6_loopback.hpp"
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,8 +16,8 @@
 #include <string>
 #include <utility>
 
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::net::ListenSocket;
 using vstream::test::expect_error;
 using vstream::test::ipv6_loopback_available;
@@ -70,8 +69,8 @@ TEST_CASE("two listen sockets share one port through SO_REUSEPORT") {
 
 TEST_CASE("claim_port on a port held by a listen socket reports address_in_use") {
     ListenSocket a("127.0.0.1", 0, 16);
-    const std::string what =
-        expect_error(errc::address_in_use, [&] { ListenSocket::claim_port("127.0.0.1", a.port()); });
+    const std::string what = expect_error(errc::address_in_use,
+                                          [&] { ListenSocket::claim_port("127.0.0.1", a.port()); });
     CHECK(what.find("127.0.0.1") != std::string::npos);
     CHECK(what.find(std::to_string(a.port())) != std::string::npos);
 }
@@ -97,7 +96,8 @@ TEST_CASE("an address that is not numeric is invalid_argument, naming it") {
     const char* bad[] = {"localhost", "", "127.0.0.1.1", "256.0.0.1", "::g", "[::1]", "1.2.3"};
     for (const char* address : bad) {
         CAPTURE(address);
-        const std::string what = expect_error(errc::invalid_argument, [&] { ListenSocket(address, 0, 16); });
+        const std::string what =
+            expect_error(errc::invalid_argument, [&] { ListenSocket(address, 0, 16); });
         CHECK(what.find(std::string("'") + address + "'") != std::string::npos);
         const std::string what2 =
             expect_error(errc::invalid_argument, [&] { ListenSocket::claim_port(address, 0); });
@@ -176,4 +176,4 @@ TEST_CASE("a moved listen socket owns the descriptor; the moved-from one release
     ::close(fd);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/listener")

@@ -3,7 +3,6 @@
 #include "net/sigpipe_guard.hpp"
 
 #include <doctest/doctest.h>
-
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -83,7 +82,7 @@ public:
 
 private:
     sigset_t old_mask_{};
-    struct sigaction old_action_{};
+    struct sigaction old_action_ {};
 };
 
 // A connected socketpair whose peer is already closed: write() on `fd` raises SIGPIPE.
@@ -111,8 +110,9 @@ struct BrokenPipe {
 
 TEST_SUITE("net/sigpipe_guard") {
 
-TEST_CASE("inside the guard a write to a closed peer fails with EPIPE and SIGPIPE's default "
-          "action does not kill the process") {
+TEST_CASE(
+    "inside the guard a write to a closed peer fails with EPIPE and SIGPIPE's default "
+    "action does not kill the process") {
     // In a child, with SIGPIPE's default action (terminate) and SIGPIPE unblocked: a guard that
     // let the signal through would kill the child, not the test run.
     const pid_t pid = ::fork();
@@ -146,8 +146,9 @@ TEST_CASE("inside the guard a write to a closed peer fails with EPIPE and SIGPIP
     CHECK(WEXITSTATUS(status) == 0);  // 11: not EPIPE, 12: still blocked, 13: pending
 }
 
-TEST_CASE("inside the guard SIGPIPE is blocked; after it the mask is restored and the SIGPIPE "
-          "raised meanwhile is neither pending nor delivered") {
+TEST_CASE(
+    "inside the guard SIGPIPE is blocked; after it the mask is restored and the SIGPIPE "
+    "raised meanwhile is neither pending nor delivered") {
     SigpipeRig rig;
     BrokenPipe broken;
     REQUIRE_FALSE(sigpipe_blocked());
@@ -184,9 +185,7 @@ TEST_CASE("the guard restores exactly the old mask, other signals included") {
     pthread_sigmask(SIG_BLOCK, &usr, &before_usr);
     sigset_t before;
     pthread_sigmask(SIG_SETMASK, nullptr, &before);
-    {
-        SigpipeGuard guard;
-    }
+    { SigpipeGuard guard; }
     sigset_t after;
     pthread_sigmask(SIG_SETMASK, nullptr, &after);
     for (int sig = 1; sig < 32; ++sig) {
@@ -198,8 +197,9 @@ TEST_CASE("the guard restores exactly the old mask, other signals included") {
     pthread_sigmask(SIG_SETMASK, &before_usr, nullptr);
 }
 
-TEST_CASE("if the thread already blocks SIGPIPE the guard leaves it blocked, and a SIGPIPE "
-          "raised inside is left to the thread") {
+TEST_CASE(
+    "if the thread already blocks SIGPIPE the guard leaves it blocked, and a SIGPIPE "
+    "raised inside is left to the thread") {
     SigpipeRig rig(/*blocked=*/true);
     BrokenPipe broken;
     REQUIRE(sigpipe_blocked());
@@ -231,8 +231,9 @@ TEST_CASE("a SIGPIPE pending before the guard is still pending after it") {
     CHECK_FALSE(sigpipe_pending());
 }
 
-TEST_CASE("nested guards: the inner one changes nothing and the outer one swallows and "
-          "restores") {
+TEST_CASE(
+    "nested guards: the inner one changes nothing and the outer one swallows and "
+    "restores") {
     SigpipeRig rig;
     BrokenPipe broken;
     {
@@ -248,4 +249,4 @@ TEST_CASE("nested guards: the inner one changes nothing and the outer one swallo
     CHECK(g_delivered == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/sigpipe_guard")

@@ -4,14 +4,14 @@
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #include <chrono>
 #include <functional>
@@ -20,13 +20,11 @@
 #include <thread>
 #include <vector>
 
-#include <uv.h>
-
 using vstream::net::EdgePoller;
 using vstream::net::PeerName;
 using vstream::net::ReadSlab;
-using vstream::net::TransportEvents;
 using vstream::net::TcpTransport;
+using vstream::net::TransportEvents;
 using vstream::test::RawClient;
 using vstream::test::wait_until;
 
@@ -62,10 +60,10 @@ public:
         sockaddr_in addr{};
         REQUIRE(uv_ip4_addr("127.0.0.1", 0, &addr) == 0);
         REQUIRE(uv_tcp_bind(&server_, reinterpret_cast<const sockaddr*>(&addr), 0) == 0);
-        REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 16,
-                          [](uv_stream_t* s, int status) {
-                              if (status == 0) ++static_cast<LoopFixture*>(s->data)->pending_;
-                          }) == 0);
+        REQUIRE(
+            uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 16, [](uv_stream_t* s, int status) {
+                if (status == 0) ++static_cast<LoopFixture*>(s->data)->pending_;
+            }) == 0);
         sockaddr_storage ss{};
         int len = sizeof ss;
         REQUIRE(uv_tcp_getsockname(&server_, reinterpret_cast<sockaddr*>(&ss), &len) == 0);
@@ -89,7 +87,8 @@ public:
     // iteration bounded so the deadline is checked.
     bool run_until(const std::function<bool()>& pred) {
         const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        uv_timer_start(&tick_, [](uv_timer_t*) {}, 5, 5);
+        uv_timer_start(
+            &tick_, [](uv_timer_t*) {}, 5, 5);
         while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
         uv_timer_stop(&tick_);
         return pred();
@@ -140,7 +139,8 @@ std::string recv_exact(int fd, std::size_t n) {
     char buf[65536];
     while (out.size() < n) {
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kDeadline).count())) <= 0) break;
+        if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kDeadline).count())) <= 0)
+            break;
         const ssize_t r = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
         if (r <= 0) break;
         out.append(buf, static_cast<std::size_t>(r));
@@ -187,7 +187,8 @@ TEST_CASE("a read larger than the slab arrives whole, in order") {
     std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     std::string payload;
-    for (int i = 0; payload.size() < 3 * ReadSlab::kSize + 17; ++i) payload += std::to_string(i) + ",";
+    for (int i = 0; payload.size() < 3 * ReadSlab::kSize + 17; ++i)
+        payload += std::to_string(i) + ",";
     // From another thread, so a full socket buffer cannot block the loop's thread.
     std::thread sender([&] { client.send(payload); });
     CHECK(f.run_until([&] { return ev.read.size() >= payload.size(); }));
@@ -305,7 +306,8 @@ TEST_CASE("a transport that fills many slabs in a row lets another connection be
     bool sent = false;
     std::thread sender([&] { sent = big_client.send(payload); });
     REQUIRE(small_client.send("small"));
-    const bool both = f.run_until([&] { return small.ev.read == "small" && big.ev.read.size() >= payload.size(); });
+    const bool both = f.run_until(
+        [&] { return small.ev.read == "small" && big.ev.read.size() >= payload.size(); });
     sender.join();
     REQUIRE(both);
     CHECK(sent);
@@ -371,7 +373,8 @@ TEST_CASE("try_write sends at once") {
     Recorder& ev = conn.ev;
     std::unique_ptr<TcpTransport>& s = conn.s;
     const std::string reply = "HTTP/1.1 503 Service Unavailable\r\n\r\n";
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
+    uv_buf_t buf =
+        uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
     CHECK(s->try_write(&buf, 1) == static_cast<int>(reply.size()));
     CHECK(recv_exact(client.fd(), reply.size()) == reply);
     CHECK(ev.written.empty());  // no callback for a try_write
@@ -418,7 +421,7 @@ TEST_CASE("close leads to on_transport_closed exactly once") {
     std::unique_ptr<TcpTransport>& s = conn.s;
     REQUIRE(s->read_start() == 0);
     s->close();
-    s->close();  // idempotent
+    s->close();             // idempotent
     CHECK(ev.closed == 0);  // only from the close callback
     REQUIRE(f.run_until([&] { return ev.closed > 0; }));
     for (int i = 0; i < 5; ++i) uv_run(f.loop(), UV_RUN_NOWAIT);
@@ -478,4 +481,4 @@ TEST_CASE("closing with a write in flight reports no write completion, only the 
     CHECK(ev.closed == 1);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/tcp_transport")

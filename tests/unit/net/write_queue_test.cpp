@@ -2,7 +2,6 @@
 #include "net/write_queue.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -195,7 +194,8 @@ TEST_CASE("a body larger than 1 GiB is split into iovecs of at most 1 GiB") {
     // Address space only: reserved, never touched (the queue does not read borrowed bytes).
     constexpr std::size_t kGiB = std::size_t{1} << 30;
     const std::size_t size = 2 * kGiB + 5;
-    void* reserved = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* reserved =
+        ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (reserved == MAP_FAILED) {
         MESSAGE("cannot reserve 2 GiB of address space: skipped");
         return;
@@ -411,7 +411,7 @@ TEST_CASE("bytes_written counts every successful write") {
     CHECK(q.idle());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/write_queue")
 
 TEST_SUITE("net/write_queue") {
 
@@ -573,4 +573,4 @@ TEST_CASE("an unmapped file segment is mapped from where it stopped when the soc
     CHECK(before + s.sent_at_once == f.bytes.substr(5000, 200 * 1024));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("net/write_queue")

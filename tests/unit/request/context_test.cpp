@@ -6,7 +6,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/socket.h>
 
 #include <atomic>
@@ -18,8 +17,8 @@
 
 using vstream::Context;
 using vstream::ContextRef;
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::test::RawClient;
 using vstream::test::Response;
 using vstream::test::TestServer;
@@ -31,7 +30,9 @@ std::string get(const std::string& target) {
     return "GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n";
 }
 
-std::size_t header_count(const Response& r, const std::string& name) { return r.headers.count(name); }
+std::size_t header_count(const Response& r, const std::string& name) {
+    return r.headers.count(name);
+}
 
 std::vector<std::string> header_values(const Response& r, const std::string& name) {
     std::vector<std::string> out;
@@ -76,8 +77,9 @@ TEST_CASE("request accessors expose the method, target, path, query, version, he
         ctx.send(204, {});
     });
     RawClient client(server.port());
-    REQUIRE(client.send("POST /a/b%20c?x=1&y=%41 HTTP/1.1\r\nHost: example\r\nX-Custom: one\r\n"
-                        "x-custom: two\r\nContent-Length: 11\r\n\r\nhello world"));
+    REQUIRE(
+        client.send("POST /a/b%20c?x=1&y=%41 HTTP/1.1\r\nHost: example\r\nX-Custom: one\r\n"
+                    "x-custom: two\r\nContent-Length: 11\r\n\r\nhello world"));
     const auto r = client.read_response();
     REQUIRE(r.has_value());
     CHECK(r->status == 204);
@@ -223,7 +225,8 @@ TEST_CASE("an invalid header name or value throws invalid_argument inside the ha
     std::mutex m;
     std::vector<std::string> outcomes;
     TestServer server([&](Context& ctx) {
-        const Row& row = rows.at(static_cast<std::size_t>(std::stoi(std::string(ctx.query_string()))));
+        const Row& row =
+            rows.at(static_cast<std::size_t>(std::stoi(std::string(ctx.query_string()))));
         std::string outcome = "no throw";
         try {
             if (row.add) {
@@ -459,4 +462,4 @@ TEST_CASE("an empty ContextRef is false and safe to query") {
     CHECK_FALSE(static_cast<bool>(moved));
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/context")

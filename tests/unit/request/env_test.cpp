@@ -50,4 +50,4 @@ TEST_CASE("a faulted write makes the cache stat its files again; without a cache
     Env::make(ServerConfig{}, nullptr)->write_faulted();
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/env")

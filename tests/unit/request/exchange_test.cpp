@@ -4,14 +4,13 @@
 #include "core/loop_handoff.hpp"
 
 #include <doctest/doctest.h>
+#include <uv.h>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <uv.h>
 
 using vstream::Body;
 using vstream::core::LoopHandoff;
@@ -278,9 +277,7 @@ TEST_CASE("a deferred answer from another thread reaches the owner on the loop t
     Owner owner;
     x->begin(&owner);
     x->deferred = true;
-    std::thread([&] {
-        x->answer();
-    }).join();
+    std::thread([&] { x->answer(); }).join();
     CHECK(owner.answered == 0);
     CHECK_FALSE(x->unshared());  // the posted task holds a reference
     REQUIRE(loop.run_until([&] { return owner.answered == 1; }));
@@ -294,9 +291,7 @@ TEST_CASE("an answer posted after the owner detached is dropped on the loop") {
     Owner owner;
     x->begin(&owner);
     x->deferred = true;
-    std::thread([&] {
-        x->answer();
-    }).join();
+    std::thread([&] { x->answer(); }).join();
     x->detach(true);
     REQUIRE(loop.run_until([&] { return x->unshared(); }));
     CHECK(owner.answered == 0);
@@ -308,9 +303,7 @@ TEST_CASE("a posted answer dropped unrun at shutdown releases its reference") {
     Owner owner;
     x->begin(&owner);
     x->deferred = true;
-    std::thread([&] {
-        x->answer();
-    }).join();
+    std::thread([&] { x->answer(); }).join();
     CHECK_FALSE(x->unshared());
     loop.handoff()->close();  // the task is destroyed unrun
     CHECK(x->unshared());
@@ -407,4 +400,4 @@ TEST_CASE("a handler's own answer is not an engine error, whatever its status") 
     CHECK_FALSE(x->engine_error);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/exchange")

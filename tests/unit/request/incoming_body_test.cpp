@@ -186,4 +186,4 @@ TEST_CASE("reset forgets everything of the last request") {
     CHECK_FALSE(s.finished());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/incoming_body")

@@ -1,9 +1,9 @@
 // JSON request bodies: Context::json_body over simdjson, the JsonValue view, and the 400 a
 // malformed body gets.
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -18,8 +18,10 @@ using vstream::test::test_config;
 namespace {
 
 std::optional<vstream::test::Response> post(std::uint16_t port, const std::string& body) {
-    return roundtrip(port, "POST /j HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return roundtrip(port,
+                     "POST /j HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 }  // namespace
@@ -42,16 +44,19 @@ TEST_CASE("a JSON body is parsed and its values read without exceptions") {
         out += "|" + std::string(v["missing"] ? "present" : "absent");
         out += "|" + std::string(v["tags"][9] ? "present" : "absent");
         out += "|" + std::string(v["nothing"].is_null() ? "null" : "not-null");
-        out += "|" + std::string(v.key_at(0)) + "=" + std::string(v.value_at(0).as_string().value_or(""));
+        out += "|" + std::string(v.key_at(0)) + "=" +
+               std::string(v.value_at(0).as_string().value_or(""));
         out += "|" + std::string(v["name"].as_int() ? "int" : "not-int");
         c.text(200, out);
     });
     server.start();
-    auto r = post(server.port(),
-                  R"({"name":"clip \u00e9","count":42,"ratio":0.5,"ok":true,"tags":["a","b"],"nothing":null})");
+    auto r = post(
+        server.port(),
+        R"({"name":"clip \u00e9","count":42,"ratio":0.5,"ok":true,"tags":["a","b"],"nothing":null})");
     REQUIRE(r);
     CHECK(r->status == 200);
-    CHECK(r->body == "clip \xc3\xa9|42|0.500000|true|2|b|absent|absent|null|name=clip \xc3\xa9|not-int");
+    CHECK(r->body ==
+          "clip \xc3\xa9|42|0.500000|true|2|b|absent|absent|null|name=clip \xc3\xa9|not-int");
     server.stop();
 }
 
@@ -75,7 +80,8 @@ TEST_CASE("a malformed or empty body gets 400 with a clear JSON message") {
 TEST_CASE("a keep-alive connection parses one body after another") {
     Server server(test_config());
     server.post("/j", [](Context& c) {
-        if (auto doc = c.json_body()) c.text(200, std::to_string((*doc)["n"].as_int().value_or(-1)));
+        if (auto doc = c.json_body())
+            c.text(200, std::to_string((*doc)["n"].as_int().value_or(-1)));
     });
     server.start();
     vstream::test::RawClient client(server.port());
@@ -90,4 +96,4 @@ TEST_CASE("a keep-alive connection parses one body after another") {
     server.stop();
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/json")

@@ -21,4 +21,4 @@ TEST_CASE("a detached writer drops writes, is closed, and runs on_close at once"
     w.end({{"X-Done", "1"}});  // ignored, never throws
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/stream")

@@ -1,12 +1,12 @@
 // Streamed responses of unknown length (src/request/streamed_body.cpp) through a Connection over
 // an in-memory transport: chunk framing and order, trailers, waking an idle connection from the
 // loop thread and through the handoff, flow control, closing, HEAD, HTTP/1.0, bad trailers.
+#include <vstream/error.hpp>
+#include <vstream/stream.hpp>
+
 #include "async_fixtures.hpp"
 #include "chunked_decoder.hpp"
 #include "connection_harness.hpp"
-
-#include <vstream/error.hpp>
-#include <vstream/stream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -102,7 +102,8 @@ TEST_CASE("chunks written before and after the head are sent in order, each fram
     w.end();
     complete_all(s);
     const Split all = split(s.written);
-    CHECK(all.rest == "5\r\nfirst\r\n6\r\nsecond\r\n12c\r\n" + std::string(300, 'z') + "\r\n0\r\n\r\n");
+    CHECK(all.rest ==
+          "5\r\nfirst\r\n6\r\nsecond\r\n12c\r\n" + std::string(300, 'z') + "\r\n0\r\n\r\n");
     const Decoded d = decode(all.rest);
     CHECK(d.status == ChunkedDecoder::Status::done);
     CHECK(d.data == "firstsecond" + std::string(300, 'z'));
@@ -111,8 +112,9 @@ TEST_CASE("chunks written before and after the head are sent in order, each fram
     h.finish();
 }
 
-TEST_CASE("end() with trailers sends the last chunk and the trailers, "
-          "and the pipelined request is answered after them") {
+TEST_CASE(
+    "end() with trailers sends the last chunk and the trailers, "
+    "and the pipelined request is answered after them") {
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "live");
@@ -197,8 +199,9 @@ TEST_CASE("a write from another thread reaches the connection through the loop h
     h.finish();
 }
 
-TEST_CASE("write() returns false above the high-water mark and on_drain runs once the "
-          "connection has taken the bytes below the low-water mark") {
+TEST_CASE(
+    "write() returns false above the high-water mark and on_drain runs once the "
+    "connection has taken the bytes below the low-water mark") {
     ConnectionHarness h;
     h.config.limits.write_high_water = 1000;
     h.config.limits.write_low_water = 200;
@@ -217,7 +220,7 @@ TEST_CASE("write() returns false above the high-water mark and on_drain runs onc
     const std::string piece(600, 'p');
     CHECK(w.write(Body::copy(piece)));  // taken at once: the connection holds < low water
     CHECK(w.queued() == 0);
-    CHECK(w.write(Body::copy(piece)));  // 600 queued: the connection is above low water
+    CHECK(w.write(Body::copy(piece)));        // 600 queued: the connection is above low water
     CHECK_FALSE(w.write(Body::copy(piece)));  // 1200 queued > 1000
     CHECK(w.queued() == 1200);
     CHECK(drains == 0);
@@ -240,8 +243,9 @@ TEST_CASE("write() returns false above the high-water mark and on_drain runs onc
     h.finish();
 }
 
-TEST_CASE("the connection closing runs on_close, closed() turns true and later writes return "
-          "false") {
+TEST_CASE(
+    "the connection closing runs on_close, closed() turns true and later writes return "
+    "false") {
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "some");
@@ -324,8 +328,9 @@ TEST_CASE("HEAD closes the writer at once and sends Transfer-Encoding: chunked w
     h.finish();
 }
 
-TEST_CASE("an HTTP/1.0 request gets raw bytes without Transfer-Encoding, and the connection "
-          "closes after end()") {
+TEST_CASE(
+    "an HTTP/1.0 request gets raw bytes without Transfer-Encoding, and the connection "
+    "closes after end()") {
     ConnectionHarness h;
     StreamWriter w;
     h.handler = stream_into(w, "abc");
@@ -487,4 +492,4 @@ TEST_CASE("a deferred stream started on another thread closes if the connection 
     CHECK(w.closed());
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("request/streamed_body")

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::router::ParamList;
 using vstream::router::RadixTree;
 
@@ -131,8 +131,14 @@ TEST_CASE("conflicts are reported at registration with both routes named") {
 }
 
 TEST_CASE("malformed patterns are refused") {
-    const char* bad[] = {"", "nope", "/a/:", "/a/*", "/a/*rest/more", "/a/:x/:x",
-                         "/a/:x y", "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p/:q"};
+    const char* bad[] = {"",
+                         "nope",
+                         "/a/:",
+                         "/a/*",
+                         "/a/*rest/more",
+                         "/a/:x/:x",
+                         "/a/:x y",
+                         "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p/:q"};
     for (const char* pattern : bad) {
         CAPTURE(pattern);
         RadixTree t;
@@ -161,7 +167,7 @@ TEST_CASE("prefix splits keep every earlier route reachable") {
     }
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("router/radix_tree")
 
 TEST_SUITE("router/radix_tree") {
 
@@ -194,4 +200,4 @@ TEST_CASE("a static branch that fails deep falls back with a clean parameter lis
     CHECK(p.items[1].value == "q");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("router/radix_tree")

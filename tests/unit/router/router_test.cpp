@@ -1,9 +1,9 @@
 // The router over a real server: matching, parameters and their decoding, 404/405/HEAD/
 // OPTIONS, trailing-slash redirects, groups and middleware order, asynchronous next().
+#include <vstream/vstream.hpp>
+
 #include "raw_client.hpp"
 #include "test_server.hpp"
-
-#include <vstream/vstream.hpp>
 
 #include <doctest/doctest.h>
 
@@ -15,8 +15,8 @@
 #include <vector>
 
 using vstream::Context;
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::Middleware;
 using vstream::Next;
 using vstream::Server;
@@ -27,7 +27,8 @@ using vstream::test::test_config;
 namespace {
 
 std::string get(std::uint16_t port, const std::string& target, const std::string& method = "GET") {
-    auto r = roundtrip(port, method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    auto r = roundtrip(port,
+                       method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     return r ? std::to_string(r->status) + " " + r->body : "no response";
 }
 
@@ -219,13 +220,15 @@ TEST_CASE("global, group and route middleware run in registration order, around 
     auto& api = server.group("/api");
     api.use(mark("a1"));
     auto& v1 = api.group("/v1");
-    v1.get("/x", [&](Context& c) {
-        {
-            std::lock_guard l(m);
-            trace.push_back("handler");
-        }
-        c.text(200, std::string(c.route()));
-    }, {mark("r1"), mark("r2")});
+    v1.get("/x",
+           [&](Context& c) {
+               {
+                   std::lock_guard l(m);
+                   trace.push_back("handler");
+               }
+               c.text(200, std::string(c.route()));
+           },
+           {mark("r1"), mark("r2")});
     v1.use(mark("v1"));  // registered after the route: still applies
     server.use(mark("g2"));
     CHECK(v1.prefix() == "/api/v1");
@@ -258,7 +261,8 @@ TEST_CASE("a middleware that answers and does not call next short-circuits the c
     Started run(server);
     CHECK(get(server.port(), "/secret") == "401 {\"error\":\"unauthorized\"}");
     CHECK_FALSE(reached);
-    auto r = roundtrip(server.port(), "GET /secret HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ok\r\n\r\n");
+    auto r = roundtrip(server.port(),
+                       "GET /secret HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ok\r\n\r\n");
     REQUIRE(r);
     CHECK(r->body == "in");
 }
@@ -300,4 +304,4 @@ TEST_CASE("query parameters: repeated keys, '+', escapes") {
     CHECK(get(server.port(), "/q?a=x+y%21&b=1&b=%2F&b=") == "200 x y!|1|/|");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("router/router")

@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::ServerConfig;
 using namespace std::chrono_literals;
 
@@ -83,8 +83,14 @@ TEST_CASE("each invalid field throws invalid_argument naming the field") {
     };
     const Row rows[] = {
         {"addresses", [](ServerConfig& c) { c.addresses.clear(); }},
-        {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1", ""}; }},
-        {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1", "localhost"}; }},
+        {"addresses",
+         [](ServerConfig& c) {
+             c.addresses = {"127.0.0.1", ""};
+         }},
+        {"addresses",
+         [](ServerConfig& c) {
+             c.addresses = {"127.0.0.1", "localhost"};
+         }},
         {"addresses", [](ServerConfig& c) { c.addresses = {"127.0.0.1:80"}; }},
         {"addresses", [](ServerConfig& c) { c.addresses = {"[::1]"}; }},
         {"addresses", [](ServerConfig& c) { c.addresses = {"256.0.0.1"}; }},
@@ -156,4 +162,4 @@ TEST_CASE("effective_threads is the configured count, or one per core for 0") {
     CHECK(c.effective_threads() >= 1);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("server/config")

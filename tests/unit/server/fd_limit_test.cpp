@@ -6,7 +6,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -117,8 +116,8 @@ TEST_CASE("a limit too low for max_connections gives a warning with the numbers 
     CHECK(w.find("hard limit 4096") != std::string::npos);
     CHECK(w.find("max_connections 10000") != std::string::npos);
     const std::uint64_t fit = 1024 - 24 - (fixed_descriptors(c, 1) - 100);
-    CHECK(w.find("about " + std::to_string(fit) + " connections fit (" +
-                 std::to_string(fit - 100) + " while") != std::string::npos);
+    CHECK(w.find("about " + std::to_string(fit) + " connections fit (" + std::to_string(fit - 100) +
+                 " while") != std::string::npos);
     CHECK(w.back() == '\n');
 
     // Fewer descriptors than the server itself keeps: none fit.
@@ -126,4 +125,4 @@ TEST_CASE("a limit too low for max_connections gives a warning with the numbers 
           std::string::npos);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("server/fd_limit")

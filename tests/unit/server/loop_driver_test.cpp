@@ -3,13 +3,13 @@
 #include "server/loop_driver.hpp"
 
 #include <doctest/doctest.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <atomic>
 #include <cstring>
@@ -17,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <uv.h>
 
 using vstream::server::LoopDriver;
 
@@ -137,8 +135,9 @@ TEST_CASE("an inner uv_async woken from another thread runs its callback on the 
     CHECK(done == 1);
 }
 
-TEST_CASE("on_done runs once, after the inner loop's last handle has closed, and the host's "
-          "uv_run then returns") {
+TEST_CASE(
+    "on_done runs once, after the inner loop's last handle has closed, and the host's "
+    "uv_run then returns") {
     Loops loops;
     std::vector<std::string> events;
     struct State {
@@ -208,7 +207,8 @@ TEST_CASE("destroying the driver while the inner loop is alive closes its host h
     uv_async_init(&loops.inner, &keep, [](uv_async_t*) {});
     uv_timer_t far{};  // and a timer far off, so the driver's host timer is armed too
     uv_timer_init(&loops.inner, &far);
-    uv_timer_start(&far, [](uv_timer_t*) {}, 3600 * 1000, 0);
+    uv_timer_start(
+        &far, [](uv_timer_t*) {}, 3600 * 1000, 0);
     int done = 0;
     auto driver = std::make_unique<LoopDriver>(&loops.host, &loops.inner, [&] { ++done; });
     CHECK(uv_loop_alive(&loops.host));  // the poll handle and the timer
@@ -226,8 +226,9 @@ TEST_CASE("destroying the driver while the inner loop is alive closes its host h
     // ~Loops runs both loops and checks uv_loop_close() == 0 on each.
 }
 
-TEST_CASE("driving() is true inside an inner callback, and drive() from there does not "
-          "re-enter the inner loop") {
+TEST_CASE(
+    "driving() is true inside an inner callback, and drive() from there does not "
+    "re-enter the inner loop") {
     Loops loops;
     struct State {
         LoopDriver* driver = nullptr;
@@ -299,8 +300,9 @@ TEST_CASE("driving() is true inside an inner callback, and drive() from there do
     CHECK(driver.done());
 }
 
-TEST_CASE("a SIGPIPE raised by an inner callback is swallowed, and the host thread's mask is "
-          "left as it was") {
+TEST_CASE(
+    "a SIGPIPE raised by an inner callback is swallowed, and the host thread's mask is "
+    "left as it was") {
     // SIGPIPE counted by a handler for the test, so a leak is a failed check, not a dead run.
     static volatile sig_atomic_t delivered = 0;
     struct sigaction sa;
@@ -413,4 +415,4 @@ TEST_CASE("a descriptor watcher that an inner callback starts is served") {
     ::close(fds[1]);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("server/loop_driver")

@@ -1,6 +1,6 @@
 // Tests Server (src/server/server.cpp): lifecycle, errors, run/stop, stats, several servers.
-#include <vstream/server.hpp>
 #include <vstream/error.hpp>
+#include <vstream/server.hpp>
 
 #include "expect_error.hpp"
 #include "fd_starvation.hpp"
@@ -8,7 +8,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-
 #include <sys/resource.h>
 
 #include <atomic>
@@ -20,8 +19,8 @@
 #include <vector>
 
 using vstream::Context;
-using vstream::Error;
 using vstream::errc;
+using vstream::Error;
 using vstream::Server;
 using vstream::ServerConfig;
 using vstream::test::expect_error;
@@ -308,8 +307,8 @@ TEST_CASE("several servers run in one process at once") {
     std::set<std::uint16_t> ports;
     for (int i = 0; i < 4; ++i) {
         const std::string name = "server-" + std::to_string(i);
-        servers.push_back(std::make_unique<TestServer>(
-            [name](Context& ctx) { ctx.text(200, name); }));
+        servers.push_back(
+            std::make_unique<TestServer>([name](Context& ctx) { ctx.text(200, name); }));
         ports.insert(servers.back()->port());
     }
     CHECK(ports.size() == 4);
@@ -337,4 +336,4 @@ TEST_CASE("a server with three loop threads serves many connections") {
     CHECK(server.server().stats().requests == kClients);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("server/server")

@@ -1,11 +1,10 @@
 // Tests Worker (src/server/worker.cpp): one loop thread serving its listeners, stop, counters, 503.
 #include "server/worker.hpp"
 
-#include "net/listener.hpp"
-
 #include "fd_starvation.hpp"
 #include "handler_dispatcher.hpp"
 #include "late_client.hpp"
+#include "net/listener.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -22,8 +21,8 @@ using vstream::Context;
 using vstream::Handler;
 using vstream::ServerConfig;
 using vstream::net::ListenSocket;
-using vstream::server::WorkerShared;
 using vstream::server::Worker;
+using vstream::server::WorkerShared;
 using vstream::test::HandlerDispatcher;
 using vstream::test::hello_handler;
 using vstream::test::LateClient;
@@ -189,8 +188,9 @@ TEST_CASE("once a connection closes, a new one under max_connections is served")
     CHECK(rig.worker->accepted() == 2);
 }
 
-TEST_CASE("out of descriptors, new connections are answered 503 and counted as refused, the "
-          "open one is still served, and accepting resumes once descriptors free up") {
+TEST_CASE(
+    "out of descriptors, new connections are answered 503 and counted as refused, the "
+    "open one is still served, and accepting resumes once descriptors free up") {
     ServerConfig c = test_config();
     c.timeouts.accept_backoff = std::chrono::milliseconds(20);
     WorkerRig rig(hello_handler, c);
@@ -277,4 +277,4 @@ TEST_CASE("two workers on one port share the connection limit through WorkerShar
     CHECK(shared.open.load() == 0);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("server/worker")

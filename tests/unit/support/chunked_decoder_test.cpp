@@ -48,7 +48,8 @@ TEST_CASE("chunks decode to their data and the last chunk ends the body") {
 
 TEST_CASE("input split at every byte decodes the same") {
     const std::string in =
-        "A;name=\"va\\\"l\";x\r\n0123456789\r\n1\r\nz\r\n000;ext\r\nExpires: never\r\nX-Sum: 1 \r\n\r\n";
+        "A;name=\"va\\\"l\";x\r\n0123456789\r\n1\r\nz\r\n000;ext\r\nExpires: never\r\nX-Sum: 1 "
+        "\r\n\r\n";
     for (std::size_t cut = 0; cut <= in.size(); ++cut) {
         CAPTURE(cut);
         ChunkedDecoder d;
@@ -77,24 +78,24 @@ TEST_CASE("chunk extensions are accepted when well-formed and skipped") {
 
 TEST_CASE("malformed input is an error") {
     for (const char* in : {
-             "\r\n",                      // no size
-             "x\r\n",                     // not hex
-             "-1\r\n",                    // sign
-             "0x5\r\nhello\r\n",          // prefix
-             "5\nhello\r\n0\r\n\r\n",     // bare LF in the size line
-             "5\r\nhello\n0\r\n\r\n",     // data without CRLF
-             "5\r\nhelloXX0\r\n\r\n",     // data longer than its size
-             "5\r\rhello",                // bare CR
-             "3;\r\nabc\r\n",             // empty extension
-             "3;a=\r\nabc\r\n",           // empty extension value
-             "3;a=\"open\r\nabc\r\n",     // unterminated quoted string
-             "3 x\r\nabc\r\n",            // garbage after the size
-             "1000000000000000\r\n",      // 2^60: too large
-             "0\r\n: v\r\n\r\n",          // empty trailer name
-             "0\r\nName v\r\n\r\n",       // no colon
-             "0\r\nName : v\r\n\r\n",     // space before the colon
-             "0\r\n folded\r\n\r\n",      // obs-fold
-             "0\r\nA: b\nC: d\r\n\r\n",   // bare LF in trailers
+             "\r\n",                     // no size
+             "x\r\n",                    // not hex
+             "-1\r\n",                   // sign
+             "0x5\r\nhello\r\n",         // prefix
+             "5\nhello\r\n0\r\n\r\n",    // bare LF in the size line
+             "5\r\nhello\n0\r\n\r\n",    // data without CRLF
+             "5\r\nhelloXX0\r\n\r\n",    // data longer than its size
+             "5\r\rhello",               // bare CR
+             "3;\r\nabc\r\n",            // empty extension
+             "3;a=\r\nabc\r\n",          // empty extension value
+             "3;a=\"open\r\nabc\r\n",    // unterminated quoted string
+             "3 x\r\nabc\r\n",           // garbage after the size
+             "1000000000000000\r\n",     // 2^60: too large
+             "0\r\n: v\r\n\r\n",         // empty trailer name
+             "0\r\nName v\r\n\r\n",      // no colon
+             "0\r\nName : v\r\n\r\n",    // space before the colon
+             "0\r\n folded\r\n\r\n",     // obs-fold
+             "0\r\nA: b\nC: d\r\n\r\n",  // bare LF in trailers
          }) {
         CAPTURE(in);
         const Decoded r = decode(in);
@@ -152,4 +153,4 @@ TEST_CASE("a large chunk is handed out without copying, as views into the input"
     CHECK(first == in.data() + 7);
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("support/chunked_decoder")
