@@ -5,6 +5,7 @@
 #include "core/uv_handle.hpp"
 #include "fd_starvation.hpp"
 #include "late_client.hpp"
+#include "test_loop.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -32,7 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kDeadline = std::chrono::seconds(10);
 constexpr auto kBackoff = 20ms;  // short, so the tests wait little for a back-off to end
 constexpr std::string_view kBusy = "busy";
 
@@ -57,38 +57,9 @@ struct Recorder final : AcceptEvents {
     }
 };
 
-// A loop on the test thread. Made before any descriptor starvation: its epoll set is one.
-class Loop {
-public:
-    Loop() {
-        REQUIRE(uv_loop_init(&loop_) == 0);
-        REQUIRE(uv_timer_init(&loop_, &tick_) == 0);
-    }
-    ~Loop() {
-        uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-        uv_run(&loop_, UV_RUN_DEFAULT);  // the acceptors' handles close too
-        CHECK(uv_loop_close(&loop_) == 0);
-    }
-    Loop(const Loop&) = delete;
-    Loop& operator=(const Loop&) = delete;
-
-    uv_loop_t* get() { return &loop_; }
-
-    // Runs the loop until `pred` holds or the deadline passes; a repeating timer keeps each
-    // iteration bounded so the deadline is checked.
-    bool run_until(const std::function<bool()>& pred) {
-        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        uv_timer_start(
-            &tick_, [](uv_timer_t*) {}, 5, 5);
-        while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
-        uv_timer_stop(&tick_);
-        return pred();
-    }
-
-private:
-    uv_loop_t loop_{};
-    uv_timer_t tick_{};
-};
+// A loop on the test thread (TestLoop), made before any descriptor starvation: its epoll set
+// is one descriptor.
+using Loop = vstream::test::TestLoop;
 
 // Starts a one-shot timer on `loop` that sets `fired`; the timer frees itself once closed.
 uv_timer_t* start_timer(uv_loop_t* loop, bool* fired, std::uint64_t ms) {

@@ -2,6 +2,7 @@
 #include "net/tcp_transport.hpp"
 
 #include "raw_client.hpp"
+#include "test_loop.hpp"
 #include "test_server.hpp"
 
 #include <arpa/inet.h>
@@ -53,9 +54,8 @@ struct Recorder final : TransportEvents {
 class LoopFixture {
 public:
     LoopFixture() : slab_(std::make_unique<ReadSlab>()) {
-        REQUIRE(uv_loop_init(&loop_) == 0);
-        poller_ = std::make_unique<EdgePoller>(&loop_);
-        REQUIRE(uv_tcp_init(&loop_, &server_) == 0);
+        poller_ = std::make_unique<EdgePoller>(loop_.get());
+        REQUIRE(uv_tcp_init(loop_.get(), &server_) == 0);
         server_.data = this;
         sockaddr_in addr{};
         REQUIRE(uv_ip4_addr("127.0.0.1", 0, &addr) == 0);
@@ -68,31 +68,19 @@ public:
         int len = sizeof ss;
         REQUIRE(uv_tcp_getsockname(&server_, reinterpret_cast<sockaddr*>(&ss), &len) == 0);
         port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-        REQUIRE(uv_timer_init(&loop_, &tick_) == 0);
     }
     ~LoopFixture() {
         for (auto& a : accepted_) {
             if (a->s) a->s->close();  // idempotent
         }
         uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
-        uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
         poller_->close();
-        uv_run(&loop_, UV_RUN_DEFAULT);
-        CHECK(uv_loop_close(&loop_) == 0);
+        loop_.drain();  // server_ finishes closing while its memory is still here
     }
     LoopFixture(const LoopFixture&) = delete;
     LoopFixture& operator=(const LoopFixture&) = delete;
 
-    // Runs the loop until `pred` holds or the deadline passes; a repeating timer keeps each
-    // iteration bounded so the deadline is checked.
-    bool run_until(const std::function<bool()>& pred) {
-        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-        uv_timer_start(
-            &tick_, [](uv_timer_t*) {}, 5, 5);
-        while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
-        uv_timer_stop(&tick_);
-        return pred();
-    }
+    bool run_until(const std::function<bool()>& pred) { return loop_.run_until(pred); }
 
     // One accepted connection: the transport and what it reported. Owned by the fixture, so
     // that even a failing test closes the transport before its memory goes.
@@ -106,7 +94,7 @@ public:
         REQUIRE(run_until([&] { return pending_ > 0; }));
         --pending_;
         auto a = std::make_unique<Accepted>();
-        a->s = std::make_unique<TcpTransport>(&loop_, slab_.get(), poller_.get());
+        a->s = std::make_unique<TcpTransport>(loop_.get(), slab_.get(), poller_.get());
         a->s->set_events(&a->ev);
         accepted_.push_back(std::move(a));
         REQUIRE(accepted_.back()->s->accept(reinterpret_cast<uv_stream_t*>(&server_)) == 0);
@@ -119,13 +107,12 @@ public:
         REQUIRE(run_until([&] { return events.closed > 0; }));
     }
 
-    uv_loop_t* loop() { return &loop_; }
+    uv_loop_t* loop() { return loop_.get(); }
     std::uint16_t port() const { return port_; }
 
 private:
-    uv_loop_t loop_{};
+    vstream::test::TestLoop loop_;  // first made, last gone
     uv_tcp_t server_{};
-    uv_timer_t tick_{};
     std::unique_ptr<ReadSlab> slab_;
     std::unique_ptr<EdgePoller> poller_;
     std::uint16_t port_ = 0;
