@@ -126,6 +126,21 @@ int vs_config_add_address(vs_config_t* cfg, const char* address) {
     });
 }
 
+int vs_config_add_listener(vs_config_t* cfg, const char* address, unsigned port, unsigned flags) {
+    return with_config(cfg, [&](vstream::ServerConfig& c) {
+        if (int rc = check_address(address); rc != VS_OK) return rc;
+        if (port > 65535) return fail(VS_EINVAL, "port must be from 0 to 65535");
+        if (flags != 0) return fail(VS_EINVAL, "listener flags must be 0");
+        // Validated with the listeners already there, so a duplicate fails here, not at start.
+        vstream::ServerConfig probe;
+        probe.listeners = c.listeners;
+        probe.listeners.push_back(vstream::Listener{address, static_cast<std::uint16_t>(port)});
+        probe.validate();
+        c.listeners = std::move(probe.listeners);
+        return VS_OK;
+    });
+}
+
 int vs_config_set_threads(vs_config_t* cfg, unsigned threads) {
     return with_config(cfg, [&](vstream::ServerConfig& c) {
         if (threads > 1024) return fail(VS_EINVAL, "threads must be at most 1024");

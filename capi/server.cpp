@@ -96,6 +96,15 @@ int vs_server_port(const vs_server_t* srv) {
     return with_server(srv, [](vstream::Server& s) { return static_cast<int>(s.port()); });
 }
 
+int vs_server_listener_port(const vs_server_t* srv, size_t index) {
+    return with_server(srv, [&](vstream::Server& s) {
+        const std::vector<std::uint16_t> ports = s.ports();
+        if (ports.empty()) return 0;  // nothing bound yet
+        if (index >= ports.size()) return fail(VS_ENOENT, "no listener with that index");
+        return static_cast<int>(ports[index]);
+    });
+}
+
 int vs_server_running(const vs_server_t* srv) {
     return with_server(srv, [](vstream::Server& s) { return s.running() ? 1 : 0; });
 }

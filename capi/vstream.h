@@ -185,6 +185,14 @@ VS_API int vs_config_set_address(vs_config_t *cfg, const char *address);
 /* Listens on one more address as well.
  * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
 VS_API int vs_config_add_address(vs_config_t *cfg, const char *address);
+/* Adds a listener: a numeric IPv4 or IPv6 address and a port of its own (0: an ephemeral one for
+ * this listener alone), for addresses that do not share one port. Once any is added, only the
+ * listeners are bound and the address/port settings above are ignored. `flags` must be 0 (kept
+ * for listener options). VS_EINVAL for a bad address, port or flags, or an address and non-zero
+ * port added twice. vs_server_listener_port() reads each bound port.
+ * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
+VS_API int vs_config_add_listener(vs_config_t *cfg, const char *address, unsigned port,
+                                  unsigned flags);
 /* Loop threads, each with its own listener; 0 means one per core (the default). Up to 1024.
  * Ignored by vs_server_attach(), which serves on the host's loop.
  * Thread: any thread, one at a time per handle. Owns: nothing is kept. Since: 0.1 */
@@ -262,6 +270,11 @@ VS_API int vs_server_wait(vs_server_t *srv);
 /* The bound port (1..65535) once started or attached, 0 before; negative on error.
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_port(const vs_server_t *srv);
+/* The bound port of listener `index` (0-based: in the order vs_config_add_listener() added them,
+ * or of the addresses when none was added) once started or attached; 0 before; VS_ENOENT past
+ * the last listener; negative on error.
+ * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
+VS_API int vs_server_listener_port(const vs_server_t *srv, size_t index);
 /* 1 between start (or attach) and the end of the stop, else 0; negative on error.
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_running(const vs_server_t *srv);

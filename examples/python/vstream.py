@@ -154,6 +154,7 @@ _config_free = _fn("vs_config_free", None, _p)
 _config_set_port = _fn("vs_config_set_port", _i, _p, _u)
 _config_set_address = _fn("vs_config_set_address", _i, _p, _s)
 _config_add_address = _fn("vs_config_add_address", _i, _p, _s)
+_config_add_listener = _fn("vs_config_add_listener", _i, _p, _s, _u, _u)
 _config_set_threads = _fn("vs_config_set_threads", _i, _p, _u)
 _config_set_backlog = _fn("vs_config_set_backlog", _i, _p, _i)
 _config_set_server_name = _fn("vs_config_set_server_name", _i, _p, _s)
@@ -170,6 +171,7 @@ _server_start = _fn("vs_server_start", _i, _p)
 _server_stop = _fn("vs_server_stop", _i, _p)
 _server_wait = _fn("vs_server_wait", _i, _p)
 _server_port = _fn("vs_server_port", _i, _p)
+_server_listener_port = _fn("vs_server_listener_port", _i, _p, _sz)
 _server_running = _fn("vs_server_running", _i, _p)
 _server_stat = _fn("vs_server_stat", _i, _p, _i, _pu64)
 _server_root = _fn("vs_server_root", _p, _p)
@@ -543,12 +545,14 @@ def _upload_done_tramp(ctx, result, ud):
 # ---- configuration ------------------------------------------------------------------------
 class Config:
     """A server configuration (vs_config_t). Keyword arguments: port, address, addresses (more
-    listen addresses), threads, backlog, server_name, limits / timeouts / flags (dicts keyed
-    by the names in LIMITS / TIMEOUTS / FLAGS, or by the VS_* numbers). Each setter validates
-    its value and raises VstreamError (VS_EINVAL) with the library's reason."""
+    listen addresses), listeners ((address, port) pairs, each port its own; when given, port
+    and addresses are ignored), threads, backlog, server_name, limits / timeouts / flags
+    (dicts keyed by the names in LIMITS / TIMEOUTS / FLAGS, or by the VS_* numbers). Each
+    setter validates its value and raises VstreamError (VS_EINVAL) with the library's
+    reason."""
 
-    def __init__(self, port=None, address=None, addresses=(), threads=None, backlog=None,
-                 server_name=None, limits=None, timeouts=None, flags=None):
+    def __init__(self, port=None, address=None, addresses=(), listeners=(), threads=None,
+                 backlog=None, server_name=None, limits=None, timeouts=None, flags=None):
         out = ctypes.c_void_p()
         _check(_config_new(ctypes.byref(out)))
         self._ptr = out.value
@@ -559,6 +563,8 @@ class Config:
                 self.set_address(address)
             for a in addresses:
                 self.add_address(a)
+            for a, p in listeners:
+                self.add_listener(a, p)
             if threads is not None:
                 self.set_threads(threads)
             if backlog is not None:
@@ -588,6 +594,10 @@ class Config:
 
     def add_address(self, address):
         _check(_config_add_address(self._h(), _b(address)))
+
+    def add_listener(self, address, port=0):
+        """Listens on address:port (0: an ephemeral port of its own); see vs_config_add_listener."""
+        _check(_config_add_listener(self._h(), _b(address), port, 0))
 
     def set_threads(self, threads):
         _check(_config_set_threads(self._h(), threads))
@@ -947,6 +957,16 @@ class Server(_Routes):
     def port(self):
         """The bound port once started, 0 before."""
         return _check(_server_port(self._h()))
+
+    @property
+    def ports(self):
+        """Every listener's bound port, in order, once started; [] before."""
+        out = []
+        while True:
+            rc = _server_listener_port(self._h(), len(out))
+            if rc == VS_ENOENT or rc == 0:
+                return out
+            out.append(_check(rc))
 
     @property
     def running(self):

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -29,6 +30,9 @@ constexpr const char* kUsage =
     "  --host ADDR            numeric IPv4/IPv6 address to listen on; repeat for several\n"
     "                         (default 127.0.0.1)\n"
     "  --port N               TCP port, 0 for an ephemeral one (default 8080)\n"
+    "  --listen ADDR:PORT     listen on ADDR (numeric; IPv6 as [::1]:PORT) at PORT of its\n"
+    "                         own, 0 for an ephemeral one; repeat for several; replaces\n"
+    "                         --host and --port\n"
     "  --threads N            loop threads, 0 = one per core (default 0)\n"
     "  --max-conns N          open connections before new ones get 503 (default 10000)\n"
     "  --cache-mb N           file cache: MiB mapped at most (default 256)\n"
@@ -54,6 +58,24 @@ constexpr const char* kUsage =
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr, "vstream-serve: %s\n\n%s", message.c_str(), kUsage);
     std::exit(2);
+}
+
+unsigned long parse_number(std::string_view flag, const char* text, unsigned long max);
+
+// "127.0.0.1:8080" or "[::1]:8080"; the address is checked by ServerConfig::validate.
+vstream::Listener parse_listen(const char* text) {
+    const std::string_view t = text;
+    const std::size_t colon = t.rfind(':');
+    if (colon == std::string_view::npos) usage_error("--listen needs ADDR:PORT");
+    std::string_view address = t.substr(0, colon);
+    if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
+        address = address.substr(1, address.size() - 2);
+    } else if (address.find(':') != std::string_view::npos) {
+        usage_error("--listen: write an IPv6 address in brackets, as [::1]:8080");
+    }
+    const std::string port(t.substr(colon + 1));
+    return vstream::Listener{std::string(address), static_cast<std::uint16_t>(parse_number(
+                                                       "--listen", port.c_str(), 65535))};
 }
 
 unsigned long parse_number(std::string_view flag, const char* text, unsigned long max) {
@@ -107,6 +129,8 @@ int main(int argc, char** argv) {
             if (!hosts_given) config.addresses.clear();
             hosts_given = true;
             config.addresses.emplace_back(value());
+        } else if (arg == "--listen") {
+            config.listeners.push_back(parse_listen(value()));
         } else if (arg == "--port") {
             config.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--threads") {
@@ -174,11 +198,14 @@ int main(int argc, char** argv) {
         if (!uploads.dir.empty()) add_upload_routes(server, uploads);
         server.start();
         if (!quiet) {
-            for (const std::string& a : config.addresses) {
+            const std::vector<vstream::Listener> listeners = config.effective_listeners();
+            const std::vector<std::uint16_t> ports = server.ports();
+            for (std::size_t i = 0; i < listeners.size() && i < ports.size(); ++i) {
+                const std::string& a = listeners[i].address;
                 const bool v6 = a.find(':') != std::string::npos;
                 std::printf("vstream-serve %s listening on http://%s%s%s:%u/ (%s, %u threads)\n",
                             VSTREAM_VERSION_STRING, v6 ? "[" : "", a.c_str(), v6 ? "]" : "",
-                            server.port(), root.empty() ? "GET /ping only" : root.c_str(),
+                            ports[i], root.empty() ? "GET /ping only" : root.c_str(),
                             config.effective_threads());
             }
             std::fflush(stdout);

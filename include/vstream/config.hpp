@@ -79,15 +79,31 @@ struct Timeouts {
     ms accept_backoff = std::chrono::milliseconds(500);
 };
 
+/// One address and port a server listens on.
+struct Listener {
+    /// A numeric IPv4 or IPv6 address ("127.0.0.1", "::1", "0.0.0.0", "::"). Default
+    /// "127.0.0.1".
+    std::string address = "127.0.0.1";
+    /// TCP port; 0 picks an ephemeral one for this listener alone (Server::ports() tells
+    /// which). Default 0.
+    std::uint16_t port = 0;
+};
+
 /// Everything a Server needs. Plain data; validate() reports the first bad field.
 struct ServerConfig {
     /// Numeric IPv4 or IPv6 addresses to listen on ("127.0.0.1", "::1", "0.0.0.0", "::");
-    /// validate() refuses anything else (host names, ports, brackets, zone ids).
+    /// validate() refuses anything else (host names, ports, brackets, zone ids). Every one
+    /// listens on `port`. Ignored when `listeners` is not empty.
     /// Default: loopback only, so an embedded server is never exposed by accident.
     std::vector<std::string> addresses = {"127.0.0.1"};
-    /// TCP port; 0 picks an ephemeral port, readable through Server::port() after start().
-    /// Default 8080.
+    /// TCP port of every entry of `addresses`; 0 picks an ephemeral port, the same for all of
+    /// them, readable through Server::port() after start(). Ignored when `listeners` is not
+    /// empty. Default 8080.
     std::uint16_t port = 8080;
+    /// Where to listen when the addresses do not all share one port (8080 on IPv4 and 9090
+    /// on ::1, say); each listener is bound on every loop thread. When not empty it replaces
+    /// `addresses` and `port`. An address and non-zero port may appear once. Default empty.
+    std::vector<Listener> listeners;
     /// Loop threads, each with its own event loop and SO_REUSEPORT listener. 0 means one per
     /// core (std::thread::hardware_concurrency()). Default 0.
     unsigned threads = 0;
@@ -114,6 +130,9 @@ struct ServerConfig {
     void validate() const;
     /// The number of loop threads start() will run (resolves threads == 0).
     unsigned effective_threads() const noexcept;
+    /// What start() binds: `listeners`, or when that is empty one listener per entry of
+    /// `addresses` on `port`.
+    std::vector<Listener> effective_listeners() const;
 };
 
 }  // namespace vstream

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 /// A libuv loop (uv_loop_t), for Server::attach; this header does not include <uv.h>.
 struct uv_loop_s;
@@ -85,8 +86,12 @@ public:
     /// be destroyed). Any thread.
     bool inside_loop() const noexcept;
 
-    /// The bound port (useful with port 0). Valid after start().
+    /// The bound port (useful with port 0): the first listener's. 0 before start(). Any
+    /// thread.
     std::uint16_t port() const noexcept;
+    /// Every listener's bound port, in the order of ServerConfig::effective_listeners();
+    /// empty before start(). Any thread.
+    std::vector<std::uint16_t> ports() const;
     /// True between start() and the end of stop().
     bool running() const noexcept;
     /// A snapshot of the counters. Any thread.

@@ -13,18 +13,41 @@ void require(bool ok, const char* field, const char* rule) {
     if (!ok) throw Error(errc::invalid_argument, std::string("ServerConfig.") + field + " " + rule);
 }
 
+// Numeric only: a host name would need a resolver, and "localhost" may not mean loopback.
+// Checked here, so the C++ and C APIs refuse the same addresses up front.
+void require_numeric(const std::string& a, const char* field) {
+    require(!a.empty(), field, "holds an empty address");
+    if (!net::parse_ip(a)) {
+        throw Error(errc::invalid_argument, std::string("ServerConfig.") + field + " holds '" + a +
+                                                "', which is not a numeric IPv4 or IPv6 address");
+    }
+}
+
+// Both numeric (checked first): the same socket address however written ("::1", "0::1").
+bool same_address(const std::string& a, const std::string& b) {
+    const auto x = net::parse_ip(a);
+    const auto y = net::parse_ip(b);
+    return x->family == y->family && x->bytes == y->bytes;
+}
+
 }  // namespace
 
 void ServerConfig::validate() const {
-    require(!addresses.empty(), "addresses", "must list at least one address");
-    for (const std::string& a : addresses) {
-        require(!a.empty(), "addresses", "holds an empty address");
-        // Numeric only: a host name would need a resolver, and "localhost" may not mean
-        // loopback. Checked here, so the C++ and C APIs refuse the same addresses up front.
-        if (!net::parse_ip(a)) {
-            throw Error(errc::invalid_argument,
-                        "ServerConfig.addresses holds '" + a +
-                            "', which is not a numeric IPv4 or IPv6 address");
+    if (listeners.empty()) {
+        require(!addresses.empty(), "addresses", "must list at least one address");
+        for (const std::string& a : addresses) require_numeric(a, "addresses");
+    }
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+        const Listener& l = listeners[i];
+        require_numeric(l.address, "listeners");
+        for (std::size_t j = 0; j < i; ++j) {
+            // The second bind would fail at start(); say which entry, now.
+            if (l.port != 0 && listeners[j].port == l.port &&
+                same_address(listeners[j].address, l.address)) {
+                throw Error(errc::invalid_argument, "ServerConfig.listeners lists " + l.address +
+                                                        " port " + std::to_string(l.port) +
+                                                        " twice");
+            }
         }
     }
     require(backlog > 0, "backlog", "must be positive");
@@ -74,6 +97,14 @@ unsigned ServerConfig::effective_threads() const noexcept {
     if (threads != 0) return threads;
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : n;
+}
+
+std::vector<Listener> ServerConfig::effective_listeners() const {
+    if (!listeners.empty()) return listeners;
+    std::vector<Listener> out;
+    out.reserve(addresses.size());
+    for (const std::string& a : addresses) out.push_back(Listener{a, port});
+    return out;
 }
 
 }  // namespace vstream

@@ -23,9 +23,9 @@ struct Server::Impl {
     std::unique_ptr<router::Router> router;
     server::WorkerShared shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
-    std::uint16_t port = 0;
-    bool attached = false;          // serves from a host's loop (attach) instead of loop threads
-    bool fd_limit_checked = false;  // the descriptor limit was raised and checked (once)
+    std::vector<std::uint16_t> ports;  // each listener's, in order, once bound
+    bool attached = false;             // serves from a host's loop (attach) instead of loop threads
+    bool fd_limit_checked = false;     // the descriptor limit was raised and checked (once)
 
     mutable std::mutex mutex;
     std::condition_variable state_changed;
@@ -96,25 +96,27 @@ void Server::Impl::prepare_workers(unsigned threads) {
     if (state != State::created) throw Error(errc::stopped, "a stopped server cannot restart");
     check_fd_limit(threads);
     const ServerConfig& cfg = config;
-    // Pick the port once (port 0: the first address chooses), then check every address is
-    // free on it before any reuse-port socket joins a group.
-    std::uint16_t chosen = cfg.port;
-    for (const std::string& address : cfg.addresses) {
-        chosen = net::ListenSocket::claim_port(address, chosen);
+    // Pick each listener's port once, checking it is free, before any reuse-port socket joins
+    // a group. In the single form (addresses on one port) port 0 means one ephemeral port for
+    // every address: the first address chooses it.
+    std::vector<Listener> bound = cfg.effective_listeners();
+    const bool one_port = cfg.listeners.empty();
+    for (std::size_t i = 0; i < bound.size(); ++i) {
+        if (one_port && i > 0) bound[i].port = bound[0].port;
+        bound[i].port = net::ListenSocket::claim_port(bound[i].address, bound[i].port);
     }
     std::vector<std::unique_ptr<server::Worker>> made;
     for (unsigned t = 0; t < threads; ++t) {
         std::vector<net::ListenSocket> sockets;
-        for (const std::string& address : cfg.addresses) {
-            sockets.emplace_back(address, chosen, cfg.backlog);
-        }
+        for (const Listener& l : bound) sockets.emplace_back(l.address, l.port, cfg.backlog);
         made.push_back(std::make_unique<server::Worker>(cfg, shared, std::move(sockets)));
     }
     // Routing freezes only once every socket is bound, so a failed bind leaves the server as it
     // was: routes can still be added and start() retried.
     if (!router->frozen()) router->freeze(fallback);
     workers = std::move(made);
-    port = chosen;
+    ports.clear();
+    for (const Listener& l : bound) ports.push_back(l.port);
 }
 
 void Server::Impl::check_fd_limit(unsigned threads) {
@@ -216,7 +218,12 @@ bool Server::inside_loop() const noexcept {
 
 std::uint16_t Server::port() const noexcept {
     std::lock_guard lock(impl_->mutex);
-    return impl_->port;
+    return impl_->ports.empty() ? 0 : impl_->ports.front();
+}
+
+std::vector<std::uint16_t> Server::ports() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->ports;
 }
 
 bool Server::running() const noexcept {

@@ -452,6 +452,54 @@ static void test_flags_set_are_applied(void) {
     VT_CHECK_EQ(vs_server_free(srv), VS_OK);
 }
 
+/* Listeners: numeric addresses, ports 0..65535, flags 0, no address and non-zero port twice. */
+static void test_add_listener_checks_its_arguments(void) {
+    vs_config_t *cfg = new_config();
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 8080, 0), VS_OK);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 8081, 0), VS_OK);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "::1", 8080, 0), VS_OK);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 0, 0), VS_OK);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 0, 0), VS_OK); /* two ephemeral ports */
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "0::1", 8080, 0), VS_EINVAL); /* ::1 again */
+    VT_CHECK(strstr(vs_last_error_message(), "twice") != NULL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "localhost", 80, 0), VS_EINVAL);
+    VT_CHECK(strstr(vs_last_error_message(), "'localhost'") != NULL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 65536, 0), VS_EINVAL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 9000, 1), VS_EINVAL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, NULL, 9000, 0), VS_EINVAL);
+    VT_CHECK_EQ(vs_config_add_listener(NULL, "127.0.0.1", 9000, 0), VS_EINVAL);
+    vs_config_free(cfg);
+}
+
+/* Each listener binds its own ephemeral port, and each serves; the address form is ignored. */
+static void test_listeners_each_serve_on_their_own_port(void) {
+    vs_config_t *cfg = test_config();
+    vs_server_t *srv;
+    vt_response r;
+    int a, b;
+    VT_CHECK_EQ(vs_config_set_address(cfg, "127.0.0.2"), VS_OK); /* ignored: listeners given */
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 0, 0), VS_OK);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 0, 0), VS_OK);
+    srv = vt_server_from(cfg);
+    VT_CHECK_EQ(vs_server_listener_port(srv, 0), 0); /* not started */
+    VT_CHECK_EQ(vs_group_route(vs_server_root(srv), "GET", "/", hello, NULL, NULL), VS_OK);
+    vt_start(srv);
+    a = vs_server_listener_port(srv, 0);
+    b = vs_server_listener_port(srv, 1);
+    VT_CHECK(a > 0 && b > 0 && a != b);
+    VT_CHECK_EQ(vs_server_port(srv), a);
+    VT_CHECK_EQ(vs_server_listener_port(srv, 2), VS_ENOENT);
+    VT_CHECK_EQ(vs_server_listener_port(NULL, 0), VS_EINVAL);
+    VT_CHECK_EQ(vt_get(a, "/", &r), 0);
+    VT_CHECK_EQ(r.status, 200);
+    vt_response_free(&r);
+    VT_CHECK_EQ(vt_get(b, "/", &r), 0);
+    VT_CHECK_EQ(r.status, 200);
+    VT_CHECK_STR(r.body, "hello");
+    vt_response_free(&r);
+    VT_CHECK_EQ(vs_server_free(srv), VS_OK);
+}
+
 int main(void) {
     test_defaults_are_the_documented_ones();
     test_new_needs_out_and_free_null_is_a_noop();
@@ -472,6 +520,8 @@ int main(void) {
     test_server_keeps_its_own_copy_of_the_config();
     test_limits_set_are_enforced();
     test_flags_set_are_applied();
+    test_add_listener_checks_its_arguments();
+    test_listeners_each_serve_on_their_own_port();
     printf("test_config: ok\n");
     return 0;
 }

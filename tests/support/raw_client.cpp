@@ -37,14 +37,30 @@ std::string Response::header(const std::string& name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-RawClient::RawClient(std::uint16_t port, std::chrono::milliseconds timeout) : timeout_(timeout) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+RawClient::RawClient(std::uint16_t port, std::chrono::milliseconds timeout)
+    : RawClient("127.0.0.1", port, timeout) {}
+
+RawClient::RawClient(const std::string& address, std::uint16_t port,
+                     std::chrono::milliseconds timeout)
+    : timeout_(timeout) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+        ::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof *v4;
+    } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+               ::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof *v6;
+    } else {
+        throw std::runtime_error("not a numeric address: " + address);
+    }
+    fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
         ::close(fd_);
         fd_ = -1;
         throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
@@ -160,7 +176,12 @@ std::uint16_t RawClient::local_port() const {
 }
 
 std::optional<Response> roundtrip(std::uint16_t port, std::string_view request) {
-    RawClient c(port);
+    return roundtrip(port, request, "127.0.0.1");
+}
+
+std::optional<Response> roundtrip(std::uint16_t port, std::string_view request,
+                                  const std::string& address) {
+    RawClient c(address, port);
     if (!c.send(request)) return std::nullopt;
     return c.read_response();
 }

@@ -21,11 +21,14 @@ struct Response {
     bool has_header(const std::string& name) const { return headers.count(name) > 0; }
 };
 
-/// A TCP connection to 127.0.0.1:port. Every read waits at most `timeout`.
+/// A TCP connection to 127.0.0.1:port, or to address:port (numeric IPv4 or IPv6). Every read
+/// waits at most `timeout`.
 class RawClient {
 public:
     explicit RawClient(std::uint16_t port,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    RawClient(const std::string& address, std::uint16_t port,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~RawClient();
     RawClient(const RawClient&) = delete;
     RawClient& operator=(const RawClient&) = delete;
@@ -66,5 +69,8 @@ void bound_sends(RawClient& c, std::chrono::milliseconds timeout = std::chrono::
 
 /// Sends `request` on a fresh connection and reads one response.
 std::optional<Response> roundtrip(std::uint16_t port, std::string_view request);
+/// The same, to address:port.
+std::optional<Response> roundtrip(std::uint16_t port, std::string_view request,
+                                  const std::string& address);
 
 }  // namespace vstream::test

@@ -578,6 +578,24 @@ class ClientGoneTest(unittest.TestCase):
 
 
 class LifecycleTest(unittest.TestCase):
+    def test_listeners_each_bind_a_port_and_serve(self):
+        with vstream.Server(listeners=[("127.0.0.1", 0), ("127.0.0.1", 0)], threads=1) as srv:
+            @srv.get("/")
+            def hello(req):
+                req.text(200, "hello")
+            self.assertEqual(srv.ports, [])
+            srv.start()
+            ports = srv.ports
+            self.assertEqual(len(ports), 2)
+            self.assertNotEqual(ports[0], ports[1])
+            self.assertEqual(srv.port, ports[0])
+            for port in ports:
+                self.assertEqual(request(port, "GET", "/")[2], b"hello")
+            srv.stop()
+        with self.assertRaises(vstream.VstreamError) as cm:
+            vstream.Config(listeners=[("::1", 9000), ("0::1", 9000)])
+        self.assertEqual(cm.exception.code, vstream.VS_EINVAL)
+
     def test_wait_returns_once_stopped_from_another_thread(self):
         with vstream.Server(port=0, threads=1) as srv:
             @srv.get("/stop")

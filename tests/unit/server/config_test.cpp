@@ -95,6 +95,22 @@ TEST_CASE("each invalid field throws invalid_argument naming the field") {
         {"addresses", [](ServerConfig& c) { c.addresses = {"[::1]"}; }},
         {"addresses", [](ServerConfig& c) { c.addresses = {"256.0.0.1"}; }},
         {"addresses", [](ServerConfig& c) { c.addresses = {std::string("::1\0x", 5)}; }},
+        {"listeners",
+         [](ServerConfig& c) {
+             c.listeners = {{"localhost", 80}};
+         }},
+        {"listeners",
+         [](ServerConfig& c) {
+             c.listeners = {{"127.0.0.1", 80}, {"", 81}};
+         }},
+        {"listeners",
+         [](ServerConfig& c) {
+             c.listeners = {{"127.0.0.1", 8080}, {"127.0.0.1", 8080}};
+         }},
+        {"listeners",
+         [](ServerConfig& c) {
+             c.listeners = {{"::1", 8080}, {"0::1", 8080}};
+         }},
         {"backlog", [](ServerConfig& c) { c.backlog = 0; }},
         {"backlog", [](ServerConfig& c) { c.backlog = -5; }},
         {"threads", [](ServerConfig& c) { c.threads = 1025; }},
@@ -160,6 +176,39 @@ TEST_CASE("effective_threads is the configured count, or one per core for 0") {
     const unsigned hw = std::thread::hardware_concurrency();
     CHECK(c.effective_threads() == (hw == 0 ? 1u : hw));
     CHECK(c.effective_threads() >= 1);
+}
+
+TEST_CASE("listeners replace addresses and port; the same address may listen on several ports") {
+    ServerConfig c;
+    c.addresses = {"127.0.0.1", "::1"};
+    c.port = 8080;
+    auto l = c.effective_listeners();
+    REQUIRE(l.size() == 2);
+    CHECK((l[0].address == "127.0.0.1" && l[0].port == 8080));
+    CHECK((l[1].address == "::1" && l[1].port == 8080));
+
+    c.addresses.clear();  // ignored once listeners are given
+    c.listeners = {{"127.0.0.1", 8080},
+                   {"127.0.0.1", 8081},
+                   {"::1", 8080},
+                   {"127.0.0.1", 0},
+                   {"127.0.0.1", 0}};
+    CHECK_NOTHROW(c.validate());
+    l = c.effective_listeners();
+    REQUIRE(l.size() == 5);
+    CHECK((l[1].address == "127.0.0.1" && l[1].port == 8081));
+}
+
+TEST_CASE("a listener listed twice is refused with both its address and port named") {
+    ServerConfig c;
+    c.listeners = {{"::1", 9000}, {"127.0.0.1", 9001}, {"0:0::1", 9000}};
+    try {
+        c.validate();
+        FAIL("validate() accepted a duplicate listener");
+    } catch (const vstream::Error& e) {
+        CHECK(e.code() == vstream::errc::invalid_argument);
+        CHECK(std::string(e.what()).find("0:0::1 port 9000 twice") != std::string::npos);
+    }
 }
 
 }  // TEST_SUITE("server/config")

@@ -4,6 +4,7 @@
 
 #include "expect_error.hpp"
 #include "fd_starvation.hpp"
+#include "ipv6_loopback.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -334,6 +335,54 @@ TEST_CASE("a server with three loop threads serves many connections") {
     CHECK(ok.load() == kClients);
     CHECK(server.server().stats().connections_accepted == kClients);
     CHECK(server.server().stats().requests == kClients);
+}
+
+TEST_CASE("listeners each bind a port of their own, and every one serves") {
+    ServerConfig c = test_config();
+    c.listeners = {{"127.0.0.1", 0}, {"127.0.0.1", 0}};
+    if (vstream::test::ipv6_loopback_available()) c.listeners.push_back({"::1", 0});
+    Server server(c);
+    server.handle(hello_handler);
+    CHECK(server.ports().empty());
+    server.start();
+    const std::vector<std::uint16_t> ports = server.ports();
+    REQUIRE(ports.size() == c.listeners.size());
+    CHECK(server.port() == ports[0]);
+    CHECK(ports[0] != ports[1]);  // port 0 is ephemeral per listener
+    CHECK(pong(ports[0]));
+    CHECK(pong(ports[1]));
+    if (ports.size() == 3) {
+        const auto r = vstream::test::roundtrip(ports[2], kPing, "::1");
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+    }
+    server.stop();
+}
+
+TEST_CASE("in the single form, port 0 is one ephemeral port shared by every address") {
+    ServerConfig c = test_config();
+    c.addresses = {"127.0.0.1", "127.0.0.2"};
+    c.port = 0;
+    Server server(c);
+    server.handle(hello_handler);
+    server.start();
+    const std::vector<std::uint16_t> ports = server.ports();
+    REQUIRE(ports.size() == 2);
+    CHECK(ports[0] == ports[1]);
+    CHECK(pong(ports[0]));
+    const auto r = vstream::test::roundtrip(ports[1], kPing, "127.0.0.2");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+}
+
+TEST_CASE("a listener whose port is taken fails start() with address_in_use, binding nothing") {
+    TestServer first(hello_handler);
+    ServerConfig c = test_config();
+    c.listeners = {{"127.0.0.1", 0}, {"127.0.0.1", first.port()}};
+    Server second(c);
+    expect_error(errc::address_in_use, [&] { second.start(); });
+    CHECK_FALSE(second.running());
+    CHECK(second.ports().empty());
 }
 
 }  // TEST_SUITE("server/server")
