@@ -8,8 +8,9 @@ build_pkgs=(meson ninja-build g++ pkg-config libuv1-dev node-llhttp libssl-dev
             libsimdjson-dev libfmt-dev)
 # clang + its runtime: the ASan/UBSan build and the libFuzzer targets; curl: a real client
 # in the integration tests; abigail-tools: abidiff/abidw for the C ABI gate (the abi suite);
-# python3: runs the ctypes binding's test (capi suite); clang-format: the formatting test.
-test_pkgs=(doctest-dev clang libclang-rt-14-dev clang-format curl abigail-tools python3)
+# python3: runs the ctypes binding's test (capi suite); clang-format: the formatting test;
+# openssl: makes the TLS tests' certificates at test time.
+test_pkgs=(doctest-dev clang libclang-rt-14-dev clang-format curl abigail-tools python3 openssl)
 bench_pkgs=(wrk nginx-light curl util-linux libbenchmark-dev)
 
 want=()

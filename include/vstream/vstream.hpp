@@ -12,5 +12,6 @@
 #include <vstream/router.hpp>
 #include <vstream/server.hpp>
 #include <vstream/stream.hpp>
+#include <vstream/tls.hpp>
 #include <vstream/upload.hpp>
 #include <vstream/version.hpp>

@@ -25,8 +25,9 @@ ALLOWED = {
     "http1": {"core", "http", "net", "request"},  # the HTTP/1.1 protocol
     "handlers": {"core", "crypto", "http", "net", "files", "request", "router"},
     "middleware": {"core", "crypto", "http", "net", "request", "router"},
+    "tls": {"core", "crypto"},  # OpenSSL contexts: certificates, SNI, ALPN, tickets
     "server": {"core", "crypto", "http", "net", "files", "request", "router", "http1",
-               "handlers", "middleware"},
+               "handlers", "middleware", "tls"},
 }
 # Headers any module may include: declarations with no dependency of their own.
 LEAVES = {"router/match.hpp"}
