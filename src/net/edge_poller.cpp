@@ -19,6 +19,12 @@ namespace {
 // likewise for TCP urgent data, at whose mark a read stops short.
 constexpr std::uint32_t kEvents = EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 
+// Writability, edge-triggered, costs one event when a full socket buffer drains: for a
+// transport that writes the socket itself (TLS: OpenSSL's SSL_write, not libuv's writes).
+constexpr std::uint32_t mask(EdgePoller::Interest interest) noexcept {
+    return interest == EdgePoller::Interest::read_write ? kEvents | EPOLLOUT : kEvents;
+}
+
 }  // namespace
 
 EdgePoller::EdgePoller(uv_loop_t* loop) {
@@ -50,19 +56,20 @@ void EdgePoller::close() noexcept {
     poll_.close();
 }
 
-int EdgePoller::add(int fd, EdgeWatcher* w) noexcept {
+int EdgePoller::add(int fd, EdgeWatcher* w, Interest interest) noexcept {
     epoll_event ev{};
-    ev.events = kEvents;
+    ev.events = mask(interest);
     ev.data.ptr = w;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
     if (watched_++ == 0 && poll_) uv_ref(poll_.base());
     return 0;
 }
 
-int EdgePoller::rearm(int fd, EdgeWatcher* w) noexcept {
-    // EPOLL_CTL_MOD checks readiness afresh and queues the descriptor if it is readable.
+int EdgePoller::rearm(int fd, EdgeWatcher* w, Interest interest) noexcept {
+    // EPOLL_CTL_MOD checks readiness afresh and queues the descriptor if it is readable (or,
+    // watched for it, writable).
     epoll_event ev{};
-    ev.events = kEvents;
+    ev.events = mask(interest);
     ev.data.ptr = w;
     return ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
 }

@@ -10,12 +10,13 @@
 
 namespace vstream::net {
 
-/// Told that a descriptor registered with an EdgePoller may have become readable.
+/// Told that a descriptor registered with an EdgePoller may have become readable (or
+/// writable, if watched for that).
 class EdgeWatcher {
 public:
-    /// `events` are epoll's bits for it (EPOLLIN, EPOLLRDHUP, EPOLLPRI, EPOLLHUP, EPOLLERR):
-    /// with any but EPOLLIN, a short read does not mean the socket is drained. It is told
-    /// again only when more arrives, or after EdgePoller::rearm().
+    /// `events` are epoll's bits for it (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLPRI, EPOLLHUP,
+    /// EPOLLERR): with any but EPOLLIN, a short read does not mean the socket is drained. It is
+    /// told again only when more arrives, or after EdgePoller::rearm().
     virtual void on_edge(std::uint32_t events) noexcept = 0;
 
 protected:
@@ -40,12 +41,17 @@ public:
     EdgePoller(const EdgePoller&) = delete;
     EdgePoller& operator=(const EdgePoller&) = delete;
 
+    /// What a descriptor is watched for: reads only, or also the socket becoming writable
+    /// (EPOLLOUT, edge-triggered), for a watcher that writes the socket itself.
+    enum class Interest { read, read_write };
+
     /// Watches `fd` for `w`; readable data already there is reported too. While any
     /// descriptor is watched, the loop stays alive. Returns 0 or a libuv error.
-    int add(int fd, EdgeWatcher* w) noexcept;
-    /// Reports `fd` again (at the back of the queue) if it is readable now: for a watcher that
-    /// left data unread. Returns 0 or a libuv error.
-    int rearm(int fd, EdgeWatcher* w) noexcept;
+    int add(int fd, EdgeWatcher* w, Interest interest = Interest::read) noexcept;
+    /// Reports `fd` again (at the back of the queue) if it is readable now (or, watched for
+    /// writes, writable): for a watcher that left data unread. Pass the interest given to
+    /// add(). Returns 0 or a libuv error.
+    int rearm(int fd, EdgeWatcher* w, Interest interest = Interest::read) noexcept;
     /// Stops watching `fd` (added with `w`, and not removed since) before it is closed; `w`
     /// hears nothing more, not even an event already fetched in the batch being dispatched.
     void remove(int fd, EdgeWatcher* w) noexcept;

@@ -198,11 +198,11 @@ std::size_t TcpTransport::write_pending() const noexcept {
     return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
 }
 
-PeerName TcpTransport::peer() const {
+PeerName peer_name(const uv_tcp_t& tcp) {
     PeerName peer;
     sockaddr_storage ss{};
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return peer;
+    if (uv_tcp_getpeername(&tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return peer;
     char text[64] = {};
     if (ss.ss_family == AF_INET) {
         const auto* v4 = reinterpret_cast<const sockaddr_in*>(&ss);
@@ -216,5 +216,7 @@ PeerName TcpTransport::peer() const {
     peer.address = text;
     return peer;
 }
+
+PeerName TcpTransport::peer() const { return peer_name(tcp_); }
 
 }  // namespace vstream::net

@@ -18,6 +18,9 @@ struct ReadSlab {
     char bytes[kSize];
 };
 
+/// The remote end of a connected TCP handle (empty if unknown).
+PeerName peer_name(const uv_tcp_t& tcp);
+
 /// A Transport over a libuv TCP handle. libuv writes, shuts down and closes it; reads are
 /// this class's own, on the loop's EdgePoller, so connections are read in arrival order.
 class TcpTransport final : public Transport, private EdgeWatcher {

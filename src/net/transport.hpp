@@ -30,9 +30,9 @@ protected:
     ~TransportEvents() = default;
 };
 
-/// A transport: the bidirectional byte stream under an HTTP connection. Plain TCP now, and the
-/// seam where a TLS transport (memory BIOs over TCP) slots in beside it. One write in flight at
-/// a time.
+/// A transport: the bidirectional byte stream under an HTTP connection: plain TCP
+/// (TcpTransport), or TLS with OpenSSL reading and writing the socket itself
+/// (tls::TlsTransport). One write in flight at a time.
 /// Thread: its loop thread only.
 class Transport {
 public:
