@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace vstream::tls {
 
@@ -43,23 +44,20 @@ bool would_block(int ssl_error) noexcept {
 
 }  // namespace
 
-TlsTransport::TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller, SSL* ssl)
-    : slab_(slab), poller_(poller), ssl_(ssl) {
+TlsTransport::TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller,
+                           SslPtr ssl)
+    : slab_(slab), poller_(poller), ssl_(std::move(ssl)) {
     if (int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
-        SSL_free(ssl_);
         throw Error(errc::io_error, std::string("uv_tcp_init: ") + uv_strerror(rc));
     }
     tcp_.data = this;
-    SSL_set_accept_state(ssl_);  // the server's side, whoever made the SSL
+    SSL_set_accept_state(ssl_.get());  // the server's side, whoever made the SSL
     // A write retried after WANT_WRITE may start from a copy (the staging record) or carry
     // more bytes than the first try; partial writes report each record as it goes.
-    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
-TlsTransport::~TlsTransport() {
-    unwatch();
-    SSL_free(ssl_);
-}
+TlsTransport::~TlsTransport() { unwatch(); }
 
 int TlsTransport::open(int fd) noexcept {
     if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
@@ -67,7 +65,7 @@ int TlsTransport::open(int fd) noexcept {
         return rc;
     }
     uv_tcp_nodelay(&tcp_, 1);
-    if (SSL_set_fd(ssl_, fd) != 1) {
+    if (SSL_set_fd(ssl_.get(), fd) != 1) {
         ERR_clear_error();
         return UV_ENOMEM;
     }
@@ -119,14 +117,14 @@ void TlsTransport::on_edge(std::uint32_t events) noexcept {
 
 bool TlsTransport::advance_handshake() noexcept {
     ERR_clear_error();
-    const int r = SSL_do_handshake(ssl_);
+    const int r = SSL_do_handshake(ssl_.get());
     if (r == 1) {
         handshake_ = HandshakeState::done;
         return true;
     }
-    const int err = SSL_get_error(ssl_, r);
+    const int err = SSL_get_error(ssl_.get(), r);
     if (would_block(err)) return false;  // the next edge goes on with it
-    failure(ssl_, err);
+    failure(ssl_.get(), err);
     handshake_ = HandshakeState::failed;
     return true;
 }
@@ -135,7 +133,7 @@ void TlsTransport::read_records(std::uint32_t events) noexcept {
     (void)events;  // SSL_read reads on until the socket would block, whatever woke us
     for (int turn = 0; turn < kReadsPerTurn; ++turn) {
         ERR_clear_error();
-        const int n = SSL_read(ssl_, slab_->bytes, static_cast<int>(net::ReadSlab::kSize));
+        const int n = SSL_read(ssl_.get(), slab_->bytes, static_cast<int>(net::ReadSlab::kSize));
         if (n > 0) {
             events_->on_transport_read(slab_->bytes, static_cast<std::size_t>(n));
             if (closing_) return;
@@ -145,9 +143,9 @@ void TlsTransport::read_records(std::uint32_t events) noexcept {
             }
             continue;
         }
-        const int err = SSL_get_error(ssl_, n);
+        const int err = SSL_get_error(ssl_.get(), n);
         if (would_block(err)) return;  // drained: the next edge brings more
-        return end_reading(failure(ssl_, err));
+        return end_reading(failure(ssl_.get(), err));
     }
     rearm();  // more may wait: to the back of the queue
 }
@@ -204,11 +202,11 @@ int TlsTransport::pump(std::size_t& written) noexcept {
             len = staged_;
         }
         ERR_clear_error();
-        const int n = SSL_write(ssl_, data, static_cast<int>(len));
+        const int n = SSL_write(ssl_.get(), data, static_cast<int>(len));
         if (n <= 0) {
-            const int err = SSL_get_error(ssl_, n);
+            const int err = SSL_get_error(ssl_.get(), n);
             if (would_block(err)) return 0;
-            const int status = failure(ssl_, err);
+            const int status = failure(ssl_.get(), err);
             return status == UV_EOF ? UV_EPIPE : status;
         }
         written += static_cast<std::size_t>(n);
@@ -295,7 +293,7 @@ void TlsTransport::send_close_notify() noexcept {
     // the FIN still ends the connection.
     if (handshake_ != HandshakeState::done) return;
     ERR_clear_error();
-    SSL_shutdown(ssl_);
+    SSL_shutdown(ssl_.get());
     ERR_clear_error();
 }
 

@@ -5,6 +5,7 @@
 #include "net/edge_poller.hpp"
 #include "net/tcp_transport.hpp"
 #include "net/transport.hpp"
+#include "tls/openssl_ptr.hpp"
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -34,9 +35,9 @@ enum class HandshakeState { pending, done, failed };
 /// Thread: its loop thread only.
 class TlsTransport final : public net::Transport, private net::EdgeWatcher {
 public:
-    /// Takes ownership of `ssl` (a server SSL in accept state, from TlsContext::new_ssl()).
-    /// Throws Error on failure (then `ssl` is freed).
-    TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller, SSL* ssl);
+    /// Takes `ssl`, a server SSL from TlsContext::new_ssl() (never null). Throws Error on
+    /// failure.
+    TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller, SslPtr ssl);
     ~TlsTransport() override;
     TlsTransport(const TlsTransport&) = delete;
     TlsTransport& operator=(const TlsTransport&) = delete;
@@ -59,7 +60,7 @@ public:
     /// Where the handshake stands.
     HandshakeState handshake() const noexcept { return handshake_; }
     /// The connection's SSL (for the negotiated protocol, ALPN, the server name). Never null.
-    const SSL* ssl() const noexcept { return ssl_; }
+    const SSL* ssl() const noexcept { return ssl_.get(); }
 
 private:
     static constexpr std::size_t kRecord = 16 * 1024;  // TLS's largest plaintext record
@@ -83,7 +84,7 @@ private:
     uv_shutdown_t shutdown_req_{};
     net::ReadSlab* slab_;
     net::EdgePoller* poller_;
-    SSL* ssl_;
+    SslPtr ssl_;
     net::TransportEvents* events_ = nullptr;
     int fd_ = -1;
     HandshakeState handshake_ = HandshakeState::pending;

@@ -2,8 +2,11 @@
 // OpenSSL client on its own thread, the transport on a TestLoop with an EdgePoller.
 #include "tls/tls_transport.hpp"
 
+#include <vstream/tls.hpp>
+
 #include "test_certs.hpp"
 #include "test_loop.hpp"
+#include "tls/tls_context.hpp"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -25,6 +28,7 @@ using vstream::net::ReadSlab;
 using vstream::test::test_certs;
 using vstream::test::TestLoop;
 using vstream::tls::HandshakeState;
+using vstream::tls::TlsContext;
 using vstream::tls::TlsTransport;
 
 namespace {
@@ -34,15 +38,11 @@ struct CtxFree {
 };
 using Ctx = std::unique_ptr<SSL_CTX, CtxFree>;
 
-// A server context with the localhost certificate: what TlsContext makes, at its simplest.
-Ctx server_ctx() {
-    Ctx ctx(SSL_CTX_new(TLS_server_method()));
-    REQUIRE(ctx);
-    REQUIRE(SSL_CTX_use_certificate_chain_file(ctx.get(),
-                                               test_certs().localhost.cert_file.c_str()) == 1);
-    REQUIRE(SSL_CTX_use_PrivateKey_file(ctx.get(), test_certs().localhost.key_file.c_str(),
-                                        SSL_FILETYPE_PEM) == 1);
-    return ctx;
+// The server's context, as a TLS listener makes it: the localhost certificate, the defaults.
+std::shared_ptr<const TlsContext> server_context() {
+    vstream::TlsOptions o;
+    o.certificates = {test_certs().localhost};
+    return TlsContext::make(o);
 }
 
 // A listening socket on 127.0.0.1:<ephemeral>.
@@ -142,7 +142,7 @@ struct Rig {
     TestLoop loop;
     EdgePoller poller{loop.get()};
     ReadSlab slab;
-    Ctx ctx = server_ctx();
+    std::shared_ptr<const TlsContext> context = server_context();
     Listener listener;
     Events ev;
     std::unique_ptr<TlsTransport> t;
@@ -152,7 +152,7 @@ struct Rig {
         const int fd = listener.accept();
         REQUIRE(fd >= 0);
         if (sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-        t = std::make_unique<TlsTransport>(loop.get(), &slab, &poller, SSL_new(ctx.get()));
+        t = std::make_unique<TlsTransport>(loop.get(), &slab, &poller, context->new_ssl());
         t->set_events(&ev);
         REQUIRE(t->open(fd) == 0);
         REQUIRE(t->read_start() == 0);
