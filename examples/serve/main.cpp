@@ -33,6 +33,15 @@ constexpr const char* kUsage =
     "  --listen ADDR:PORT     listen on ADDR (numeric; IPv6 as [::1]:PORT) at PORT of its\n"
     "                         own, 0 for an ephemeral one; repeat for several; replaces\n"
     "                         --host and --port\n"
+    "  --tls-cert FILE        PEM certificate chain for HTTPS; repeat with --tls-key for\n"
+    "                         several (SNI picks one by name; the first is the default)\n"
+    "  --tls-key FILE         PEM private key of the --tls-cert before it\n"
+    "  --tls-port N           serve HTTPS on every --host at port N (default 8443 when\n"
+    "                         --tls-cert is given and no --listen-tls is)\n"
+    "  --listen-tls ADDR:PORT serve HTTPS on ADDR at PORT; repeat for several\n"
+    "  --tls-client-ca FILE   ask HTTPS clients for a certificate chaining to a CA in FILE,\n"
+    "                         and refuse those without one (mutual TLS)\n"
+    "                         SIGHUP reloads the certificate, key and CA files\n"
     "  --threads N            loop threads, 0 = one per core (default 0)\n"
     "  --max-conns N          open connections before new ones get 503 (default 10000)\n"
     "  --cache-mb N           file cache: MiB mapped at most (default 256)\n"
@@ -63,19 +72,44 @@ constexpr const char* kUsage =
 unsigned long parse_number(std::string_view flag, const char* text, unsigned long max);
 
 // "127.0.0.1:8080" or "[::1]:8080"; the address is checked by ServerConfig::validate.
-vstream::Listener parse_listen(const char* text) {
+vstream::Listener parse_listen(std::string_view flag, const char* text) {
     const std::string_view t = text;
     const std::size_t colon = t.rfind(':');
-    if (colon == std::string_view::npos) usage_error("--listen needs ADDR:PORT");
+    if (colon == std::string_view::npos) usage_error(std::string(flag) + " needs ADDR:PORT");
     std::string_view address = t.substr(0, colon);
     if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
         address = address.substr(1, address.size() - 2);
     } else if (address.find(':') != std::string_view::npos) {
-        usage_error("--listen: write an IPv6 address in brackets, as [::1]:8080");
+        usage_error(std::string(flag) + ": write an IPv6 address in brackets, as [::1]:8080");
     }
     const std::string port(t.substr(colon + 1));
-    return vstream::Listener{std::string(address), static_cast<std::uint16_t>(parse_number(
-                                                       "--listen", port.c_str(), 65535))};
+    return vstream::Listener{std::string(address),
+                             static_cast<std::uint16_t>(parse_number(flag, port.c_str(), 65535)),
+                             false};
+}
+
+// The TLS listeners asked for (--tls-port, --listen-tls), added to the plain ones: the
+// single form (--host, --port) becomes one plain listener per host.
+void add_tls_listeners(vstream::ServerConfig& config, std::vector<vstream::Listener> tls_listens,
+                       long tls_port) {
+    if (config.tls.certificates.empty()) {
+        if (tls_port >= 0 || !tls_listens.empty()) {
+            usage_error("--tls-port and --listen-tls need --tls-cert and --tls-key");
+        }
+        if (!config.tls.client_ca_file.empty()) usage_error("--tls-client-ca needs --tls-cert");
+        return;
+    }
+    if (tls_port < 0 && tls_listens.empty()) tls_port = 8443;
+    if (config.listeners.empty()) config.listeners = config.effective_listeners();
+    if (tls_port >= 0) {
+        for (const std::string& a : config.addresses) {
+            config.listeners.push_back({a, static_cast<std::uint16_t>(tls_port), true});
+        }
+    }
+    for (vstream::Listener& l : tls_listens) {
+        l.tls = true;
+        config.listeners.push_back(std::move(l));
+    }
 }
 
 unsigned long parse_number(std::string_view flag, const char* text, unsigned long max) {
@@ -116,6 +150,8 @@ int main(int argc, char** argv) {
     bool quiet = false;
     bool access_log = false;
     vstream::UploadOptions uploads;
+    std::vector<vstream::Listener> tls_listens;
+    long tls_port = -1;  // none asked for
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         auto value = [&]() -> const char* {
@@ -130,7 +166,21 @@ int main(int argc, char** argv) {
             hosts_given = true;
             config.addresses.emplace_back(value());
         } else if (arg == "--listen") {
-            config.listeners.push_back(parse_listen(value()));
+            config.listeners.push_back(parse_listen(arg, value()));
+        } else if (arg == "--listen-tls") {
+            tls_listens.push_back(parse_listen(arg, value()));
+        } else if (arg == "--tls-port") {
+            tls_port = static_cast<long>(parse_number(arg, value(), 65535));
+        } else if (arg == "--tls-cert") {
+            config.tls.certificates.push_back({value(), ""});
+        } else if (arg == "--tls-key") {
+            if (config.tls.certificates.empty() ||
+                !config.tls.certificates.back().key_file.empty()) {
+                usage_error("--tls-key must follow its --tls-cert");
+            }
+            config.tls.certificates.back().key_file = value();
+        } else if (arg == "--tls-client-ca") {
+            config.tls.client_ca_file = value();
         } else if (arg == "--port") {
             config.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--threads") {
@@ -181,6 +231,10 @@ int main(int argc, char** argv) {
             usage_error("unknown option '" + std::string(arg) + "'");
         }
     }
+    for (const vstream::TlsCertificate& c : config.tls.certificates) {
+        if (c.key_file.empty()) usage_error("--tls-cert " + c.cert_file + " has no --tls-key");
+    }
+    add_tls_listeners(config, std::move(tls_listens), tls_port);
 
     // Block SIGINT/SIGTERM before the loop threads start (they inherit the mask), then wait
     // for them here: a signal handler may not call stop(), a waiting thread may.
@@ -188,6 +242,7 @@ int main(int argc, char** argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     try {
@@ -203,15 +258,30 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < listeners.size() && i < ports.size(); ++i) {
                 const std::string& a = listeners[i].address;
                 const bool v6 = a.find(':') != std::string::npos;
-                std::printf("vstream-serve %s listening on http://%s%s%s:%u/ (%s, %u threads)\n",
-                            VSTREAM_VERSION_STRING, v6 ? "[" : "", a.c_str(), v6 ? "]" : "",
-                            ports[i], root.empty() ? "GET /ping only" : root.c_str(),
+                std::printf("vstream-serve %s listening on %s://%s%s%s:%u/ (%s, %u threads)\n",
+                            VSTREAM_VERSION_STRING, listeners[i].tls ? "https" : "http",
+                            v6 ? "[" : "", a.c_str(), v6 ? "]" : "", ports[i],
+                            root.empty() ? "GET /ping only" : root.c_str(),
                             config.effective_threads());
             }
             std::fflush(stdout);
         }
         int sig = 0;
-        sigwait(&signals, &sig);
+        while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+            // Certificates renewed in place: new handshakes use them; a bad file leaves the
+            // old ones serving.
+            if (!config.has_tls_listener()) continue;
+            try {
+                server.reload_tls();
+                if (!quiet) std::printf("vstream-serve: TLS certificates reloaded\n");
+            } catch (const vstream::Error& e) {
+                std::fprintf(stderr,
+                             "vstream-serve: TLS reload refused, still serving the old "
+                             "certificates: %s\n",
+                             e.what());
+            }
+            std::fflush(stdout);
+        }
         if (!quiet) std::printf("vstream-serve: %s, stopping\n", strsignal(sig));
         server.stop();
     } catch (const vstream::Error& e) {

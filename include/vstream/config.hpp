@@ -4,6 +4,7 @@
 
 #include <vstream/files.hpp>
 #include <vstream/router.hpp>
+#include <vstream/tls.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -87,6 +88,8 @@ struct Listener {
     /// TCP port; 0 picks an ephemeral one for this listener alone (Server::ports() tells
     /// which). Default 0.
     std::uint16_t port = 0;
+    /// Whether connections here speak TLS (HTTPS), with ServerConfig::tls. Default false.
+    bool tls = false;
 };
 
 /// Everything a Server needs. Plain data; validate() reports the first bad field.
@@ -125,6 +128,10 @@ struct ServerConfig {
     RouterOptions router;
     /// The mmap file cache behind send_file and serve_static.
     FileCacheConfig file_cache;
+    /// Certificates and TLS settings of the listeners with `tls` set; ignored (and not
+    /// validated) when there are none. The Server reads the files when it is constructed, and
+    /// again at each Server::reload_tls(). See docs/tls.md.
+    TlsOptions tls;
 
     /// Throws vstream::Error(errc::invalid_argument) naming the first invalid field.
     void validate() const;
@@ -133,6 +140,8 @@ struct ServerConfig {
     /// What start() binds: `listeners`, or when that is empty one listener per entry of
     /// `addresses` on `port`.
     std::vector<Listener> effective_listeners() const;
+    /// Whether any of `listeners` speaks TLS.
+    bool has_tls_listener() const noexcept;
 };
 
 }  // namespace vstream

@@ -42,7 +42,9 @@ struct ServerStats {
 /// from one of its own handlers.
 class Server : public RouteGroup {
 public:
-    /// Throws Error(errc::invalid_argument) if the config is invalid.
+    /// Throws Error(errc::invalid_argument) if the config is invalid. With TLS listeners,
+    /// also reads the certificate, key and CA files of config.tls, and throws as
+    /// reload_tls() does for a bad one.
     explicit Server(ServerConfig config = {});
     /// Stops (gracefully, within Timeouts::shutdown_grace) and joins the loop threads.
     ~Server();
@@ -98,8 +100,27 @@ public:
     ServerStats stats() const noexcept;
     /// A snapshot of the file cache's counters (see FileCacheConfig). Any thread.
     FileCacheStats file_cache_stats() const;
-    /// The configuration in effect.
+    /// The configuration in effect. Its `tls` member stays as given to the constructor;
+    /// reload_tls() does not change it.
     const ServerConfig& config() const noexcept;
+
+    /// Reads the TLS certificate, key and CA files again (those of the options last loaded),
+    /// for certificates renewed in place: what SIGHUP does in vstream-serve. See the other
+    /// overload. Any thread.
+    void reload_tls();
+    /// Loads `options` for the TLS listeners: handshakes that begin afterwards use its
+    /// certificates and settings; connections already open keep theirs. Issued session
+    /// tickets still resume (the ticket keys carry over); the session cache starts empty.
+    /// handshake_timeout and max_handshakes keep the values the server started with. On any
+    /// error (an invalid option, a file that cannot be read or is not a matching PEM
+    /// certificate and key) nothing changes, the old certificates stay in use, and this
+    /// throws Error(invalid_argument or io_error) naming the option and file. Throws
+    /// Error(invalid_argument) if the server has no TLS listener. Any thread, before or
+    /// after start(); not from inside a handler of a stopped server.
+    void reload_tls(const TlsOptions& options);
+    /// TLS counters, summed over the loop threads (all zero without TLS listeners). Any
+    /// thread.
+    TlsStats tls_stats() const noexcept;
 
 private:
     struct Impl;

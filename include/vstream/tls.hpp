@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -91,10 +92,46 @@ struct TlsOptions {
     /// in, and verifies a certificate only when one is sent. A certificate that does not
     /// verify is always refused. Default true.
     bool require_client_certificate = true;
+    /// How long a client has from connecting to finishing its handshake; one that has not
+    /// by then (a stalled or slow-sending client) is closed. From 1 ms to 1 hour. Default
+    /// 10 s.
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+    /// Handshakes in progress at once, over every TLS listener and loop of the server. A
+    /// connection accepted beyond it is closed at once, before any TLS byte, so a flood of
+    /// handshakes (each costs a key exchange) cannot take every core; stalled ones make way
+    /// after handshake_timeout. At least 1. Default 1024.
+    std::size_t max_handshakes = 1024;
 
     /// Checks every field; throws vstream::Error(errc::invalid_argument) naming the first
     /// invalid one ("TlsOptions.alpn[1] ..."). Reads no file. Any thread.
     void validate() const;
+};
+
+/// What a server's TLS listeners have done since start (Server::tls_stats()). Counted per
+/// loop without locks and summed when asked, so the sum may lag a request or two. Every
+/// handshake that began ends in exactly one of: completed, a failure, or still in progress.
+struct TlsStats {
+    std::uint64_t handshakes = 0;   ///< handshakes completed
+    std::uint64_t resumed = 0;      ///< of them, sessions resumed (ticket or session cache)
+    std::uint64_t in_progress = 0;  ///< handshakes under way now
+    /// Handshakes that failed, by reason:
+    std::uint64_t failed_timeout = 0;      ///< not done within TlsOptions::handshake_timeout
+    std::uint64_t failed_version = 0;      ///< the client offered no version or cipher we accept
+    std::uint64_t failed_certificate = 0;  ///< a client certificate missing or not verified
+    std::uint64_t failed_plain_http = 0;   ///< plain HTTP on a TLS port (answered with 400)
+    std::uint64_t failed_closed = 0;       ///< the client closed or reset mid-handshake
+    std::uint64_t failed_protocol = 0;     ///< anything else: bytes that are not TLS, bad records
+    /// Connections closed unhandshaken because TlsOptions::max_handshakes were under way.
+    std::uint64_t refused_busy = 0;
+    /// Which write path served each connection once its handshake was done: kernel TLS,
+    /// with file bodies sent by SSL_sendfile, or OpenSSL encrypting in user space (file
+    /// bodies read from their mapping). See docs/tls.md.
+    std::uint64_t ktls_connections = 0;
+    std::uint64_t userspace_connections = 0;
+    std::uint64_t ktls_sendfile_bytes = 0;  ///< file bytes sent by SSL_sendfile (kernel TLS)
+    /// Responses cut short because their file shrank while OpenSSL read it from the mapping
+    /// (SIGBUS recovered; the connection was closed).
+    std::uint64_t truncated_reads = 0;
 };
 
 }  // namespace vstream

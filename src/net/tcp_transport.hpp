@@ -1,13 +1,12 @@
 #pragma once
 
 #include "net/edge_poller.hpp"
+#include "net/tcp_socket.hpp"
 #include "net/transport.hpp"
 
 #include <uv.h>
 
 #include <cstdint>
-#include <memory>
-#include <string>
 
 namespace vstream::net {
 
@@ -18,9 +17,6 @@ struct ReadSlab {
     char bytes[kSize];
 };
 
-/// The remote end of a connected TCP handle (empty if unknown).
-PeerName peer_name(const uv_tcp_t& tcp);
-
 /// A Transport over a libuv TCP handle. libuv writes, shuts down and closes it; reads are
 /// this class's own, on the loop's EdgePoller, so connections are read in arrival order.
 class TcpTransport final : public Transport, private EdgeWatcher {
@@ -28,8 +24,6 @@ public:
     /// Initialises the handle on `loop`; then open() or accept() into it. Throws Error on
     /// failure.
     TcpTransport(uv_loop_t* loop, ReadSlab* slab, EdgePoller* poller);
-    /// Stops watching if close() never ran, so the poller never reports to freed memory.
-    ~TcpTransport() override { unwatch(); }
 
     /// Accepts a pending connection from `server` and watches it for reads. Returns 0 or a
     /// libuv error (then close()).
@@ -44,12 +38,9 @@ public:
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
-    /// Closes a transport that no connection took (making one failed) and frees it once libuv
-    /// has let go of its handle; its events are not told. Thread: the loop's.
-    static void discard(std::unique_ptr<TcpTransport> transport) noexcept;
     void reset() noexcept override;
     std::size_t write_pending() const noexcept override;
-    PeerName peer() const override;
+    PeerName peer() const override { return socket_.peer(); }
 
     int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     bool can_send_file() const noexcept override { return true; }
@@ -60,27 +51,17 @@ private:
     /// Full slabs read in a row before the others get their turn.
     static constexpr int kReadsPerTurn = 16;
 
-    int watch() noexcept;
+    void close_and_free() noexcept override;
     void on_edge(std::uint32_t events) noexcept override;
     void end_reading(int status) noexcept;
-    void unwatch() noexcept;
     static void on_write(uv_write_t* req, int status);
-    static void on_shutdown(uv_shutdown_t* req, int status);
-    static void on_close(uv_handle_t* h);
 
-    uv_tcp_t tcp_{};
+    TcpSocket socket_;
     uv_write_t write_req_{};
-    uv_shutdown_t shutdown_req_{};
     ReadSlab* slab_;
-    EdgePoller* poller_;
     TransportEvents* events_ = nullptr;
-    int fd_ = -1;
-    bool watched_ = false;
     bool reading_ = false;
     bool unread_ = false;  // bytes may wait that no edge will report: rearm on read_start
-    bool closing_ = false;
-    bool discarded_ = false;  // owned by nobody: on_close frees it
-    bool shutting_down_ = false;
 };
 
 }  // namespace vstream::net

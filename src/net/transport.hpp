@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace vstream::net {
@@ -81,6 +82,17 @@ public:
     virtual std::size_t write_pending() const noexcept = 0;
     /// The remote end (empty if unknown).
     virtual PeerName peer() const = 0;
+
+    /// Closes a transport that no connection took (making one failed) and frees it once the
+    /// loop has let go of its handle; its events are not told.
+    static void discard(std::unique_ptr<Transport> transport) noexcept {
+        transport.release()->close_and_free();
+    }
+
+protected:
+    /// discard()'s part: close, then delete this once the loop has let go of it. A transport
+    /// with no loop handle (a test's, in memory) is simply deleted.
+    virtual void close_and_free() noexcept { delete this; }
 };
 
 }  // namespace vstream::net

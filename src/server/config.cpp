@@ -50,6 +50,7 @@ void ServerConfig::validate() const {
             }
         }
     }
+    if (has_tls_listener()) tls.validate();
     require(backlog > 0, "backlog", "must be positive");
     require(threads <= 1024, "threads", "must be at most 1024");
     for (const char ch : server_name) {
@@ -97,6 +98,13 @@ unsigned ServerConfig::effective_threads() const noexcept {
     if (threads != 0) return threads;
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : n;
+}
+
+bool ServerConfig::has_tls_listener() const noexcept {
+    for (const Listener& l : listeners) {
+        if (l.tls) return true;
+    }
+    return false;
 }
 
 std::vector<Listener> ServerConfig::effective_listeners() const {

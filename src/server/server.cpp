@@ -5,6 +5,7 @@
 #include "router/router.hpp"
 #include "server/fd_limit.hpp"
 #include "server/worker.hpp"
+#include "tls/tls_context.hpp"
 
 #include <condition_variable>
 #include <cstdio>
@@ -24,8 +25,12 @@ struct Server::Impl {
     server::WorkerShared shared;
     std::vector<std::unique_ptr<server::Worker>> workers;
     std::vector<std::uint16_t> ports;  // each listener's, in order, once bound
-    bool attached = false;             // serves from a host's loop (attach) instead of loop threads
-    bool fd_limit_checked = false;     // the descriptor limit was raised and checked (once)
+    // The TLS listeners' context and the options it was made from (null without TLS
+    // listeners). Guarded by `mutex`; each worker holds its own copy of the pointer.
+    std::shared_ptr<const tls::TlsContext> tls_context;
+    TlsOptions tls_options;
+    bool attached = false;          // serves from a host's loop (attach) instead of loop threads
+    bool fd_limit_checked = false;  // the descriptor limit was raised and checked (once)
 
     mutable std::mutex mutex;
     std::condition_variable state_changed;
@@ -64,6 +69,10 @@ struct Server::Impl {
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>()) {
     config.validate();
     impl_->config = std::move(config);
+    if (impl_->config.has_tls_listener()) {
+        impl_->tls_options = impl_->config.tls;
+        impl_->tls_context = tls::TlsContext::make(impl_->tls_options);
+    }
     impl_->shared.request_env = request::Env::make(
         impl_->config, std::make_shared<files::MmapCache>(impl_->config.file_cache));
     impl_->router = std::make_unique<router::Router>(impl_->config.router);
@@ -107,9 +116,12 @@ void Server::Impl::prepare_workers(unsigned threads) {
     }
     std::vector<std::unique_ptr<server::Worker>> made;
     for (unsigned t = 0; t < threads; ++t) {
-        std::vector<net::ListenSocket> sockets;
-        for (const Listener& l : bound) sockets.emplace_back(l.address, l.port, cfg.backlog);
-        made.push_back(std::make_unique<server::Worker>(cfg, shared, std::move(sockets)));
+        std::vector<server::WorkerSocket> sockets;
+        for (const Listener& l : bound) {
+            sockets.push_back({net::ListenSocket(l.address, l.port, cfg.backlog), l.tls});
+        }
+        made.push_back(
+            std::make_unique<server::Worker>(cfg, shared, std::move(sockets), tls_context));
     }
     // Routing freezes only once every socket is bound, so a failed bind leaves the server as it
     // was: routes can still be added and start() retried.
@@ -249,5 +261,39 @@ FileCacheStats Server::file_cache_stats() const {
 }
 
 const ServerConfig& Server::config() const noexcept { return impl_->config; }
+
+void Server::reload_tls() {
+    TlsOptions options;
+    {
+        std::lock_guard lock(impl_->mutex);
+        options = impl_->tls_options;
+    }
+    reload_tls(options);
+}
+
+void Server::reload_tls(const TlsOptions& options) {
+    Impl& s = *impl_;
+    if (!s.config.has_tls_listener()) {
+        throw Error(errc::invalid_argument, "reload_tls: the server has no TLS listener");
+    }
+    std::shared_ptr<const tls::TlsContext> previous;
+    {
+        std::lock_guard lock(s.mutex);
+        previous = s.tls_context;
+    }
+    // Built outside the lock (it reads files); a failure throws before anything changes.
+    std::shared_ptr<const tls::TlsContext> made = tls::TlsContext::make(options, previous.get());
+    std::lock_guard lock(s.mutex);
+    s.tls_context = made;
+    s.tls_options = options;
+    for (auto& w : s.workers) w->set_tls_context(made);
+}
+
+TlsStats Server::tls_stats() const noexcept {
+    TlsStats st;
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& w : impl_->workers) w->tls_counters().add_to(st);
+    return st;
+}
 
 }  // namespace vstream

@@ -3,7 +3,9 @@
 #include <vstream/error.hpp>
 
 #include "core/uv_handle.hpp"
+#include "http/status.hpp"
 #include "net/sigpipe_guard.hpp"
+#include "tls/tls_transport.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -25,9 +27,9 @@ namespace {
 
 }  // namespace
 
-Worker::Worker(const ServerConfig& config, WorkerShared& shared,
-               std::vector<net::ListenSocket> sockets)
-    : config_(config), shared_(shared) {
+Worker::Worker(const ServerConfig& config, WorkerShared& shared, std::vector<WorkerSocket> sockets,
+               std::shared_ptr<const tls::TlsContext> tls_context)
+    : config_(config), shared_(shared), tls_context_(std::move(tls_context)) {
     if (int rc = uv_loop_init(&loop_); rc != 0) throw_uv("uv_loop_init", rc);
     loop_ready_ = true;
     try {
@@ -51,11 +53,24 @@ Worker::Worker(const ServerConfig& config, WorkerShared& shared,
                 },
                 1000, 1000);
         }
-        for (net::ListenSocket& s : sockets) {
-            net::AcceptEvents* events = this;  // a private base: converted here, not in make_unique
-            acceptors_.push_back(std::make_unique<net::Acceptor>(&loop_, std::move(s),
-                                                                 config_.timeouts.accept_backoff,
-                                                                 events, &shared_.accept_gate));
+        for (WorkerSocket& s : sockets) {
+            if (s.tls && !handshakes_) {
+                handshakes_ = std::make_unique<tls::HandshakeTracker>(
+                    &loop_, config_.tls.handshake_timeout, config_.tls.max_handshakes,
+                    &shared_.handshakes, &tls_counters_);
+                // RFC 9110 §15.5.1; nginx words it "The plain HTTP request was sent to HTTPS
+                // port".
+                const std::string body =
+                    http::error_text(400, "plain HTTP request was sent to HTTPS port");
+                handshakes_->set_plain_http_reply(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    "Content-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+            }
+            socket_events_.push_back(std::make_unique<SocketEvents>(this, s.tls));
+            acceptors_.push_back(std::make_unique<net::Acceptor>(
+                &loop_, std::move(s.socket), config_.timeouts.accept_backoff,
+                socket_events_.back().get(), &shared_.accept_gate));
         }
     } catch (...) {
         close_all_handles();
@@ -92,6 +107,7 @@ void Worker::abort_attached() noexcept {
 void Worker::close_all_handles() {
     if (!loop_ready_) return;
     acceptors_.clear();  // each closes its handles and socket
+    if (handshakes_) handshakes_->close();
     grace_timer_.close();
     tick_timer_.close();
     if (handoff_) handoff_->close();
@@ -141,7 +157,13 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::on_accepted(int fd) noexcept {
+void Worker::set_tls_context(std::shared_ptr<const tls::TlsContext> context) {
+    handoff_->post([this, context = std::move(context)]() mutable {
+        tls_context_ = std::move(context);  // the old one goes with its last connection
+    });
+}
+
+void Worker::on_accepted(int fd, bool tls) noexcept {
     if (pause_reported_) {
         pause_reported_ = false;
         std::fprintf(stderr, "vstream: accepting connections again\n");
@@ -155,8 +177,14 @@ void Worker::on_accepted(int fd) noexcept {
         rejected_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
+    if (tls && !handshakes_->admit()) {
+        // Too many handshakes under way: closed before any TLS byte (counted as refused_busy).
+        shared_.open.fetch_sub(1, std::memory_order_relaxed);
+        ::close(fd);
+        return;
+    }
     try {
-        accept_one(fd);
+        accept_one(fd, tls);
     } catch (...) {
         // accept_one throws only before a connection exists (having closed `fd`), so nothing
         // else gives back its place under max_connections.
@@ -192,22 +220,38 @@ void Worker::on_accept_paused(int err, std::size_t) noexcept {
     refused_unreported_ = 0;
 }
 
-void Worker::accept_one(int fd) {
-    std::unique_ptr<net::TcpTransport> transport;
+std::unique_ptr<net::Transport> Worker::make_transport(int fd, bool tls, int& rc) {
+    if (!tls) {
+        auto t = std::make_unique<net::TcpTransport>(&loop_, slab_.get(), poller_.get());
+        rc = t->open(fd);  // closes fd if it fails
+        return t;
+    }
+    tls::SslPtr ssl = tls_context_->new_ssl();
+    if (!ssl) throw std::bad_alloc();
+    // From here the transport holds the place admit() gave.
+    auto t = std::make_unique<tls::TlsTransport>(&loop_, slab_.get(), poller_.get(), std::move(ssl),
+                                                 handshakes_.get());
+    rc = t->open(fd);
+    return t;
+}
+
+void Worker::accept_one(int fd, bool tls) {
+    std::unique_ptr<net::Transport> transport;
+    int rc = 0;
     try {
-        transport = std::make_unique<net::TcpTransport>(&loop_, slab_.get(), poller_.get());
+        transport = make_transport(fd, tls, rc);
     } catch (...) {
+        if (tls) handshakes_->release();
         ::close(fd);
         throw;
     }
-    const int rc = transport->open(fd);  // closes fd if it fails
     std::unique_ptr<http1::Connection> conn;
     try {
         conn = std::make_unique<http1::Connection>(env_, std::move(transport));
     } catch (...) {
         // Only the allocation can fail (the constructor is noexcept, and C++17 allocates before
         // it moves the argument), so the transport is still ours, its handle in the loop.
-        net::TcpTransport::discard(std::move(transport));
+        net::Transport::discard(std::move(transport));
         throw;
     }
     http1::Connection* c = conn.release();  // owned by the list until on_connection_closed

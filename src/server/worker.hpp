@@ -12,6 +12,9 @@
 #include "net/listener.hpp"
 #include "net/tcp_transport.hpp"
 #include "server/loop_driver.hpp"
+#include "tls/handshake_tracker.hpp"
+#include "tls/tls_context.hpp"
+#include "tls/tls_counters.hpp"
 
 #include <uv.h>
 
@@ -32,16 +35,24 @@ struct WorkerShared {
     // What every request shares (limits, the file cache): never null once serving.
     std::shared_ptr<const request::Env> request_env;
     const request::Dispatcher* dispatcher = nullptr;  // the router; null answers 404
+    std::atomic<std::size_t> handshakes{0};  // TLS handshakes under way, for max_handshakes
+};
+
+/// A listening socket for a worker, and whether its connections speak TLS.
+struct WorkerSocket {
+    net::ListenSocket socket;
+    bool tls = false;
 };
 
 /// One loop thread: its own uv_loop_t, its own SO_REUSEPORT listeners, and the connections
 /// they accept, which never leave it (shared-nothing, like Seastar's shards).
-class Worker final : public http1::ConnectionHost, private net::AcceptEvents {
+class Worker final : public http1::ConnectionHost {
 public:
     /// Sets up the loop and its listeners on the calling thread (so errors surface in
-    /// Server::start), ready for run_in_thread(). Throws Error.
-    Worker(const ServerConfig& config, WorkerShared& shared,
-           std::vector<net::ListenSocket> sockets);
+    /// Server::start), ready for run_in_thread(). `tls_context` is what TLS sockets'
+    /// handshakes start from (null if none is TLS). Throws Error.
+    Worker(const ServerConfig& config, WorkerShared& shared, std::vector<WorkerSocket> sockets,
+           std::shared_ptr<const tls::TlsContext> tls_context);
     /// Joins the thread and closes whatever is left.
     ~Worker();
     Worker(const Worker&) = delete;
@@ -67,12 +78,32 @@ public:
     /// Connections refused with 503 because descriptors ran out.
     std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
+    /// This loop's TLS counters (any thread).
+    const tls::TlsCounters& tls_counters() const noexcept { return tls_counters_; }
+    /// Makes later handshakes start from `context` (a reload). Any thread: handed to the loop.
+    void set_tls_context(std::shared_ptr<const tls::TlsContext> context);
 
 private:
-    void on_accepted(int fd) noexcept override;
-    void on_refused(int fd) noexcept override;
-    void on_accept_paused(int err, std::size_t refused) noexcept override;
-    void accept_one(int fd);
+    /// What one listening socket's acceptor tells: the worker, and whether it speaks TLS.
+    class SocketEvents final : public net::AcceptEvents {
+    public:
+        SocketEvents(Worker* worker, bool tls) noexcept : worker_(worker), tls_(tls) {}
+        void on_accepted(int fd) noexcept override { worker_->on_accepted(fd, tls_); }
+        void on_refused(int fd) noexcept override { worker_->on_refused(fd); }
+        void on_accept_paused(int err, std::size_t refused) noexcept override {
+            worker_->on_accept_paused(err, refused);
+        }
+
+    private:
+        Worker* worker_;
+        bool tls_;
+    };
+
+    void on_accepted(int fd, bool tls) noexcept;
+    void on_refused(int fd) noexcept;
+    void on_accept_paused(int err, std::size_t refused) noexcept;
+    void accept_one(int fd, bool tls);
+    std::unique_ptr<net::Transport> make_transport(int fd, bool tls, int& rc);
     void answer_busy(int fd) noexcept;
     void begin_shutdown();
     void check_done();
@@ -88,8 +119,12 @@ private:
     core::DateCache date_;
     std::shared_ptr<core::LoopHandoff> handoff_;
     http1::ConnectionEnv env_;
+    std::vector<std::unique_ptr<SocketEvents>> socket_events_;  // one per acceptor
     std::vector<std::unique_ptr<net::Acceptor>> acceptors_;
-    core::UvHandle<uv_timer_t> grace_timer_;    // the drain deadline, once stopping
+    std::shared_ptr<const tls::TlsContext> tls_context_;  // null without TLS sockets
+    tls::TlsCounters tls_counters_;
+    std::unique_ptr<tls::HandshakeTracker> handshakes_;  // with TLS sockets
+    core::UvHandle<uv_timer_t> grace_timer_;             // the drain deadline, once stopping
     core::UvHandle<uv_timer_t> tick_timer_;     // housekeeping once a second (file cache expiry)
     http1::Connection* connections_ = nullptr;  // intrusive list head
     std::thread thread_;

@@ -51,6 +51,10 @@ void TlsOptions::validate() const {
     require(ticket_key_rotation >= std::chrono::seconds(1) && ticket_key_rotation <= kWeek,
             "ticket_key_rotation", "must be from 1 s to 7 days");
     require_no_nul(client_ca_file, "client_ca_file");
+    require(handshake_timeout >= std::chrono::milliseconds(1) &&
+                handshake_timeout <= std::chrono::hours(1),
+            "handshake_timeout", "must be from 1 ms to 1 hour");
+    require(max_handshakes >= 1, "max_handshakes", "must be at least 1");
 }
 
 }  // namespace vstream

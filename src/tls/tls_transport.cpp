@@ -1,7 +1,8 @@
 #include "tls/tls_transport.hpp"
 
-#include <vstream/error.hpp>
+#include "core/sigbus_guard.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <string>
 #include <utility>
 
 namespace vstream::tls {
@@ -20,7 +20,7 @@ namespace {
 // What an SSL_read, SSL_write or SSL_do_handshake that failed for good means to the
 // connection, as a libuv code. Clears OpenSSL's error queue (it is per thread, and the next
 // call on this loop must not read a stale error).
-int failure(const SSL* ssl, int ssl_error) noexcept {
+int failure(int ssl_error) noexcept {
     const unsigned long e = ERR_peek_error();
     int status = UV_EPROTO;
     if (ssl_error == SSL_ERROR_ZERO_RETURN) {
@@ -33,62 +33,92 @@ int failure(const SSL* ssl, int ssl_error) noexcept {
         // their response; HTTP's own framing tells a cut response (RFC 9112 §9.8).
         status = UV_EOF;
     }
-    (void)ssl;
     ERR_clear_error();
     return status;
+}
+
+// Why a handshake failed, from OpenSSL's error queue (read before failure() clears it).
+HandshakeFailure classify(int ssl_error) noexcept {
+    if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
+        return HandshakeFailure::closed;
+    }
+    switch (ERR_GET_REASON(ERR_peek_error())) {
+        case SSL_R_UNEXPECTED_EOF_WHILE_READING: return HandshakeFailure::closed;
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_NO_PROTOCOLS_AVAILABLE:
+        case SSL_R_NO_SHARED_CIPHER:
+        case SSL_R_NO_SHARED_GROUPS:
+        case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM: return HandshakeFailure::version;
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        case SSL_R_NO_CERTIFICATES_RETURNED: return HandshakeFailure::certificate;
+        default: return HandshakeFailure::protocol;
+    }
 }
 
 bool would_block(int ssl_error) noexcept {
     return ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE;
 }
 
+// The bytes of a write are read under the SIGBUS guard: a file's mapping may have lost pages.
+struct GuardedCopy {
+    char* to;
+    const char* from;
+    std::size_t len;
+};
+
+struct GuardedWrite {
+    SSL* ssl;
+    const char* data;
+    int len;
+    int result;
+};
+
 }  // namespace
 
 TlsTransport::TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller,
-                           SslPtr ssl)
-    : slab_(slab), poller_(poller), ssl_(std::move(ssl)) {
-    if (int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
-        throw Error(errc::io_error, std::string("uv_tcp_init: ") + uv_strerror(rc));
-    }
-    tcp_.data = this;
+                           SslPtr ssl, HandshakeTracker* tracker)
+    : socket_(loop, poller, this, this), slab_(slab), ssl_(std::move(ssl)), tracker_(tracker) {
+    core::install_sigbus_guard();
     SSL_set_accept_state(ssl_.get());  // the server's side, whoever made the SSL
     // A write retried after WANT_WRITE may start from a copy (the staging record) or carry
     // more bytes than the first try; partial writes report each record as it goes.
     SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (tracker_ != nullptr) tracker_->begin(this);  // nothing throws from here on
 }
 
-TlsTransport::~TlsTransport() { unwatch(); }
+TlsTransport::~TlsTransport() { untrack(); }
 
 int TlsTransport::open(int fd) noexcept {
-    if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
-        ::close(fd);  // the handle did not take it
-        return rc;
-    }
-    uv_tcp_nodelay(&tcp_, 1);
-    if (SSL_set_fd(ssl_.get(), fd) != 1) {
+    // Readable and writable edges: the handshake, and SSL_write, wait for either.
+    if (const int rc = socket_.open(fd, net::EdgePoller::Interest::read_write); rc != 0) return rc;
+    if (SSL_set_fd(ssl_.get(), fd) != 1) {  // a socket BIO that leaves closing to libuv
         ERR_clear_error();
         return UV_ENOMEM;
     }
-    // Readable and writable edges: the handshake, and SSL_write, wait for either.
-    if (const int rc = poller_->add(fd, this, net::EdgePoller::Interest::read_write); rc != 0) {
-        return rc;
-    }
-    fd_ = fd;
-    watched_ = true;
     return 0;
 }
 
-int TlsTransport::rearm() noexcept {
-    // Watched for writes too, the descriptor is reported again even when OpenSSL, not the
-    // socket, holds the unread bytes.
-    return poller_->rearm(fd_, this, net::EdgePoller::Interest::read_write);
+void TlsTransport::untrack() noexcept {
+    if (handshake_ == HandshakeState::pending) {
+        // Closed before the handshake ended: the client went, or the server is stopping.
+        handshake_ = HandshakeState::failed;
+        failure_status_ = UV_ECANCELED;
+        if (tracker_ != nullptr) tracker_->counters().failure(HandshakeFailure::closed);
+    }
+    if (tracker_ != nullptr) tracker_->end(this);
 }
 
-void TlsTransport::on_edge(std::uint32_t events) noexcept {
-    if (closing_) return;
+void TlsTransport::on_edge(std::uint32_t) noexcept {
+    if (socket_.closing() || poisoned_) return;
     if (handshake_ == HandshakeState::pending && !advance_handshake()) return;
     if (handshake_ == HandshakeState::failed) {
-        if (reading_) end_reading(UV_EPROTO);
+        if (reading_) {
+            end_reading(failure_status_);
+        } else {
+            unread_ = true;  // read_start reports it
+        }
         return;
     }
     if (writing_) {
@@ -106,37 +136,92 @@ void TlsTransport::on_edge(std::uint32_t events) noexcept {
                 events_->on_transport_written(rc);
             }
         }
-        if (closing_) return;
+        if (socket_.closing()) return;
     }
     if (reading_) {
-        read_records(events);
+        read_records();
     } else {
         unread_ = true;  // paused: read_start asks again
     }
 }
 
+bool TlsTransport::plain_http_sent() noexcept {
+    unsigned char first = 0;
+    const ssize_t n = ::recv(socket_.fd(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n != 1) return false;  // nothing yet, or the end: the handshake finds out
+    peeked_ = true;
+    // A TLS connection starts with a handshake record (content type 22, RFC 8446 §5.1), an
+    // old SSLv2-format hello with its top bit set; an HTTP/1.x request with a method, a token
+    // of letters (RFC 9112 §3). Anything else is left to OpenSSL to refuse.
+    if (first < 'A' || first > 'Z' || tracker_ == nullptr) return false;
+    // Answered as nginx does ("The plain HTTP request was sent to HTTPS port"), in plain
+    // text, and closed. What the client sent is read first, so the close sends FIN, not a
+    // reset that could destroy the answer before the client reads it.
+    for (int i = 0; i < 4; ++i) {
+        if (::recv(socket_.fd(), slab_->bytes, net::ReadSlab::kSize, MSG_DONTWAIT) <= 0) break;
+    }
+    const std::string& reply = tracker_->plain_http_reply();
+    [[maybe_unused]] const ssize_t sent =
+        ::send(socket_.fd(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    handshake_failed(HandshakeFailure::plain_http, UV_EPROTO);
+    return true;
+}
+
 bool TlsTransport::advance_handshake() noexcept {
+    if (!peeked_ && plain_http_sent()) return true;
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
     if (r == 1) {
         handshake_ = HandshakeState::done;
+        // OpenSSL turns kernel TLS on by itself after the handshake when the context asks
+        // (SSL_OP_ENABLE_KTLS) and the kernel and cipher allow it; the BIO says whether it did.
+        ktls_send_ = BIO_get_ktls_send(SSL_get_wbio(ssl_.get())) != 0;
+        if (tracker_ != nullptr) {
+            TlsCounters& c = tracker_->counters();
+            TlsCounters::bump(c.handshakes);
+            if (SSL_session_reused(ssl_.get()) != 0) TlsCounters::bump(c.resumed);
+            TlsCounters::bump(ktls_send_ ? c.ktls_connections : c.userspace_connections);
+            tracker_->end(this);
+        }
         return true;
     }
     const int err = SSL_get_error(ssl_.get(), r);
     if (would_block(err)) return false;  // the next edge goes on with it
-    failure(ssl_.get(), err);
-    handshake_ = HandshakeState::failed;
+    const HandshakeFailure why = classify(err);
+    failure(err);
+    handshake_failed(why, UV_EPROTO);
     return true;
 }
 
-void TlsTransport::read_records(std::uint32_t events) noexcept {
-    (void)events;  // SSL_read reads on until the socket would block, whatever woke us
+void TlsTransport::handshake_failed(HandshakeFailure why, int status) noexcept {
+    handshake_ = HandshakeState::failed;
+    failure_status_ = status;
+    if (tracker_ != nullptr) {
+        tracker_->counters().failure(why);
+        tracker_->end(this);
+    }
+}
+
+void TlsTransport::on_handshake_timeout() noexcept {
+    // The tracker has let go of this handshake already.
+    handshake_ = HandshakeState::failed;
+    failure_status_ = UV_ETIMEDOUT;
+    tracker_->counters().failure(HandshakeFailure::timeout);
+    if (reading_ && events_ != nullptr) {
+        end_reading(UV_ETIMEDOUT);
+    } else {
+        unread_ = true;
+    }
+}
+
+void TlsTransport::read_records() noexcept {
+    // SSL_read reads on until the socket would block, whatever woke us.
     for (int turn = 0; turn < kReadsPerTurn; ++turn) {
         ERR_clear_error();
         const int n = SSL_read(ssl_.get(), slab_->bytes, static_cast<int>(net::ReadSlab::kSize));
         if (n > 0) {
             events_->on_transport_read(slab_->bytes, static_cast<std::size_t>(n));
-            if (closing_) return;
+            if (socket_.closing()) return;
             if (!reading_) {
                 unread_ = true;
                 return;
@@ -145,7 +230,7 @@ void TlsTransport::read_records(std::uint32_t events) noexcept {
         }
         const int err = SSL_get_error(ssl_.get(), n);
         if (would_block(err)) return;  // drained: the next edge brings more
-        return end_reading(failure(ssl_.get(), err));
+        return end_reading(failure(err));
     }
     rearm();  // more may wait: to the back of the queue
 }
@@ -157,8 +242,8 @@ void TlsTransport::end_reading(int status) noexcept {
 }
 
 int TlsTransport::read_start() noexcept {
-    if (reading_ || closing_) return 0;
-    if (!watched_) return UV_ENOTCONN;
+    if (reading_ || socket_.closing()) return 0;
+    if (!socket_.watched()) return UV_ENOTCONN;
     reading_ = true;
     if (!unread_) return 0;
     unread_ = false;
@@ -166,6 +251,35 @@ int TlsTransport::read_start() noexcept {
 }
 
 void TlsTransport::read_stop() noexcept { reading_ = false; }
+
+int TlsTransport::write_record(const char* data, std::size_t len, bool guarded) noexcept {
+    ERR_clear_error();
+    GuardedWrite call{ssl_.get(), data, static_cast<int>(len), 0};
+    if (guarded) {
+        const bool finished = core::run_guarded(
+            data, len,
+            [](void* c) {
+                auto* w = static_cast<GuardedWrite*>(c);
+                w->result = SSL_write(w->ssl, w->data, w->len);
+            },
+            &call);
+        if (!finished) {
+            // The file shrank under its mapping while OpenSSL read it. OpenSSL was left
+            // mid-record: this SSL is only freed from now on, never used.
+            poisoned_ = true;
+            ERR_clear_error();
+            if (tracker_ != nullptr) TlsCounters::bump(tracker_->counters().truncated_reads);
+            return UV_EFAULT;
+        }
+    } else {
+        call.result = SSL_write(call.ssl, call.data, call.len);
+    }
+    if (call.result > 0) return call.result;
+    const int err = SSL_get_error(ssl_.get(), call.result);
+    if (would_block(err)) return 0;
+    const int status = failure(err);
+    return status == UV_EOF ? UV_EPIPE : status;
+}
 
 int TlsTransport::pump(std::size_t& written) noexcept {
     written = 0;
@@ -177,38 +291,41 @@ int TlsTransport::pump(std::size_t& written) noexcept {
             buf_offset_ = 0;
             continue;
         }
-        const char* data;
-        std::size_t len;
+        int n;
         if (left >= kRecord) {
             // Encrypted where it lies (a mapped file): OpenSSL reads it into its record.
-            data = b.base + buf_offset_;
-            len = std::min<std::size_t>(left, INT_MAX);
+            n = write_record(b.base + buf_offset_, std::min<std::size_t>(left, INT_MAX), true);
         } else {
             // Small pieces share a record: one SSL_write, one send().
-            staged_ = 0;
+            std::size_t staged = 0;
             std::size_t i = buf_index_;
             std::size_t off = buf_offset_;
-            while (i < bufs_.size() && staged_ < kRecord) {
-                const std::size_t take = std::min(bufs_[i].len - off, kRecord - staged_);
-                std::memcpy(staging_.data() + staged_, bufs_[i].base + off, take);
-                staged_ += take;
-                off += take;
+            while (i < bufs_.size() && staged < kRecord) {
+                GuardedCopy copy{staging_.data() + staged, bufs_[i].base + off,
+                                 std::min(bufs_[i].len - off, kRecord - staged)};
+                const bool copied = core::run_guarded(
+                    copy.from, copy.len,
+                    [](void* c) {
+                        auto* k = static_cast<GuardedCopy*>(c);
+                        std::memcpy(k->to, k->from, k->len);
+                    },
+                    &copy);
+                if (!copied) {
+                    if (tracker_ != nullptr) {
+                        TlsCounters::bump(tracker_->counters().truncated_reads);
+                    }
+                    return UV_EFAULT;
+                }
+                staged += copy.len;
+                off += copy.len;
                 if (off == bufs_[i].len) {
                     ++i;
                     off = 0;
                 }
             }
-            data = staging_.data();
-            len = staged_;
+            n = write_record(staging_.data(), staged, false);
         }
-        ERR_clear_error();
-        const int n = SSL_write(ssl_.get(), data, static_cast<int>(len));
-        if (n <= 0) {
-            const int err = SSL_get_error(ssl_.get(), n);
-            if (would_block(err)) return 0;
-            const int status = failure(ssl_.get(), err);
-            return status == UV_EOF ? UV_EPIPE : status;
-        }
+        if (n <= 0) return n;  // 0: the socket is full
         written += static_cast<std::size_t>(n);
         for (auto rest = static_cast<std::size_t>(n); rest > 0;) {
             const std::size_t take = std::min(rest, bufs_[buf_index_].len - buf_offset_);
@@ -224,7 +341,7 @@ int TlsTransport::pump(std::size_t& written) noexcept {
 }
 
 int TlsTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
-    if (closing_) return UV_ECANCELED;
+    if (socket_.closing() || poisoned_) return UV_ECANCELED;
     if (writing_) return UV_EBUSY;
     try {
         bufs_.assign(bufs, bufs + nbufs);
@@ -258,7 +375,7 @@ int TlsTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
 }
 
 int TlsTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
-    if (closing_) return UV_ECANCELED;
+    if (socket_.closing() || poisoned_) return UV_ECANCELED;
     if (writing_) return UV_EBUSY;
     if (handshake_ != HandshakeState::done) return UV_EAGAIN;
     try {
@@ -276,6 +393,31 @@ int TlsTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     return static_cast<int>(std::min<std::size_t>(written, INT_MAX));
 }
 
+int TlsTransport::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
+    if (!ktls_send_) return UV_ENOSYS;  // OpenSSL encrypts: the bytes must be read and written
+    if (socket_.closing() || poisoned_) return UV_ECANCELED;
+    if (writing_) return UV_EBUSY;
+    // The kernel encrypts as it sends: no byte passes through user space, as with plain
+    // sendfile. At most what one sendfile call sends, so the count fits an int.
+    ERR_clear_error();
+    const ossl_ssize_t n = SSL_sendfile(ssl_.get(), fd, static_cast<off_t>(offset),
+                                        std::min<std::size_t>(length, 0x7ffff000), 0);
+    if (n < 0) {
+        const int err = SSL_get_error(ssl_.get(), static_cast<int>(n));
+        if (would_block(err)) {
+            ERR_clear_error();
+            return UV_EAGAIN;
+        }
+        const int status = failure(err);
+        return status == UV_EOF ? UV_EPIPE : status;
+    }
+    if (n == 0 && length > 0) return UV_EFAULT;  // end of file before the promised bytes
+    if (tracker_ != nullptr) {
+        TlsCounters::bump(tracker_->counters().ktls_sendfile_bytes, static_cast<std::uint64_t>(n));
+    }
+    return static_cast<int>(n);
+}
+
 void TlsTransport::finish_write() noexcept {
     writing_ = false;
     write_done_ = false;
@@ -288,61 +430,40 @@ void TlsTransport::finish_write() noexcept {
     events_->on_transport_written(0);
 }
 
-void TlsTransport::send_close_notify() noexcept {
-    // RFC 8446 §6.1: close_notify before FIN. Best effort: a full socket buffer drops it, and
-    // the FIN still ends the connection.
-    if (handshake_ != HandshakeState::done) return;
-    ERR_clear_error();
-    SSL_shutdown(ssl_.get());
-    ERR_clear_error();
-}
-
-void TlsTransport::on_shutdown(uv_shutdown_t*, int) {}
-
 void TlsTransport::shutdown() noexcept {
-    if (shutting_down_ || closing_) return;
+    if (socket_.shutting_down() || socket_.closing()) return;
     if (writing_) {
         shutdown_wanted_ = true;  // once the write in flight is out
         return;
     }
-    shutting_down_ = true;
-    send_close_notify();
-    shutdown_req_.data = this;
-    uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &on_shutdown);
-}
-
-void TlsTransport::unwatch() noexcept {
-    if (!watched_) return;
-    watched_ = false;
-    poller_->remove(fd_, this);
-}
-
-void TlsTransport::on_close(uv_handle_t* h) {
-    auto* self = static_cast<TlsTransport*>(h->data);
-    if (self->events_ != nullptr) self->events_->on_transport_closed();
+    // RFC 8446 §6.1: close_notify before FIN. Best effort: a full socket buffer drops it, and
+    // the FIN still ends the connection.
+    if (handshake_ == HandshakeState::done && !poisoned_) {
+        ERR_clear_error();
+        SSL_shutdown(ssl_.get());
+        ERR_clear_error();
+    }
+    socket_.shutdown();
 }
 
 void TlsTransport::close() noexcept {
-    if (closing_) return;
-    closing_ = true;
     reading_ = false;
-    unwatch();
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &on_close);
+    untrack();
+    socket_.close(events_);
 }
 
 void TlsTransport::reset() noexcept {
-    if (closing_) return;
-    unwatch();
-    if (!shutting_down_ && uv_tcp_close_reset(&tcp_, &on_close) == 0) {
-        closing_ = true;
-        reading_ = false;
-        return;
-    }
-    close();
+    reading_ = false;
+    untrack();
+    socket_.reset(events_);
+}
+
+void TlsTransport::close_and_free() noexcept {
+    reading_ = false;
+    untrack();
+    socket_.discard();
 }
 
 std::size_t TlsTransport::write_pending() const noexcept { return writing_ ? pending_bytes_ : 0; }
-
-net::PeerName TlsTransport::peer() const { return net::peer_name(tcp_); }
 
 }  // namespace vstream::tls

@@ -3,8 +3,10 @@
 #pragma once
 
 #include "net/edge_poller.hpp"
+#include "net/tcp_socket.hpp"
 #include "net/tcp_transport.hpp"
 #include "net/transport.hpp"
+#include "tls/handshake_tracker.hpp"
 #include "tls/openssl_ptr.hpp"
 
 #include <openssl/ssl.h>
@@ -23,21 +25,29 @@ enum class HandshakeState { pending, done, failed };
 /// A Transport that speaks TLS on an accepted socket. The handshake runs first, on the
 /// socket's own readiness (SSL_ERROR_WANT_READ/WANT_WRITE mapped to the loop's edge-triggered
 /// poller, watched for reads and writes); reads deliver decrypted bytes, writes encrypt.
-/// The uv_tcp_t holds the descriptor only for its lifecycle (closing, the peer's name, a
-/// reset); libuv never reads or writes it.
+/// The socket's libuv handle holds the descriptor only for its lifecycle (closing, the peer's
+/// name, a reset); libuv never reads or writes it.
 ///
 /// Writes are gathered into records: small buffers (a response head and a short body) are
 /// copied into one 16 KiB staging record, and a large buffer is handed to SSL_write where it
 /// lies (a mapped file: OpenSSL encrypts from the mapping into its record buffer, with no copy
-/// before). After a short count or UV_EAGAIN, the next write must start with the bytes not yet
-/// reported written (OpenSSL may hold a record of them, and finishes it on that call), as
-/// net::WriteQueue does.
+/// before). Reads of the buffers are guarded against SIGBUS (a mapped file that shrank):
+/// the write then fails with UV_EFAULT and the connection must close. After a short count or
+/// UV_EAGAIN, the next write must start with the bytes not yet reported written (OpenSSL may
+/// hold a record of them, and finishes it on that call), as net::WriteQueue does.
+///
+/// Where the kernel took over the record layer (kernel TLS, which OpenSSL enables by itself
+/// when the kernel has it), can_send_file() is true and file bodies go by SSL_sendfile.
 /// Thread: its loop thread only.
-class TlsTransport final : public net::Transport, private net::EdgeWatcher {
+class TlsTransport final : public net::Transport,
+                           private net::EdgeWatcher,
+                           private PendingHandshake {
 public:
-    /// Takes `ssl`, a server SSL from TlsContext::new_ssl() (never null). Throws Error on
-    /// failure.
-    TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller, SslPtr ssl);
+    /// Takes `ssl`, a server SSL from TlsContext::new_ssl() (never null). With `tracker`, the
+    /// handshake holds a place that tracker->admit() gave (given back when it ends), is timed
+    /// and counted. Throws Error on failure.
+    TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller, SslPtr ssl,
+                 HandshakeTracker* tracker = nullptr);
     ~TlsTransport() override;
     TlsTransport(const TlsTransport&) = delete;
     TlsTransport& operator=(const TlsTransport&) = delete;
@@ -51,11 +61,13 @@ public:
     void read_stop() noexcept override;
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
+    bool can_send_file() const noexcept override { return ktls_send_; }
+    int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
     void reset() noexcept override;
     std::size_t write_pending() const noexcept override;
-    net::PeerName peer() const override;
+    net::PeerName peer() const override { return socket_.peer(); }
 
     /// Where the handshake stands.
     HandshakeState handshake() const noexcept { return handshake_; }
@@ -67,27 +79,28 @@ private:
     static constexpr int kReadsPerTurn = 16;
 
     void on_edge(std::uint32_t events) noexcept override;
+    void on_handshake_timeout() noexcept override;
+    void close_and_free() noexcept override;
+    bool plain_http_sent() noexcept;
     bool advance_handshake() noexcept;
-    void read_records(std::uint32_t events) noexcept;
+    void handshake_failed(HandshakeFailure why, int status) noexcept;
+    void read_records() noexcept;
     void end_reading(int status) noexcept;
     // Writes from bufs_[buf_index_] at buf_offset_ until all is written (1), the socket is
     // full (0), or an error (< 0).
     int pump(std::size_t& written) noexcept;
+    int write_record(const char* data, std::size_t len, bool guarded) noexcept;
     void finish_write() noexcept;
-    void send_close_notify() noexcept;
-    void unwatch() noexcept;
-    int rearm() noexcept;
-    static void on_close(uv_handle_t* h);
-    static void on_shutdown(uv_shutdown_t* req, int status);
+    void untrack() noexcept;
+    int rearm() noexcept { return socket_.rearm(); }
 
-    uv_tcp_t tcp_{};
-    uv_shutdown_t shutdown_req_{};
+    net::TcpSocket socket_;
     net::ReadSlab* slab_;
-    net::EdgePoller* poller_;
     SslPtr ssl_;
+    HandshakeTracker* tracker_;
     net::TransportEvents* events_ = nullptr;
-    int fd_ = -1;
     HandshakeState handshake_ = HandshakeState::pending;
+    int failure_status_ = 0;  // what a failed handshake ends reading with
 
     // The write in flight (write()), or being tried (try_write()).
     std::vector<uv_buf_t> bufs_;
@@ -95,16 +108,15 @@ private:
     std::size_t buf_offset_ = 0;
     std::size_t pending_bytes_ = 0;  // bytes of the write in flight not yet written
     std::array<char, kRecord> staging_{};
-    std::size_t staged_ = 0;  // bytes of small buffers copied into staging_, in a retried write
 
-    bool watched_ = false;
+    bool peeked_ = false;  // the first byte was looked at (TLS or plain HTTP?)
     bool reading_ = false;
     bool unread_ = false;      // bytes may wait (in the socket or in OpenSSL): rearm on read_start
     bool writing_ = false;     // a write() is in flight
     bool write_done_ = false;  // it finished synchronously: report on the next edge
     bool shutdown_wanted_ = false;  // shutdown() came while writing
-    bool shutting_down_ = false;
-    bool closing_ = false;
+    bool ktls_send_ = false;        // the kernel encrypts what is sent (BIO_get_ktls_send)
+    bool poisoned_ = false;  // a guarded read faulted inside OpenSSL: no SSL call but SSL_free
 };
 
 }  // namespace vstream::tls

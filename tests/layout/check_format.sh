@@ -8,14 +8,14 @@
 set -euo pipefail
 root=${1:?usage: check_format.sh SOURCE_ROOT}
 cd "$root"
-bad=()
-while IFS= read -r -d '' f; do
-  clang-format "$f" | cmp -s - "$f" || bad+=("$f")
-done < <(find src include capi examples benchmarks tests \( -name '*.cpp' -o -name '*.hpp' \) \
-           -print0 | sort -z)
-if [ ${#bad[@]} -gt 0 ]; then
+# One clang-format per file, on every core (a few hundred files: serially, half a minute).
+bad=$(find src include capi examples benchmarks tests \( -name '*.cpp' -o -name '*.hpp' \) \
+        -print0 | sort -z |
+      xargs -0 -r -n 16 -P "$(nproc)" sh -c \
+        'for f; do clang-format "$f" | cmp -s - "$f" || echo "  $f"; done' sh)
+if [ -n "$bad" ]; then
   echo "not formatted as .clang-format says (fix: clang-format -i FILE):"
-  printf '  %s\n' "${bad[@]}"
+  echo "$bad" | sort
   exit 1
 fi
 echo "all C++ files formatted"

@@ -23,6 +23,7 @@ using vstream::ServerConfig;
 using vstream::net::ListenSocket;
 using vstream::server::Worker;
 using vstream::server::WorkerShared;
+using vstream::server::WorkerSocket;
 using vstream::test::HandlerDispatcher;
 using vstream::test::hello_handler;
 using vstream::test::LateClient;
@@ -46,10 +47,10 @@ struct WorkerRig {
         : config(std::move(c)), dispatcher(std::move(h)) {
         shared.dispatcher = &dispatcher;
         shared.request_env = vstream::request::Env::make(config, nullptr);
-        std::vector<ListenSocket> sockets;
-        sockets.emplace_back("127.0.0.1", 0, config.backlog);
-        port = sockets.back().port();
-        worker = std::make_unique<Worker>(config, shared, std::move(sockets));
+        std::vector<WorkerSocket> sockets;
+        sockets.push_back({ListenSocket("127.0.0.1", 0, config.backlog)});
+        port = sockets.back().socket.port();
+        worker = std::make_unique<Worker>(config, shared, std::move(sockets), nullptr);
     }
     ~WorkerRig() {
         if (worker) {
@@ -246,13 +247,13 @@ TEST_CASE("two workers on one port share the connection limit through WorkerShar
     WorkerShared shared;
     shared.dispatcher = &dispatcher;
     shared.request_env = vstream::request::Env::make(config, nullptr);
-    std::vector<ListenSocket> a_sockets;
-    a_sockets.emplace_back("127.0.0.1", 0, config.backlog);
-    const std::uint16_t port = a_sockets.back().port();
-    std::vector<ListenSocket> b_sockets;
-    b_sockets.emplace_back("127.0.0.1", port, config.backlog);
-    Worker a(config, shared, std::move(a_sockets));
-    Worker b(config, shared, std::move(b_sockets));
+    std::vector<WorkerSocket> a_sockets;
+    a_sockets.push_back({ListenSocket("127.0.0.1", 0, config.backlog)});
+    const std::uint16_t port = a_sockets.back().socket.port();
+    std::vector<WorkerSocket> b_sockets;
+    b_sockets.push_back({ListenSocket("127.0.0.1", port, config.backlog)});
+    Worker a(config, shared, std::move(a_sockets), nullptr);
+    Worker b(config, shared, std::move(b_sockets), nullptr);
     a.run_in_thread();
     b.run_in_thread();
 
