@@ -130,13 +130,18 @@ int vs_config_add_listener(vs_config_t* cfg, const char* address, unsigned port,
     return with_config(cfg, [&](vstream::ServerConfig& c) {
         if (int rc = check_address(address); rc != VS_OK) return rc;
         if (port > 65535) return fail(VS_EINVAL, "port must be from 0 to 65535");
-        if (flags != 0) return fail(VS_EINVAL, "listener flags must be 0");
-        // Validated with the listeners already there, so a duplicate fails here, not at start.
+        if ((flags & ~unsigned{VS_LISTEN_TLS}) != 0) {
+            return fail(VS_EINVAL, "listener flags must be 0 or VS_LISTEN_TLS");
+        }
+        // Validated with the listeners already there, so a duplicate fails here, not at start
+        // (as plain listeners: the TLS settings are checked by vs_server_new).
         vstream::ServerConfig probe;
         probe.listeners = c.listeners;
         probe.listeners.push_back(vstream::Listener{address, static_cast<std::uint16_t>(port)});
+        for (vstream::Listener& l : probe.listeners) l.tls = false;
         probe.validate();
-        c.listeners = std::move(probe.listeners);
+        c.listeners.push_back(vstream::Listener{address, static_cast<std::uint16_t>(port),
+                                                (flags & VS_LISTEN_TLS) != 0});
         return VS_OK;
     });
 }

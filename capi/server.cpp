@@ -3,6 +3,8 @@
 
 #include <uv.h>
 
+#include <iterator>
+
 using vstream::capi::fail;
 using vstream::capi::guard;
 using vstream::capi::live;
@@ -123,6 +125,19 @@ int vs_server_stat(const vs_server_t* srv, int stat, std::uint64_t* out) {
             }
             return VS_OK;
         }
+        if (stat >= VS_STAT_TLS_HANDSHAKES && stat <= VS_STAT_TLS_TRUNCATED_READS) {
+            const vstream::TlsStats t = s.tls_stats();
+            const std::uint64_t values[] = {
+                t.handshakes,          t.resumed,          t.in_progress,
+                t.failed_timeout,      t.failed_version,   t.failed_certificate,
+                t.failed_plain_http,   t.failed_closed,    t.failed_protocol,
+                t.refused_busy,        t.ktls_connections, t.userspace_connections,
+                t.ktls_sendfile_bytes, t.truncated_reads};
+            static_assert(std::size(values) ==
+                          VS_STAT_TLS_TRUNCATED_READS - VS_STAT_TLS_HANDSHAKES + 1);
+            *out = values[stat - VS_STAT_TLS_HANDSHAKES];
+            return VS_OK;
+        }
         const vstream::ServerStats st = s.stats();
         switch (stat) {
             case VS_STAT_CONNECTIONS_ACCEPTED: *out = st.connections_accepted; return VS_OK;
@@ -132,6 +147,19 @@ int vs_server_stat(const vs_server_t* srv, int stat, std::uint64_t* out) {
             case VS_STAT_CONNECTIONS_REFUSED: *out = st.connections_refused; return VS_OK;
             default: return fail(VS_EINVAL, "unknown VS_STAT_* value");
         }
+    });
+}
+
+int vs_server_reload_tls(vs_server_t* srv, const vs_config_t* cfg) {
+    return with_server(srv, [&](vstream::Server& s) {
+        if (cfg == nullptr) {
+            s.reload_tls();
+            return VS_OK;
+        }
+        const vs_config_t* c = live(cfg);
+        if (c == nullptr) return fail(VS_EINVAL, "not a live vs_config_t");
+        s.reload_tls(c->config.tls);
+        return VS_OK;
     });
 }
 

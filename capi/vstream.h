@@ -185,11 +185,15 @@ VS_API int vs_config_set_address(vs_config_t *cfg, const char *address);
 /* Listens on one more address as well.
  * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
 VS_API int vs_config_add_address(vs_config_t *cfg, const char *address);
+/* Listener options, for vs_config_add_listener()'s `flags`. */
+enum {
+    VS_LISTEN_TLS = 1 /* HTTPS: TLS with the vs_config_*_tls_* settings (a certificate needed) */
+};
 /* Adds a listener: a numeric IPv4 or IPv6 address and a port of its own (0: an ephemeral one for
  * this listener alone), for addresses that do not share one port. Once any is added, only the
- * listeners are bound and the address/port settings above are ignored. `flags` must be 0 (kept
- * for listener options). VS_EINVAL for a bad address, port or flags, or an address and non-zero
- * port added twice. vs_server_listener_port() reads each bound port.
+ * listeners are bound and the address/port settings above are ignored. `flags`: 0 or
+ * VS_LISTEN_TLS. VS_EINVAL for a bad address, port or flags, or an address and non-zero port
+ * added twice. vs_server_listener_port() reads each bound port.
  * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
 VS_API int vs_config_add_listener(vs_config_t *cfg, const char *address, unsigned port,
                                   unsigned flags);
@@ -221,6 +225,48 @@ VS_API int vs_config_set_flag(vs_config_t *cfg, int flag, int on);
 /* Reads a VS_FLAG_* option: 1 on, 0 off, or a negative error.
  * Thread: any thread, one at a time per handle. Owns: nothing is kept. Since: 0.1 */
 VS_API int vs_config_get_flag(const vs_config_t *cfg, int flag);
+
+/* ---- TLS (HTTPS listeners) ----------------------------------------------------------------
+ * Used by the listeners added with VS_LISTEN_TLS; ignored without one. vs_server_new() reads
+ * the files (VS_EINVAL or VS_EIO naming a bad one). docs/tls.md has each default. */
+
+/* Adds a certificate chain and its private key (PEM files; the key unencrypted). The first added
+ * is the default; SNI picks among them by name (exact names before wildcards).
+ * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
+VS_API int vs_config_add_tls_certificate(vs_config_t *cfg, const char *cert_file,
+                                         const char *key_file);
+/* Forgets every certificate added (to build new options for vs_server_reload_tls()).
+ * Thread: any thread, one at a time per handle. Owns: nothing is kept. Since: 0.1 */
+VS_API int vs_config_clear_tls_certificates(vs_config_t *cfg);
+
+/* TLS text settings, for vs_config_set_tls_text(). */
+enum {
+    VS_TLS_CIPHERS = 1,        /* TLS 1.2 cipher list (OpenSSL syntax). Mozilla "intermediate" */
+    VS_TLS_CIPHERSUITES = 2,   /* TLS 1.3 suites. AES-128-GCM, AES-256-GCM, CHACHA20 */
+    VS_TLS_ALPN = 3,           /* ALPN protocols, comma-separated, "" for none. "http/1.1" */
+    VS_TLS_CLIENT_CA_FILE = 4  /* PEM CAs that client certificates must chain to; "" off. "" */
+};
+/* Sets a VS_TLS_* text setting. VS_EINVAL for an unknown setting or a bad value.
+ * Thread: any thread, one at a time per handle. Owns: strings are copied. Since: 0.1 */
+VS_API int vs_config_set_tls_text(vs_config_t *cfg, int setting, const char *value);
+
+/* TLS number settings, for vs_config_set_tls_value(). */
+enum {
+    VS_TLS_MIN_VERSION = 1,         /* 12 (TLS 1.2) or 13 (TLS 1.3). Default 12 */
+    VS_TLS_SESSION_CACHE_SIZE = 2,  /* sessions kept for resumption (0..2^24). Default 20480 */
+    VS_TLS_SESSION_TIMEOUT_S = 3,   /* resumable for this long (1 s..7 days). Default 300 s */
+    VS_TLS_SESSION_TICKETS = 4,     /* 1 on, 0 off. Default on */
+    VS_TLS_TICKET_KEY_ROTATION_S = 5, /* a ticket key seals for this long (1 s..7 days). 1 h */
+    VS_TLS_REQUIRE_CLIENT_CERT = 6, /* with a client CA: 1 refuses clients without one. On */
+    VS_TLS_HANDSHAKE_TIMEOUT_MS = 7, /* connect to handshake done (1 ms..1 h). Default 10 s */
+    VS_TLS_MAX_HANDSHAKES = 8       /* handshakes at once; more are closed (>= 1). 1024 */
+};
+/* Sets a VS_TLS_* number setting. VS_EINVAL for an unknown setting or an out-of-range value.
+ * Thread: any thread, one at a time per handle. Owns: nothing is kept. Since: 0.1 */
+VS_API int vs_config_set_tls_value(vs_config_t *cfg, int setting, uint64_t value);
+/* Reads a VS_TLS_* number setting into *out.
+ * Thread: any thread, one at a time per handle. Owns: nothing is kept. Since: 0.1 */
+VS_API int vs_config_get_tls_value(const vs_config_t *cfg, int setting, uint64_t *out);
 
 /* ---- server -------------------------------------------------------------------------------
  * Lifecycle: vs_server_new, register routes and middleware, then run it one of three ways:
@@ -279,6 +325,15 @@ VS_API int vs_server_listener_port(const vs_server_t *srv, size_t index);
  * Thread: any thread. Owns: nothing changes hands. Since: 0.1 */
 VS_API int vs_server_running(const vs_server_t *srv);
 
+/* Loads TLS certificates anew for handshakes that begin afterwards; connections already open
+ * keep theirs. `cfg` NULL: reads the files of the settings last loaded again (certificates renewed
+ * in place, as SIGHUP in vstream-serve). Else: takes cfg's TLS settings (certificates, ciphers,
+ * versions, ALPN, sessions, client CA; the handshake timeout and cap keep their first values).
+ * On any error (VS_EINVAL, VS_EIO, naming the option and file) nothing changes and the old
+ * certificates stay in use. VS_EINVAL without a TLS listener.
+ * Thread: any thread. Owns: cfg is only read. Since: 0.1 */
+VS_API int vs_server_reload_tls(vs_server_t *srv, const vs_config_t *cfg);
+
 /* Counters, for vs_server_stat(). Connection and request counts are summed over the loops. */
 enum {
     VS_STAT_CONNECTIONS_ACCEPTED = 1, /* accepted and served */
@@ -290,7 +345,21 @@ enum {
     VS_STAT_CACHE_EVICTIONS = 7,      /* mappings released */
     VS_STAT_CACHE_MAPPED_BYTES = 8,   /* bytes mapped now */
     VS_STAT_CACHE_OPEN_ENTRIES = 9,   /* files cached now */
-    VS_STAT_CONNECTIONS_REFUSED = 10  /* refused with 503: out of descriptors (EMFILE) */
+    VS_STAT_CONNECTIONS_REFUSED = 10, /* refused with 503: out of descriptors (EMFILE) */
+    VS_STAT_TLS_HANDSHAKES = 11,      /* TLS handshakes completed */
+    VS_STAT_TLS_RESUMED = 12,         /* of them, sessions resumed */
+    VS_STAT_TLS_IN_PROGRESS = 13,     /* TLS handshakes under way now */
+    VS_STAT_TLS_FAILED_TIMEOUT = 14,  /* handshakes not done within the handshake timeout */
+    VS_STAT_TLS_FAILED_VERSION = 15,  /* no version or cipher in common */
+    VS_STAT_TLS_FAILED_CERTIFICATE = 16, /* client certificate missing or not verified */
+    VS_STAT_TLS_FAILED_PLAIN_HTTP = 17,  /* plain HTTP sent to a TLS port (answered 400) */
+    VS_STAT_TLS_FAILED_CLOSED = 18,      /* the client closed mid-handshake */
+    VS_STAT_TLS_FAILED_PROTOCOL = 19,    /* anything else: not TLS, bad records */
+    VS_STAT_TLS_REFUSED_BUSY = 20,       /* closed: VS_TLS_MAX_HANDSHAKES under way */
+    VS_STAT_TLS_KTLS_CONNECTIONS = 21,   /* connections whose records the kernel encrypts */
+    VS_STAT_TLS_USERSPACE_CONNECTIONS = 22, /* connections OpenSSL encrypts in user space */
+    VS_STAT_TLS_KTLS_SENDFILE_BYTES = 23,   /* file bytes sent by SSL_sendfile (kernel TLS) */
+    VS_STAT_TLS_TRUNCATED_READS = 24        /* responses cut: a mapped file shrank under TLS */
 };
 /* Reads one VS_STAT_* counter (a snapshot) into *out. VS_EINVAL for an unknown counter.
  * Thread: any thread. Owns: *out is the caller's. Since: 0.1 */

@@ -84,6 +84,19 @@ STATS = {
     "connections_accepted": 1, "connections_rejected": 2, "connections_open": 3,
     "requests": 4, "cache_hits": 5, "cache_misses": 6, "cache_evictions": 7,
     "cache_mapped_bytes": 8, "cache_open_entries": 9, "connections_refused": 10,
+    "tls_handshakes": 11, "tls_resumed": 12, "tls_in_progress": 13, "tls_failed_timeout": 14,
+    "tls_failed_version": 15, "tls_failed_certificate": 16, "tls_failed_plain_http": 17,
+    "tls_failed_closed": 18, "tls_failed_protocol": 19, "tls_refused_busy": 20,
+    "tls_ktls_connections": 21, "tls_userspace_connections": 22,
+    "tls_ktls_sendfile_bytes": 23, "tls_truncated_reads": 24,
+}
+VS_LISTEN_TLS = 1
+# TLS settings (vs_config_set_tls_text / vs_config_set_tls_value), by name.
+TLS_TEXTS = {"ciphers": 1, "ciphersuites": 2, "alpn": 3, "client_ca_file": 4}
+TLS_VALUES = {
+    "min_version": 1, "session_cache_size": 2, "session_timeout_s": 3, "session_tickets": 4,
+    "ticket_key_rotation_s": 5, "require_client_cert": 6, "handshake_timeout_ms": 7,
+    "max_handshakes": 8,
 }
 _UPLOAD_FIELDS = {"field": 1, "filename": 2, "name": 3, "path": 4, "content_type": 5,
                   "sha256": 6}
@@ -164,6 +177,11 @@ _config_set_timeout = _fn("vs_config_set_timeout", _i, _p, _i, _u64)
 _config_get_timeout = _fn("vs_config_get_timeout", _i, _p, _i, _pu64)
 _config_set_flag = _fn("vs_config_set_flag", _i, _p, _i, _i)
 _config_get_flag = _fn("vs_config_get_flag", _i, _p, _i)
+_config_add_tls_certificate = _fn("vs_config_add_tls_certificate", _i, _p, _s, _s)
+_config_clear_tls_certificates = _fn("vs_config_clear_tls_certificates", _i, _p)
+_config_set_tls_text = _fn("vs_config_set_tls_text", _i, _p, _i, _s)
+_config_set_tls_value = _fn("vs_config_set_tls_value", _i, _p, _i, _u64)
+_config_get_tls_value = _fn("vs_config_get_tls_value", _i, _p, _i, _pu64)
 
 _server_new = _fn("vs_server_new", _i, _pp, _p)
 _server_free = _fn("vs_server_free", _i, _p)
@@ -174,6 +192,7 @@ _server_port = _fn("vs_server_port", _i, _p)
 _server_listener_port = _fn("vs_server_listener_port", _i, _p, _sz)
 _server_running = _fn("vs_server_running", _i, _p)
 _server_stat = _fn("vs_server_stat", _i, _p, _i, _pu64)
+_server_reload_tls = _fn("vs_server_reload_tls", _i, _p, _p)
 _server_root = _fn("vs_server_root", _p, _p)
 _server_set_fallback = _fn("vs_server_set_fallback", _i, _p, HANDLER_CB, _p, FREE_CB)
 
@@ -545,14 +564,17 @@ def _upload_done_tramp(ctx, result, ud):
 # ---- configuration ------------------------------------------------------------------------
 class Config:
     """A server configuration (vs_config_t). Keyword arguments: port, address, addresses (more
-    listen addresses), listeners ((address, port) pairs, each port its own; when given, port
-    and addresses are ignored), threads, backlog, server_name, limits / timeouts / flags
-    (dicts keyed by the names in LIMITS / TIMEOUTS / FLAGS, or by the VS_* numbers). Each
-    setter validates its value and raises VstreamError (VS_EINVAL) with the library's
-    reason."""
+    listen addresses), listeners ((address, port) or (address, port, tls) tuples, each port
+    its own; when given, port and addresses are ignored), threads, backlog, server_name,
+    limits / timeouts / flags (dicts keyed by the names in LIMITS / TIMEOUTS / FLAGS, or by the
+    VS_* numbers), tls_certificates ((cert_file, key_file) pairs for the TLS listeners; the
+    first is the default, SNI picks among them) and tls (a dict keyed by the names in
+    TLS_TEXTS and TLS_VALUES: "alpn", "min_version", "handshake_timeout_ms", ...). Each setter
+    validates its value and raises VstreamError (VS_EINVAL) with the library's reason."""
 
     def __init__(self, port=None, address=None, addresses=(), listeners=(), threads=None,
-                 backlog=None, server_name=None, limits=None, timeouts=None, flags=None):
+                 backlog=None, server_name=None, limits=None, timeouts=None, flags=None,
+                 tls_certificates=(), tls=None):
         out = ctypes.c_void_p()
         _check(_config_new(ctypes.byref(out)))
         self._ptr = out.value
@@ -563,8 +585,12 @@ class Config:
                 self.set_address(address)
             for a in addresses:
                 self.add_address(a)
-            for a, p in listeners:
-                self.add_listener(a, p)
+            for listener in listeners:
+                self.add_listener(*listener)
+            for cert, key in tls_certificates:
+                self.add_tls_certificate(cert, key)
+            for k, v in (tls or {}).items():
+                self.set_tls(k, v)
             if threads is not None:
                 self.set_threads(threads)
             if backlog is not None:
@@ -595,9 +621,36 @@ class Config:
     def add_address(self, address):
         _check(_config_add_address(self._h(), _b(address)))
 
-    def add_listener(self, address, port=0):
-        """Listens on address:port (0: an ephemeral port of its own); see vs_config_add_listener."""
-        _check(_config_add_listener(self._h(), _b(address), port, 0))
+    def add_listener(self, address, port=0, tls=False):
+        """Listens on address:port (0: an ephemeral port of its own), in HTTPS with tls=True;
+        see vs_config_add_listener."""
+        _check(_config_add_listener(self._h(), _b(address), port, VS_LISTEN_TLS if tls else 0))
+
+    def add_tls_certificate(self, cert_file, key_file):
+        """Adds a PEM certificate chain and its key for the TLS listeners (the first added is
+        the default; SNI picks among them)."""
+        _check(_config_add_tls_certificate(self._h(), _b(cert_file), _b(key_file)))
+
+    def clear_tls_certificates(self):
+        _check(_config_clear_tls_certificates(self._h()))
+
+    def set_tls(self, name, value):
+        """Sets a TLS setting by name: a text one of TLS_TEXTS ("alpn" also takes a list), or
+        a number of TLS_VALUES (booleans as 0/1)."""
+        if name in TLS_TEXTS:
+            if name == "alpn" and not isinstance(value, (str, bytes)):
+                value = ",".join(value)
+            _check(_config_set_tls_text(self._h(), TLS_TEXTS[name], _b(value)))
+        elif name in TLS_VALUES:
+            _check(_config_set_tls_value(self._h(), TLS_VALUES[name], int(value)))
+        else:
+            raise VstreamError(VS_EINVAL, "VS_EINVAL", "unknown TLS setting %r" % (name,))
+
+    def get_tls(self, name):
+        """A TLS number setting (a name of TLS_VALUES)."""
+        out = ctypes.c_uint64()
+        _check(_config_get_tls_value(self._h(), TLS_VALUES.get(name, name), ctypes.byref(out)))
+        return out.value
 
     def set_threads(self, threads):
         _check(_config_set_threads(self._h(), threads))
@@ -990,6 +1043,13 @@ class Server(_Routes):
     def stats(self):
         """Every counter, by name."""
         return {name: self.stat(name) for name in STATS}
+
+    def reload_tls(self, config=None):
+        """Loads TLS certificates anew for later handshakes: with no config, the files of the
+        settings last loaded are read again (certificates renewed in place); with a Config,
+        its TLS settings are taken. On any error nothing changes and VstreamError names the
+        option and file; connections already open are never touched."""
+        _check(_server_reload_tls(self._h(), config._h() if config is not None else None))
 
 
 # ---- requests -----------------------------------------------------------------------------

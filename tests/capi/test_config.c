@@ -465,7 +465,8 @@ static void test_add_listener_checks_its_arguments(void) {
     VT_CHECK_EQ(vs_config_add_listener(cfg, "localhost", 80, 0), VS_EINVAL);
     VT_CHECK(strstr(vs_last_error_message(), "'localhost'") != NULL);
     VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 65536, 0), VS_EINVAL);
-    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 9000, 1), VS_EINVAL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 9000, 2), VS_EINVAL);
+    VT_CHECK_EQ(vs_config_add_listener(cfg, "127.0.0.1", 9443, VS_LISTEN_TLS), VS_OK);
     VT_CHECK_EQ(vs_config_add_listener(cfg, NULL, 9000, 0), VS_EINVAL);
     VT_CHECK_EQ(vs_config_add_listener(NULL, "127.0.0.1", 9000, 0), VS_EINVAL);
     vs_config_free(cfg);

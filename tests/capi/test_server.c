@@ -353,7 +353,7 @@ static void test_stats_count_requests_and_file_cache_use(void) {
     v = 42;
     VT_CHECK_EQ(vs_server_stat(srv, 0, &v), VS_EINVAL);
     VT_CHECK_CONTAINS(vs_last_error_message(), "VS_STAT");
-    VT_CHECK_EQ(vs_server_stat(srv, 11, &v), VS_EINVAL);
+    VT_CHECK_EQ(vs_server_stat(srv, VS_STAT_TLS_TRUNCATED_READS + 1, &v), VS_EINVAL);
     VT_CHECK_EQ(vs_server_stat(srv, -1, &v), VS_EINVAL);
     VT_CHECK_EQ(v, 42);
 

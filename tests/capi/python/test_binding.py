@@ -12,6 +12,8 @@ import io
 import json
 import os
 import shutil
+import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -575,6 +577,83 @@ class ClientGoneTest(unittest.TestCase):
         self.assertTrue(req.cancelled)
         req.release()
         self.assertFalse(req.valid)
+
+
+class TlsTest(unittest.TestCase):
+    """HTTPS from Python: a TLS listener beside a plain one, fetched with the ssl module, the
+    TLS settings, counters and reloads. The certificate is made with the openssl command."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="vstream-py-tls-")
+        cls.cert = os.path.join(cls.tmp, "cert.pem")
+        cls.key = os.path.join(cls.tmp, "key.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", cls.key, "-out", cls.cert],
+            check=True, capture_output=True, timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def https_get(self, port, path):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        conn = http.client.HTTPSConnection("localhost", port, timeout=TIMEOUT, context=ctx)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read(), conn.sock.version()
+        finally:
+            conn.close()
+
+    def test_serves_https_beside_http(self):
+        with vstream.Server(listeners=[("127.0.0.1", 0), ("127.0.0.1", 0, True)], threads=1,
+                            tls_certificates=[(self.cert, self.key)],
+                            tls={"alpn": ["http/1.1"], "handshake_timeout_ms": 5000}) as srv:
+            @srv.get("/hello")
+            def hello(req):
+                req.text(200, "hello over tls")
+            srv.start()
+            plain, secure = srv.ports
+            self.assertEqual(request(plain, "GET", "/hello")[2], b"hello over tls")
+            status, body, version = self.https_get(secure, "/hello")
+            self.assertEqual((status, body), (200, b"hello over tls"))
+            self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+            self.assertEqual(srv.stat("tls_handshakes"), 1)
+            # Plain HTTP to the TLS port: a 400 saying so.
+            status, _, body = request(secure, "GET", "/hello")
+            self.assertEqual(status, 400)
+            self.assertIn(b"plain HTTP request was sent to HTTPS port", body)
+            self.assertEqual(srv.stats()["tls_failed_plain_http"], 1)
+            # A reload from the same files, then one with a key that is not PEM: refused, and
+            # the old certificate still serves.
+            srv.reload_tls()
+            bad_key = os.path.join(self.tmp, "bad.pem")
+            with open(bad_key, "w") as f:
+                f.write("not a key\n")
+            with vstream.Config(tls_certificates=[(self.cert, bad_key)]) as bad:
+                with self.assertRaises(vstream.VstreamError) as cm:
+                    srv.reload_tls(bad)
+            self.assertIn("bad.pem", cm.exception.message)
+            self.assertEqual(self.https_get(secure, "/hello")[1], b"hello over tls")
+            srv.stop()
+
+    def test_tls_settings(self):
+        with vstream.Config(tls={"min_version": 13, "session_tickets": False}) as cfg:
+            self.assertEqual(cfg.get_tls("min_version"), 13)
+            self.assertEqual(cfg.get_tls("session_tickets"), 0)
+            self.assertEqual(cfg.get_tls("handshake_timeout_ms"), 10000)
+            for name, value in (("min_version", 11), ("max_handshakes", 0), ("alpn", "a,,b")):
+                with self.assertRaises(vstream.VstreamError) as cm:
+                    cfg.set_tls(name, value)
+                self.assertEqual(cm.exception.code, vstream.VS_EINVAL)
+        # A TLS listener without a certificate is refused when the server is made.
+        with self.assertRaises(vstream.VstreamError) as cm:
+            vstream.Server(listeners=[("127.0.0.1", 0, True)])
+        self.assertIn("certificates", cm.exception.message)
 
 
 class LifecycleTest(unittest.TestCase):
