@@ -75,6 +75,12 @@ struct GuardedWrite {
     int result;
 };
 
+// Where small buffers are gathered into one record. Per thread (a loop's connections take turns
+// on it): each pump fills it from the buffers before its SSL_write, so a write retried after
+// WANT_WRITE hands OpenSSL the same bytes (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the
+// address to be another) and an idle connection holds no record of its own.
+thread_local char t_staging[16 * 1024];
+
 }  // namespace
 
 TlsTransport::TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller,
@@ -301,7 +307,7 @@ int TlsTransport::pump(std::size_t& written) noexcept {
             std::size_t i = buf_index_;
             std::size_t off = buf_offset_;
             while (i < bufs_.size() && staged < kRecord) {
-                GuardedCopy copy{staging_.data() + staged, bufs_[i].base + off,
+                GuardedCopy copy{t_staging + staged, bufs_[i].base + off,
                                  std::min(bufs_[i].len - off, kRecord - staged)};
                 const bool copied = core::run_guarded(
                     copy.from, copy.len,
@@ -323,7 +329,7 @@ int TlsTransport::pump(std::size_t& written) noexcept {
                     off = 0;
                 }
             }
-            n = write_record(staging_.data(), staged, false);
+            n = write_record(t_staging, staged, false);
         }
         if (n <= 0) return n;  // 0: the socket is full
         written += static_cast<std::size_t>(n);

@@ -12,7 +12,6 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -29,12 +28,13 @@ enum class HandshakeState { pending, done, failed };
 /// name, a reset); libuv never reads or writes it.
 ///
 /// Writes are gathered into records: small buffers (a response head and a short body) are
-/// copied into one 16 KiB staging record, and a large buffer is handed to SSL_write where it
-/// lies (a mapped file: OpenSSL encrypts from the mapping into its record buffer, with no copy
-/// before). Reads of the buffers are guarded against SIGBUS (a mapped file that shrank):
-/// the write then fails with UV_EFAULT and the connection must close. After a short count or
-/// UV_EAGAIN, the next write must start with the bytes not yet reported written (OpenSSL may
-/// hold a record of them, and finishes it on that call), as net::WriteQueue does.
+/// copied into one 16 KiB staging record (one per thread, not per connection: it is filled
+/// again from the buffers before every SSL_write, retries included), and a large buffer is handed
+/// to SSL_write where it lies (a mapped file: OpenSSL encrypts from the mapping into its record
+/// buffer, with no copy before). Reads of the buffers are guarded against SIGBUS (a mapped file
+/// that shrank): the write then fails with UV_EFAULT and the connection must close. After a short
+/// count or UV_EAGAIN, the next write must start with the bytes not yet reported written (OpenSSL
+/// may hold a record of them, and finishes it on that call), as net::WriteQueue does.
 ///
 /// Where the kernel took over the record layer (kernel TLS, which OpenSSL enables by itself
 /// when the kernel has it), can_send_file() is true and file bodies go by SSL_sendfile.
@@ -107,7 +107,6 @@ private:
     std::size_t buf_index_ = 0;
     std::size_t buf_offset_ = 0;
     std::size_t pending_bytes_ = 0;  // bytes of the write in flight not yet written
-    std::array<char, kRecord> staging_{};
 
     bool peeked_ = false;  // the first byte was looked at (TLS or plain HTTP?)
     bool reading_ = false;
