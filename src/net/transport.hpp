@@ -52,8 +52,13 @@ public:
     /// (possibly fewer than given), UV_EAGAIN when nothing could be written now, or another
     /// libuv error. Must not be called while a write() is in flight.
     virtual int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept = 0;
-    /// Whether try_send_file can work (plain TCP), so file bytes need no mapping up front.
+    /// Whether try_send_file can work (plain TCP, kernel TLS, or TLS reading the file itself),
+    /// so file bytes need no mapping up front.
     virtual bool can_send_file() const noexcept { return false; }
+    /// Whether try_send_file reads the bytes through user space (TLS encrypting in user space
+    /// preads them): then bytes already mapped are better written from their mapping, and only
+    /// bytes not mapped yet (a seek into a large file) are worth sending by file.
+    virtual bool send_file_copies() const noexcept { return false; }
     /// Like try_write, telling the transport more follows at once (MSG_MORE), so a response
     /// head is not sent alone ahead of a body that try_send_file sends next.
     virtual int try_write_more(const uv_buf_t* bufs, unsigned nbufs) noexcept {

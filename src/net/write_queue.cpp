@@ -76,7 +76,11 @@ bool WriteQueue::add_iov(Segment& s, std::size_t from) {
 }
 
 bool WriteQueue::sends_file(const Segment& s, std::size_t from) const noexcept {
-    return send_files_ && s.fd >= 0 && s.length - from >= kSendFileMin;
+    if (!send_files_ || s.fd < 0 || s.length - from < kSendFileMin) return false;
+    // A transport that would read the file into memory (TLS in user space) writes mapped bytes
+    // from their mapping instead: no copy. Unmapped ones it reads, which costs less than
+    // mapping a window for one seek.
+    return s.mapper != nullptr || !transport_.send_file_copies();
 }
 
 int WriteQueue::flush() noexcept {

@@ -235,7 +235,14 @@ void TlsTransport::read_records() noexcept {
             continue;
         }
         const int err = SSL_get_error(ssl_.get(), n);
-        if (would_block(err)) return;  // drained: the next edge brings more
+        if (would_block(err)) {
+            // Drained: the next edge brings more. Waiting, the connection holds no record
+            // buffers (nginx frees them the same way on keep-alive): SSL_MODE_RELEASE_BUFFERS
+            // alone keeps the read buffer that this last SSL_read allocated. Refused (and kept)
+            // while a record is partly read or written.
+            if (!writing_) SSL_free_buffers(ssl_.get());
+            return;
+        }
         return end_reading(failure(err));
     }
     rearm();  // more may wait: to the back of the queue
@@ -399,15 +406,37 @@ int TlsTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     return static_cast<int>(std::min<std::size_t>(written, INT_MAX));
 }
 
+int TlsTransport::send_file_by_copy(int fd, std::uint64_t offset, std::size_t length) noexcept {
+    // One record at a time: pread fills the staging record, SSL_write encrypts and sends it.
+    // pread reports a file that shrank as a short read (no SIGBUS on this path).
+    std::size_t sent = 0;
+    while (sent < length) {
+        const std::size_t want = std::min(length - sent, sizeof t_staging);
+        const ssize_t r = ::pread(fd, t_staging, want, static_cast<off_t>(offset + sent));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return sent > 0 ? static_cast<int>(sent) : -errno;
+        if (r == 0) return sent > 0 ? static_cast<int>(sent) : UV_EFAULT;  // ended early
+        // After WANT_WRITE OpenSSL holds these bytes in a half-sent record; the queue's next
+        // write starts with the same file bytes (from a mapping), as SSL_write requires.
+        const int n = write_record(t_staging, static_cast<std::size_t>(r), false);
+        if (n < 0) return sent > 0 ? static_cast<int>(sent) : n;
+        if (n == 0) return sent > 0 ? static_cast<int>(sent) : UV_EAGAIN;
+        sent += static_cast<std::size_t>(n);
+        if (static_cast<std::size_t>(n) < static_cast<std::size_t>(r)) break;
+    }
+    return static_cast<int>(sent);
+}
+
 int TlsTransport::try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept {
-    if (!ktls_send_) return UV_ENOSYS;  // OpenSSL encrypts: the bytes must be read and written
     if (socket_.closing() || poisoned_) return UV_ECANCELED;
     if (writing_) return UV_EBUSY;
+    if (handshake_ != HandshakeState::done) return UV_EAGAIN;
+    length = std::min<std::size_t>(length, 0x7ffff000);  // what one sendfile call sends: an int
+    if (!ktls_send_) return send_file_by_copy(fd, offset, length);
     // The kernel encrypts as it sends: no byte passes through user space, as with plain
     // sendfile. At most what one sendfile call sends, so the count fits an int.
     ERR_clear_error();
-    const ossl_ssize_t n = SSL_sendfile(ssl_.get(), fd, static_cast<off_t>(offset),
-                                        std::min<std::size_t>(length, 0x7ffff000), 0);
+    const ossl_ssize_t n = SSL_sendfile(ssl_.get(), fd, static_cast<off_t>(offset), length, 0);
     if (n < 0) {
         const int err = SSL_get_error(ssl_.get(), static_cast<int>(n));
         if (would_block(err)) {

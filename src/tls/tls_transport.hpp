@@ -36,8 +36,11 @@ enum class HandshakeState { pending, done, failed };
 /// count or UV_EAGAIN, the next write must start with the bytes not yet reported written (OpenSSL
 /// may hold a record of them, and finishes it on that call), as net::WriteQueue does.
 ///
-/// Where the kernel took over the record layer (kernel TLS, which OpenSSL enables by itself
-/// when the kernel has it), can_send_file() is true and file bodies go by SSL_sendfile.
+/// File bytes: where the kernel took over the record layer (kernel TLS, which OpenSSL enables
+/// by itself when the kernel has it), try_send_file sends them by SSL_sendfile, like plain
+/// sendfile. Otherwise it preads them into the staging record and encrypts that
+/// (send_file_copies()): used only for bytes not mapped already, such as a seek into a large
+/// file, where mapping a window for one range costs more than the copy.
 /// Thread: its loop thread only.
 class TlsTransport final : public net::Transport,
                            private net::EdgeWatcher,
@@ -61,7 +64,8 @@ public:
     void read_stop() noexcept override;
     int write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
     int try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept override;
-    bool can_send_file() const noexcept override { return ktls_send_; }
+    bool can_send_file() const noexcept override { return handshake_ == HandshakeState::done; }
+    bool send_file_copies() const noexcept override { return !ktls_send_; }
     int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override;
     void shutdown() noexcept override;
     void close() noexcept override;
@@ -90,6 +94,7 @@ private:
     // full (0), or an error (< 0).
     int pump(std::size_t& written) noexcept;
     int write_record(const char* data, std::size_t len, bool guarded) noexcept;
+    int send_file_by_copy(int fd, std::uint64_t offset, std::size_t length) noexcept;
     void finish_write() noexcept;
     void untrack() noexcept;
     int rearm() noexcept { return socket_.rearm(); }
