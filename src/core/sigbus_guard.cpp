@@ -14,6 +14,7 @@ struct Guard {
     sigjmp_buf jump;
     std::uintptr_t begin = 0;
     std::uintptr_t end = 0;
+    Guard* outer = nullptr;  // the guard whose fn this one runs inside, if any
     volatile sig_atomic_t active = 0;
 };
 
@@ -36,14 +37,17 @@ void forward(int sig, siginfo_t* info, void* uctx) {
 }
 
 void on_sigbus(int sig, siginfo_t* info, void* uctx) {
-    Guard* g = t_guard;
     const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
-    if (g != nullptr && g->active != 0 && addr >= g->begin && addr < g->end) {
-        g->active = 0;
-        // SA_NODEFER left SIGBUS unblocked, so no signal mask needs restoring: the jump is a
-        // plain longjmp (sigsetjmp(..., 0) saves no mask, which would cost a system call per
-        // guarded read).
-        siglongjmp(g->jump, 1);
+    // The innermost guard whose range holds the address; a jump to an outer one abandons the
+    // inner ones with the rest of its fn.
+    for (Guard* g = t_guard; g != nullptr; g = g->outer) {
+        if (g->active != 0 && addr >= g->begin && addr < g->end) {
+            g->active = 0;
+            // SA_NODEFER left SIGBUS unblocked, so no signal mask needs restoring: the jump is
+            // a plain longjmp (sigsetjmp(..., 0) saves no mask, which would cost a system call
+            // per guarded read).
+            siglongjmp(g->jump, 1);
+        }
     }
     forward(sig, info, uctx);
 }
@@ -67,15 +71,18 @@ bool run_guarded(const void* begin, std::size_t length, void (*fn)(void*), void*
     Guard g;
     g.begin = reinterpret_cast<std::uintptr_t>(begin);
     g.end = g.begin + length;
+    // A guard run inside another's fn keeps the outer one armed: it is restored on the way
+    // out, never cleared.
+    g.outer = t_guard;
     t_guard = &g;
     if (sigsetjmp(g.jump, 0) != 0) {
-        t_guard = nullptr;
+        t_guard = g.outer;
         return false;  // the read faulted: fn was abandoned
     }
     g.active = 1;
     fn(context);
     g.active = 0;
-    t_guard = nullptr;
+    t_guard = g.outer;
     return true;
 }
 

@@ -18,7 +18,9 @@ bool install_sigbus_guard() noexcept;
 /// Runs fn(context) with a SIGBUS caused by reading [begin, begin + length) recovered: then
 /// fn is left where it was (its stack unwound without destructors, so it must own nothing
 /// but memory it leaves in a consistent or discardable state) and this returns false.
-/// Returns true if fn ran to its end. Not reentrant on one thread. Any thread.
+/// Returns true if fn ran to its end. fn may run another guard: a fault in the inner range
+/// returns false from the inner call, one in the outer range (only) from the outer call,
+/// abandoning both. Any thread.
 bool run_guarded(const void* begin, std::size_t length, void (*fn)(void*), void* context) noexcept;
 
 }  // namespace vstream::core

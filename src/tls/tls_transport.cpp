@@ -142,7 +142,9 @@ void TlsTransport::on_edge(std::uint32_t) noexcept {
                 events_->on_transport_written(rc);
             }
         }
-        if (socket_.closing()) return;
+        // A guarded read that faulted left OpenSSL mid-record: no SSL_read on it either, even
+        // if the user did not close at once.
+        if (socket_.closing() || poisoned_) return;
     }
     if (reading_) {
         read_records();
