@@ -42,6 +42,8 @@ constexpr const char* kUsage =
     "  --tls-client-ca FILE   ask HTTPS clients for a certificate chaining to a CA in FILE,\n"
     "                         and refuse those without one (mutual TLS)\n"
     "                         SIGHUP reloads the certificate, key and CA files\n"
+    "  --tls-handshake-timeout-ms N  close an HTTPS client that has not finished its\n"
+    "                         handshake N ms after connecting (default 10000)\n"
     "  --threads N            loop threads, 0 = one per core (default 0)\n"
     "  --max-conns N          open connections before new ones get 503 (default 10000)\n"
     "  --cache-mb N           file cache: MiB mapped at most (default 256)\n"
@@ -181,6 +183,10 @@ int main(int argc, char** argv) {
             config.tls.certificates.back().key_file = value();
         } else if (arg == "--tls-client-ca") {
             config.tls.client_ca_file = value();
+        } else if (arg == "--tls-handshake-timeout-ms") {
+            // 0 reaches TlsOptions::validate, which names the field it refuses.
+            config.tls.handshake_timeout =
+                std::chrono::milliseconds(parse_number(arg, value(), 3'600'000));
         } else if (arg == "--port") {
             config.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--threads") {
