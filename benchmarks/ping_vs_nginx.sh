@@ -29,8 +29,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
-readonly PING_BODY='{"message":"pong"}'
-
 BUILD_DIR=build-release
 DURATION=10
 CONNECTIONS=64
@@ -95,28 +93,10 @@ start_vstream() {
 }
 
 start_nginx() {
-    start_nginx_conf "$1" "" "        location = /ping {
-            default_type application/json;
-            return 200 '$PING_BODY';
-        }
+    start_nginx_conf "$1" "" "$NGINX_PING_LOCATION
         location / {
             return 404;
         }"
-}
-
-# GET /ping must return 200 with the pong body (and, ideally, JSON).
-check_ping() {
-    local url=$1 out status ctype body
-    out=$(timeout 3 curl -s --max-time 2 -o "$TMP_DIR/body" \
-              -w '%{http_code} %{content_type}' "$url" 2>/dev/null) ||
-        { tail -n 20 "$SERVER_LOG" >&2 || true; die "$SERVER_NAME did not answer $url within ~5 s"; }
-    status=${out%% *}
-    ctype=${out#* }
-    body=$(cat "$TMP_DIR/body")
-    [[ $status == 200 && $body == "$PING_BODY" ]] ||
-        die "$SERVER_NAME: GET /ping returned status $status, body '$body' (expected 200 $PING_BODY)"
-    [[ $ctype == application/json* ]] ||
-        log "WARNING: $SERVER_NAME: Content-Type is '$ctype', expected application/json"
 }
 
 # ------------------------------------------------------------- measurement

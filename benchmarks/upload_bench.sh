@@ -256,19 +256,6 @@ cpu_busy_stop() {
                  printf "%.0f", (d > 0) ? (y[1] - x[1]) / d * 100 : 0 }')
 }
 
-# run_client OUTFILE COMMAND...: COMMAND pinned to CLIENT_CPU, bounded by
-# TIMEOUT + 30 s, stdout and stderr to OUTFILE; in the background and waited
-# for, so that INT/TERM are handled at once. Returns COMMAND's status.
-run_client() {
-    local out=$1 rc=0
-    shift
-    taskset -c "$CLIENT_CPU" timeout $((TIMEOUT + 30)) "$@" >"$out" 2>&1 </dev/null &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID" || rc=$?
-    CLIENT_PID=
-    return "$rc"
-}
-
 # json_field FILE NAME: the values of "NAME": in a compact JSON document, one
 # per line (strings without their quotes).
 json_field() {
@@ -292,7 +279,7 @@ measure_dd() {
     log "run $run/$RUNS: dd ${args[*]}"
     cpu_meter_start $$
     cpu_busy_start
-    if ! run_client "$out" dd "${args[@]}"; then
+    if ! run_client $((TIMEOUT + 30)) "$out" dd "${args[@]}"; then
         cat "$out" >&2
         die "dd ${args[*]} failed"
     fi
@@ -349,7 +336,7 @@ measure_upload() {
     local out=$TMP_DIR/curl-$name-$run.txt body=$TMP_DIR/body-$name-$run.json
     cpu_meter_start "$SERVER_PID"
     cpu_busy_start
-    if ! run_client "$out" curl -sS --max-time "$TIMEOUT" -H 'Expect:' -o "$body" \
+    if ! run_client $((TIMEOUT + 30)) "$out" curl -sS --max-time "$TIMEOUT" -H 'Expect:' -o "$body" \
         -w '%{http_code} %{time_total} %{size_upload}\n' "${curl_args[@]}" "$url"; then
         cat "$out" >&2
         server_alive_or_die

@@ -3,8 +3,8 @@
 # like, are outputs that the sourcing scripts read.)
 #
 # benchmarks/lib/common.sh: the shared parts of the vstream-vs-nginx benchmark
-# scripts (ping_vs_nginx.sh, files_vs_nginx.sh, stream_rss.sh). Sourced, never
-# run; the sourcing script has `set -euo pipefail` on.
+# scripts (ping_vs_nginx.sh, files_vs_nginx.sh, tls_vs_nginx.sh, stream_rss.sh).
+# Sourced, never run; the sourcing script has `set -euo pipefail` on.
 #
 # What lives here:
 #   * messages and arguments: die, log, take_arg, require_positive_int,
@@ -18,9 +18,12 @@
 #     wait_ready, track_bg / untrack_bg for helper processes;
 #   * servers: start_nginx_conf (1 worker, every path inside the temp dir),
 #     start_vstream_files / start_nginx_files (a data dir served at /);
+#     GET /ping: PING_BODY, NGINX_PING_LOCATION, check_ping;
 #   * test data: ensure_data_file, warm_page_cache, verify_full_get,
 #     verify_head_length, verify_range (the bytes are compared with cmp);
-#   * wrk: run_wrk (pinned to CLIENT_CPU, bounded by timeout), wrk_parse,
+#   * clients: run_client (any load generator pinned to CLIENT_CPU, bounded
+#     by timeout);
+#   * wrk: run_wrk (through run_client), wrk_parse,
 #     wrk_measure (1 s warm-up, measured run with --latency, fresh-server
 #     checks), to_us; cpu_meter_start / cpu_meter_stop (server and client
 #     CPU use during a load);
@@ -362,9 +365,10 @@ cpu_jiffies() {
 }
 
 # cpu_meter_start PID... / cpu_meter_stop: around a load, sets SERVER_CPU_PCT
-# (CPU time of the PIDs over the wall time, % of one CPU) and CLIENT_CPU_PCT
-# (how busy CLIENT_CPU was, whoever used it: near 100 means the client side
-# may be the bottleneck).
+# (CPU time of the PIDs over the wall time, % of one CPU, rounded),
+# SERVER_CPU_SECS (that CPU time in seconds, unrounded), CPU_METER_WALL (the
+# wall time in seconds) and CLIENT_CPU_PCT (how busy CLIENT_CPU was, whoever
+# used it: near 100 means the client side may be the bottleneck).
 CPU_METER_PIDS=()
 cpu_meter_start() {
     CPU_METER_PIDS=("$@")
@@ -378,6 +382,8 @@ cpu_meter_stop() {
     ticks1=$(proc_cpu_ticks "${CPU_METER_PIDS[@]}")
     client1=$(cpu_jiffies "$CLIENT_CPU")
     hz=$(getconf CLK_TCK)
+    SERVER_CPU_SECS=$(awk -v a="$CPU_METER_TICKS0" -v b="$ticks1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    CPU_METER_WALL=$(awk -v t0="$CPU_METER_T0" -v t1="$t1" 'BEGIN { printf "%.6f", t1 - t0 }')
     SERVER_CPU_PCT=$(awk -v a="$CPU_METER_TICKS0" -v b="$ticks1" -v hz="$hz" -v t0="$CPU_METER_T0" -v t1="$t1" \
         'BEGIN { printf "%.0f", (t1 > t0) ? (b - a) / hz / (t1 - t0) * 100 : 0 }')
     CLIENT_CPU_PCT=$(awk -v a="$CPU_METER_CLIENT0" -v b="$client1" \
@@ -387,13 +393,15 @@ cpu_meter_stop() {
 
 # -------------------------------------------------------------------- nginx
 
-# start_nginx_conf PORT HTTP_DIRECTIVES SERVER_DIRECTIVES: writes an nginx
-# config into $TMP_DIR/nginx, checks it with `nginx -t` and starts nginx
-# (foreground, master + 1 worker) pinned to SERVER_CPU. The two strings are
-# pasted, already indented, into the http {} and server {} blocks. Every path
-# nginx writes is inside $TMP_DIR/nginx, so no root, /etc or /var is needed.
+# start_nginx_conf PORT HTTP_DIRECTIVES SERVER_DIRECTIVES [LISTEN_PARAMS]:
+# writes an nginx config into $TMP_DIR/nginx, checks it with `nginx -t` and
+# starts nginx (foreground, master + 1 worker) pinned to SERVER_CPU. The two
+# strings are pasted, already indented, into the http {} and server {}
+# blocks; LISTEN_PARAMS (e.g. "ssl") follow the address on the listen line.
+# Every path nginx writes is inside $TMP_DIR/nginx, so no root, /etc or /var
+# is needed.
 start_nginx_conf() {
-    local port=$1 http_extra=$2 server_extra=$3 prefix=$TMP_DIR/nginx v nginx_v
+    local port=$1 http_extra=$2 server_extra=$3 listen_params=${4:-} prefix=$TMP_DIR/nginx v nginx_v
     mkdir -p "$prefix"
     nginx_v=$("$NGINX_BIN" -V 2>&1)
     {
@@ -426,7 +434,7 @@ EOF
         cat <<EOF
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port${listen_params:+ $listen_params};
         server_name localhost;
 
 $server_extra
@@ -450,15 +458,49 @@ nginx_version() {
 # What both file benchmarks configure, also quoted in their reports.
 readonly NGINX_FILES_SUMMARY="1 worker, \`sendfile on; tcp_nopush on; open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s; access_log off\`"
 
-# start_nginx_files PORT DATA_DIR: nginx serving DATA_DIR at /.
+# start_nginx_files PORT DATA_DIR [HTTP_EXTRA [SERVER_EXTRA [LISTEN_PARAMS]]]:
+# nginx serving DATA_DIR at /; the extras go on as in start_nginx_conf.
 start_nginx_files() {
     # The path goes into nginx.conf unescaped: keep to characters that need none.
-    [[ $2 =~ ^[A-Za-z0-9._/+-]+$ ]] ||
-        die "data dir '$2' has characters that nginx.conf would need quoted; use a plain path"
+    require_plain_path "data dir" "$2"
     start_nginx_conf "$1" "    sendfile on;
     tcp_nopush on;
     open_file_cache max=1000 inactive=60s;
-    open_file_cache_valid 60s;" "        root $2;"
+    open_file_cache_valid 60s;${3:+
+$3}" "        root $2;${4:+
+$4}" "${5:-}"
+}
+
+# require_plain_path WHAT PATH: PATH goes into nginx.conf unescaped, so it
+# must keep to characters that need no quoting.
+require_plain_path() {
+    [[ $2 =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+        die "$1 '$2' has characters that nginx.conf would need quoted; use a plain path"
+}
+
+# ------------------------------------------------------------------ GET /ping
+
+readonly PING_BODY='{"message":"pong"}'
+
+# The nginx location that answers GET /ping as vstream-serve does.
+readonly NGINX_PING_LOCATION="        location = /ping {
+            default_type application/json;
+            return 200 '$PING_BODY';
+        }"
+
+# check_ping URL: GET URL must return 200 with the pong body (and, ideally, JSON).
+check_ping() {
+    local url=$1 out status ctype body
+    out=$(timeout 3 curl -s --max-time 2 -o "$TMP_DIR/body" \
+              -w '%{http_code} %{content_type}' "$url" 2>/dev/null) ||
+        { tail -n 20 "$SERVER_LOG" >&2 || true; die "$SERVER_NAME did not answer $url within ~5 s"; }
+    status=${out%% *}
+    ctype=${out#* }
+    body=$(cat "$TMP_DIR/body")
+    [[ $status == 200 && $body == "$PING_BODY" ]] ||
+        die "$SERVER_NAME: GET $url returned status $status, body '$body' (expected 200 $PING_BODY)"
+    [[ $ctype == application/json* ]] ||
+        log "WARNING: $SERVER_NAME: Content-Type is '$ctype', expected application/json"
 }
 
 # start_vstream_files PORT DATA_DIR [EXTRA_ARGS...]: vstream-serve serving
@@ -574,19 +616,27 @@ to_bytes() {
         printf "%.0f\n", n * f }'
 }
 
-# run_wrk SECONDS CONNECTIONS OUTFILE WRK_ARGS...: `wrk -t1` pinned to the
-# client CPU, bounded by timeout. WRK_ARGS hold the URL (and, after it, any
-# `-- script args`). Runs in the background and is waited for, so INT/TERM
-# are handled at once.
-run_wrk() {
-    local secs=$1 conns=$2 out=$3 rc=0
-    shift 3
-    taskset -c "$CLIENT_CPU" timeout $((secs + 30)) \
-        wrk -t1 -c"$conns" -d"${secs}s" "$@" >"$out" 2>&1 </dev/null &
+# run_client LIMIT OUTFILE COMMAND...: COMMAND pinned to the client CPU,
+# killed after LIMIT seconds, stdout and stderr into OUTFILE; returns its
+# status. Runs in the background and is waited for, so INT/TERM are handled
+# at once.
+run_client() {
+    local limit=$1 out=$2 rc=0
+    shift 2
+    taskset -c "$CLIENT_CPU" timeout "$limit" "$@" >"$out" 2>&1 </dev/null &
     CLIENT_PID=$!
     wait "$CLIENT_PID" || rc=$?
     CLIENT_PID=
     return "$rc"
+}
+
+# run_wrk SECONDS CONNECTIONS OUTFILE WRK_ARGS...: `wrk -t1` through
+# run_client, bounded to SECONDS + 30. WRK_ARGS hold the URL (and, after it,
+# any `-- script args`).
+run_wrk() {
+    local secs=$1 conns=$2 out=$3
+    shift 3
+    run_client $((secs + 30)) "$out" wrk -t1 -c"$conns" -d"${secs}s" "$@"
 }
 
 # wrk_parse OUTFILE: sets WRK_RPS, WRK_P50_US and WRK_P99_US (empty without

@@ -1,0 +1,11 @@
+-- connection_close.lua: wrk script for benchmarks/tls_vs_nginx.sh (newconn_wrk).
+--
+--   wrk -t1 -c64 -d10s -s benchmarks/connection_close.lua https://127.0.0.1:PORT/ping
+--
+-- Every request carries `Connection: close`: the server closes after each
+-- response and wrk opens a new connection for the next request. Over https,
+-- wrk 4.1 keeps the session of a connection's SSL object when it reconnects
+-- (it calls SSL_shutdown, then SSL_clear, which keeps a cleanly shut down
+-- session), so every handshake after a connection's first is a resumed one.
+-- wrk's own Non-2xx and socket error counts check the answers.
+wrk.headers["Connection"] = "close"
