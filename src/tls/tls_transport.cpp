@@ -81,6 +81,10 @@ struct GuardedWrite {
 // address to be another) and an idle connection holds no record of its own.
 thread_local char t_staging[16 * 1024];
 
+// Where file bytes that are not mapped are read to be encrypted (TLS in user space): several
+// records' worth per pread, as nginx reads into its output buffers.
+thread_local char t_file_bytes[64 * 1024];
+
 }  // namespace
 
 TlsTransport::TlsTransport(uv_loop_t* loop, net::ReadSlab* slab, net::EdgePoller* poller,
@@ -409,22 +413,27 @@ int TlsTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
 }
 
 int TlsTransport::send_file_by_copy(int fd, std::uint64_t offset, std::size_t length) noexcept {
-    // One record at a time: pread fills the staging record, SSL_write encrypts and sends it.
-    // pread reports a file that shrank as a short read (no SIGBUS on this path).
+    // pread fills a buffer of several records, SSL_write encrypts and sends it a record at a
+    // time (partial writes). pread reports a file that shrank as a short read (no SIGBUS on
+    // this path).
     std::size_t sent = 0;
     while (sent < length) {
-        const std::size_t want = std::min(length - sent, sizeof t_staging);
-        const ssize_t r = ::pread(fd, t_staging, want, static_cast<off_t>(offset + sent));
+        const std::size_t want = std::min(length - sent, sizeof t_file_bytes);
+        const ssize_t r = ::pread(fd, t_file_bytes, want, static_cast<off_t>(offset + sent));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return sent > 0 ? static_cast<int>(sent) : -errno;
         if (r == 0) return sent > 0 ? static_cast<int>(sent) : UV_EFAULT;  // ended early
-        // After WANT_WRITE OpenSSL holds these bytes in a half-sent record; the queue's next
-        // write starts with the same file bytes (from a mapping), as SSL_write requires.
-        const int n = write_record(t_staging, static_cast<std::size_t>(r), false);
-        if (n < 0) return sent > 0 ? static_cast<int>(sent) : n;
-        if (n == 0) return sent > 0 ? static_cast<int>(sent) : UV_EAGAIN;
-        sent += static_cast<std::size_t>(n);
-        if (static_cast<std::size_t>(n) < static_cast<std::size_t>(r)) break;
+        for (std::size_t done = 0; done < static_cast<std::size_t>(r);) {
+            // After WANT_WRITE OpenSSL holds a record of these bytes half sent; the queue's
+            // next write starts with the same file bytes (from a mapping), as SSL_write
+            // requires.
+            const int n =
+                write_record(t_file_bytes + done, static_cast<std::size_t>(r) - done, false);
+            if (n < 0) return sent > 0 ? static_cast<int>(sent) : n;
+            if (n == 0) return sent > 0 ? static_cast<int>(sent) : UV_EAGAIN;
+            done += static_cast<std::size_t>(n);
+            sent += static_cast<std::size_t>(n);
+        }
     }
     return static_cast<int>(sent);
 }
