@@ -477,6 +477,13 @@ void Connection::end_response(bool keep) {
     }
     phase_ = Phase::idle;
     idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
+    if (pending_in_.empty() && exchange_ != nullptr) {
+        // Nothing pipelined: the connection may now wait a long time. Like nginx on
+        // keep-alive, it waits without the per-request state (the exchange, about 3 KiB with
+        // its buffers), so an idle connection costs little; the next request makes a new one.
+        exchange_->release();
+        exchange_ = nullptr;
+    }
     if (out_.above_high_water()) {
         flush();  // the socket may take it all now
         if (out_.above_high_water()) {
