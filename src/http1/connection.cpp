@@ -578,8 +578,22 @@ void Connection::flush() {
     }
     // All of it went out at once: what on_transport_written does for a completed write, except
     // resuming reads, which only a write still in flight can have paused.
-    if (phase_ == Phase::idle) idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
+    if (phase_ == Phase::idle) {
+        idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);
+        shrink_when_idle();
+    }
     if (phase_ == Phase::closing) maybe_shutdown_write();
+}
+
+void Connection::shrink_when_idle() noexcept {
+    // Everything answered and written, nothing pipelined: the connection may wait a long time
+    // (keep-alive), and waits holding no per-request memory; the next request allocates anew.
+    if (phase_ != Phase::idle || !out_.idle() || !pending_in_.empty() || exchange_ != nullptr) {
+        return;
+    }
+    out_.shrink();
+    std::string().swap(head_);
+    std::string().swap(pending_in_);
 }
 
 void Connection::on_write_error(int status) noexcept {
@@ -598,6 +612,7 @@ void Connection::on_transport_written(int status) {
     last_write_pending_ = transport_->write_pending();
     if (phase_ == Phase::idle && out_.idle()) {
         idle_deadline_ = now() + ms(env_.config->timeouts.keep_alive);  // from the last byte out
+        shrink_when_idle();
     }
     if (phase_ == Phase::closing) {
         maybe_shutdown_write();

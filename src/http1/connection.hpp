@@ -121,6 +121,7 @@ private:
     void flush();
     void maybe_shutdown_write();
     void update_timer();
+    void shrink_when_idle() noexcept;
     void on_timeout();
     void drop_exchange(bool cancelled) noexcept;
     void close_handles(bool reset = false) noexcept;

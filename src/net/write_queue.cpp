@@ -207,6 +207,15 @@ int WriteQueue::on_written(int status) noexcept {
     return advance();
 }
 
+void WriteQueue::shrink() noexcept {
+    if (!idle()) return;
+    for (Batch* b : {&pending_, &inflight_}) {
+        std::string().swap(b->staging);
+        std::vector<Segment>().swap(b->segments);
+    }
+    std::vector<uv_buf_t>().swap(iov_);
+}
+
 void WriteQueue::clear() noexcept {
     release(inflight_);
     release(pending_);

@@ -65,6 +65,9 @@ public:
     /// Feeds the transport's write completion back. Returns the status; on success writing goes
     /// on with what is left (the rest of the batch, then the next one).
     int on_written(int status) noexcept;
+    /// Gives back the memory kept for the next batch (staging, segment lists), for a
+    /// connection about to wait idle. Only when idle(); otherwise nothing.
+    void shrink() noexcept;
     /// Drops everything queued or in flight, releasing the bodies. Only once the transport is
     /// closed (a write in flight still points into those buffers until then).
     void clear() noexcept;
