@@ -72,6 +72,9 @@ public:
     // sendfile: off unless a budget is set; reads what the kernel would send into sent_at_once.
     bool sendfile_ok = false;
     bool can_send_file() const noexcept override { return sendfile_ok; }
+    // A transport whose try_send_file reads through user space (TLS encrypting in user space).
+    bool copies = false;
+    bool send_file_copies() const noexcept override { return copies; }
     std::size_t file_at_once = 0;
     int send_file_calls = 0;
     int try_send_file(int fd, std::uint64_t offset, std::size_t length) noexcept override {
@@ -550,6 +553,50 @@ TEST_CASE("an unmapped file segment sent whole by sendfile is never mapped") {
     CHECK(q.idle());
     CHECK(mapper->calls == 0);
     CHECK(s.sent_at_once == "H" + f.bytes.substr(1000, 64 * 1024));
+}
+
+TEST_CASE("a transport that copies to send files writes mapped bytes from the mapping") {
+    // TLS in user space: bytes already mapped are encrypted where they lie (no copy); only
+    // unmapped ones (a seek) are worth reading by file.
+    FakeTransport s;
+    s.sendfile_ok = true;
+    s.copies = true;
+    s.accept_at_once = 1 << 20;
+    s.file_at_once = 1 << 20;
+    TempFile f(200 * 1024);
+    auto mapper = std::make_shared<CountingMapper>(f);
+    WriteQueue q(s, 1 << 20, kLow);
+    REQUIRE(q.sends_files());
+    q.append_file(f.mapped(0, 64 * 1024), f.fd, 0);
+    q.append_file_unmapped(mapper, f.fd, 100 * 1024, 64 * 1024);
+    REQUIRE(q.flush() == 0);
+    CHECK(q.idle());
+    CHECK(s.send_file_calls == 1);  // the unmapped segment only
+    CHECK(mapper->calls == 0);
+    CHECK(s.sent_at_once == f.bytes.substr(0, 64 * 1024) + f.bytes.substr(100 * 1024, 64 * 1024));
+}
+
+TEST_CASE("shrink gives back the batches' memory only when idle, and the queue works after") {
+    FakeTransport s;
+    WriteQueue q(s, kHigh, kLow);
+    q.append_copy(std::string(3000, 'h'));
+    REQUIRE(q.flush() == 0);
+    REQUIRE(q.writing());
+    q.shrink();  // a write in flight points into the staging buffer: nothing may change
+    CHECK(q.writing());
+    CHECK(q.queued() == 3000);
+    REQUIRE(q.on_written(0) == 0);
+    REQUIRE(s.writes.size() == 1);
+    CHECK(s.writes[0].bytes == std::string(3000, 'h'));
+    REQUIRE(q.idle());
+    q.shrink();
+    CHECK(q.idle());
+    q.append_copy("again");
+    REQUIRE(q.flush() == 0);
+    REQUIRE(q.on_written(0) == 0);
+    REQUIRE(s.writes.size() == 2);
+    CHECK(s.writes[1].bytes == "again");
+    CHECK(q.bytes_written() == 3005);
 }
 
 TEST_CASE("an unmapped file segment is mapped from where it stopped when the socket fills") {
