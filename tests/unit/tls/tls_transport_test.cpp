@@ -422,6 +422,49 @@ TEST_CASE("try_write takes what fits now; write() then sends the rest, starting 
     CHECK(got.get_future().get() == body);
 }
 
+TEST_CASE("file bytes in user space: try_send_file preads and encrypts; the rest by write()") {
+    // No kernel TLS here (or anywhere the module is not loaded): file bytes are read by pread
+    // into a buffer and encrypted. A short file is UV_EFAULT, as with sendfile.
+    Rig rig;
+    Client client(rig.listener.port);
+    rig.accept(64 * 1024);
+    const std::string body = pattern(3 << 20);
+    char path[] = "/tmp/vstream-tls-file-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::unlink(path);
+    REQUIRE(::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+    std::atomic<bool> go{false};
+    std::promise<std::string> got;
+    std::jthread th([&] {
+        if (!client.handshake() || !client.send("x")) {
+            got.set_value("client failed");
+            return;
+        }
+        wait_for(go);
+        got.set_value(client.read(body.size() - 1000));
+    });
+    REQUIRE(rig.loop.run_until([&] { return rig.ev.read == "x"; }));
+    CHECK(rig.t->can_send_file());
+    CHECK(rig.t->send_file_copies());
+    const int n = rig.t->try_send_file(fd, 1000, body.size() - 1000);
+    REQUIRE(n > 0);
+    REQUIRE(static_cast<std::size_t>(n) < body.size() - 1000);  // more than a socket holds
+    // As net::WriteQueue does: the rest from memory, starting where try_send_file stopped
+    // (OpenSSL may hold a record of it half sent).
+    uv_buf_t rest = uv_buf_init(const_cast<char*>(body.data()) + 1000 + n,
+                                static_cast<unsigned>(body.size() - 1000 - n));
+    REQUIRE(rig.t->write(&rest, 1) == 0);
+    go = true;
+    REQUIRE(rig.loop.run_until([&] { return !rig.ev.written.empty(); }));
+    CHECK(rig.ev.written == std::vector<int>{0});
+    th.join();
+    CHECK(got.get_future().get() == body.substr(1000));
+    // Past the end of the file: nothing to read, as sendfile reports a file that shrank.
+    CHECK(rig.t->try_send_file(fd, body.size(), 100) == UV_EFAULT);
+    ::close(fd);
+}
+
 TEST_CASE("a client that leaves without close_notify is an orderly end") {
     Rig rig;
     Client client(rig.listener.port);
