@@ -35,7 +35,8 @@ struct Limits {
     /// Default 4 GiB.
     std::uint64_t max_stream_body_bytes = std::uint64_t{4} * 1024 * 1024 * 1024;
     /// Open connections across all loop threads. A connection past it is accepted, answered
-    /// 503 and closed at once, so the listen backlog never fills. Default 10000.
+    /// 503 and closed at once, so the listen backlog never fills; on a TLS listener it is
+    /// closed without an answer (none can be given before a handshake). Default 10000.
     std::size_t max_connections = 10000;
     /// Bytes queued for writing on one connection at which a producer is told to pause.
     /// Reading further requests also pauses. Default 1 MiB.
@@ -75,8 +76,8 @@ struct Timeouts {
     /// How long a loop stops accepting on a listener after accept failed for want of
     /// descriptors (EMFILE, ENFILE) or memory, while it goes on serving and closing the
     /// connections it has (nginx's 500 ms). With EMFILE or ENFILE the connections already
-    /// waiting are first answered 503 and closed, with a descriptor kept in reserve for that.
-    /// Default 500 ms.
+    /// waiting are first answered 503 and closed (on a TLS listener only closed), with a
+    /// descriptor kept in reserve for that. Default 500 ms.
     ms accept_backoff = std::chrono::milliseconds(500);
 };
 

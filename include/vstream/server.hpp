@@ -23,12 +23,13 @@ namespace vstream {
 /// Counters, summed over the loop threads. Any thread.
 struct ServerStats {
     std::uint64_t connections_accepted = 0;  ///< accepted and served
-    std::uint64_t connections_rejected = 0;  ///< refused with 503 past max_connections
-    std::uint64_t connections_open = 0;      ///< open now
-    std::uint64_t requests = 0;              ///< requests whose response was sent
-    /// Connections refused with 503 because the process had run out of descriptors (EMFILE,
-    /// ENFILE): taken with a descriptor kept in reserve, answered and closed at once (see
-    /// Timeouts::accept_backoff). Starts at 0.
+    /// Refused past max_connections: answered 503 and closed (on a TLS listener only closed).
+    std::uint64_t connections_rejected = 0;
+    std::uint64_t connections_open = 0;  ///< open now
+    std::uint64_t requests = 0;          ///< requests whose response was sent
+    /// Connections refused because the process had run out of descriptors (EMFILE, ENFILE):
+    /// taken with a descriptor kept in reserve, answered 503 (on a TLS listener not answered)
+    /// and closed at once (see Timeouts::accept_backoff). Starts at 0.
     std::uint64_t connections_refused = 0;
 };
 

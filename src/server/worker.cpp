@@ -172,7 +172,7 @@ void Worker::on_accepted(int fd, bool tls) noexcept {
         shared_.open.fetch_sub(1, std::memory_order_relaxed);
         // Past max_connections: answered and closed at once, so the backlog never fills with
         // connections nobody serves.
-        answer_busy(fd);
+        answer_busy(fd, tls);
         ::close(fd);
         rejected_.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -193,8 +193,8 @@ void Worker::on_accepted(int fd, bool tls) noexcept {
     }
 }
 
-void Worker::on_refused(int fd) noexcept {
-    answer_busy(fd);
+void Worker::on_refused(int fd, bool tls) noexcept {
+    answer_busy(fd, tls);
     refused_.fetch_add(1, std::memory_order_relaxed);
     ++refused_unreported_;
 }
@@ -208,7 +208,7 @@ void Worker::on_accept_paused(int err, std::size_t) noexcept {
     const auto backoff = static_cast<unsigned long long>(config_.timeouts.accept_backoff.count());
     if (err == UV_EMFILE || err == UV_ENFILE) {
         std::fprintf(stderr,
-                     "vstream: accept: %s (%s); refused with 503 since the last report: %llu; "
+                     "vstream: accept: %s (%s); refused since the last report: %llu; "
                      "accepting again in %llu ms%s\n",
                      uv_strerror(err), uv_err_name(err),
                      static_cast<unsigned long long>(refused_unreported_), backoff,
@@ -266,7 +266,12 @@ void Worker::accept_one(int fd, bool tls) {
     c->start();
 }
 
-void Worker::answer_busy(int fd) noexcept {
+void Worker::answer_busy(int fd, bool tls) noexcept {
+    // A TLS client reads nothing but TLS records, and a 503 inside TLS would cost the key
+    // exchange that a refusal is meant to spare: closed before any TLS byte, as a connection
+    // past TlsOptions::max_handshakes is. Plain bytes would only fail its handshake with a
+    // misleading "wrong version number".
+    if (tls) return;
     // One non-blocking send into an empty socket buffer: it fits, and nothing waits for it.
     // Built without allocating (descriptors, maybe memory, are short), in http::error_text's
     // wording.

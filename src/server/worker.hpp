@@ -75,7 +75,7 @@ public:
 
     std::uint64_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
     std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }
-    /// Connections refused with 503 because descriptors ran out.
+    /// Connections refused (503 unless TLS) because descriptors ran out.
     std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
     std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
     /// This loop's TLS counters (any thread).
@@ -89,7 +89,7 @@ private:
     public:
         SocketEvents(Worker* worker, bool tls) noexcept : worker_(worker), tls_(tls) {}
         void on_accepted(int fd) noexcept override { worker_->on_accepted(fd, tls_); }
-        void on_refused(int fd) noexcept override { worker_->on_refused(fd); }
+        void on_refused(int fd) noexcept override { worker_->on_refused(fd, tls_); }
         void on_accept_paused(int err, std::size_t refused) noexcept override {
             worker_->on_accept_paused(err, refused);
         }
@@ -100,11 +100,11 @@ private:
     };
 
     void on_accepted(int fd, bool tls) noexcept;
-    void on_refused(int fd) noexcept;
+    void on_refused(int fd, bool tls) noexcept;
     void on_accept_paused(int err, std::size_t refused) noexcept;
     void accept_one(int fd, bool tls);
     std::unique_ptr<net::Transport> make_transport(int fd, bool tls, int& rc);
-    void answer_busy(int fd) noexcept;
+    void answer_busy(int fd, bool tls) noexcept;
     void begin_shutdown();
     void check_done();
     void on_connection_closed(http1::Connection* c) noexcept override;

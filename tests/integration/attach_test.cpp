@@ -11,14 +11,10 @@
 #include "stream_flow.hpp"
 #include "test_server.hpp"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include <atomic>
@@ -296,44 +292,10 @@ std::string get(std::string_view path, std::string_view extra = "") {
     return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }
 
-// Waits up to `timeout` for bytes on `fd` and appends them to `out`. False on close, error
-// or timeout.
-bool recv_some(int fd, std::string& out, std::chrono::milliseconds timeout = 10s) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char buf[64 * 1024];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    out.append(buf, static_cast<std::size_t>(n));
-    return true;
-}
-
-// A loopback connection without RawClient, for closing it in ways RawClient does not.
-int connect_raw(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    return fd;
-}
-
-bool send_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-// Closes `fd` with SO_LINGER 0: the kernel sends RST instead of FIN.
-void close_with_reset(int fd) {
+// Makes the close of `c` (its destruction) send RST instead of FIN: SO_LINGER 0.
+void reset_on_close(RawClient& c) {
     linger l{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    ::close(fd);
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 // SIGPIPE counted instead of killing the run, for as long as it lives: a SIGPIPE that reaches
@@ -425,7 +387,7 @@ TEST_CASE(
     });
     RawClient c(rig.port());
     REQUIRE(c.send(get("/stream")));
-    ChunkedReader reader(c.fd());
+    ChunkedReader reader(c);
     REQUIRE(reader.read_head());
     CHECK(reader.head.status == 200);
     REQUIRE(reader.read_to_end());
@@ -511,7 +473,7 @@ TEST_CASE(
     });
     RawClient c(rig.port());
     REQUIRE(c.send(get("/endless")));
-    ChunkedReader reader(c.fd());
+    ChunkedReader reader(c);
     REQUIRE(reader.read_head());
     REQUIRE(reader.step());
     // From here the client reads as fast as it can and the producer never runs dry: the
@@ -748,7 +710,7 @@ TEST_CASE(
     REQUIRE(wait_until([&] { return held.filled(); }));
     RawClient streaming(port);
     REQUIRE(streaming.send(get("/stream")));
-    ChunkedReader reader(streaming.fd());
+    ChunkedReader reader(streaming);
     REQUIRE(reader.read_head());
     while (reader.data.size() < std::string_view("first chunk").size()) {
         REQUIRE(reader.step());
@@ -947,14 +909,16 @@ TEST_CASE(
         for (int round = 0; round < 4; ++round) {
             CAPTURE(half_close_first);
             CAPTURE(round);
-            const int fd = connect_raw(rig.port());
-            REQUIRE(send_all(fd, get("/big")));
-            std::string got;
-            while (got.size() < 256 * 1024) {
-                REQUIRE(recv_some(fd, got));
-            }
-            if (half_close_first) ::shutdown(fd, SHUT_WR);
-            close_with_reset(fd);
+            {
+                RawClient c(rig.port());
+                REQUIRE(c.send(get("/big")));
+                std::string got;
+                while (got.size() < 256 * 1024) {
+                    REQUIRE(c.receive(got, 10s));
+                }
+                if (half_close_first) c.shutdown_write();
+                reset_on_close(c);
+            }  // closed: RST
             CHECK(wait_until([&] { return rig.server->stats().connections_open == 0; }));
         }
     }
@@ -991,8 +955,8 @@ TEST_CASE(
         writer = w;
         have_writer = true;
     });
-    const int fd = connect_raw(rig.port());
-    REQUIRE(send_all(fd, get("/live")));
+    auto c = std::make_unique<RawClient>(rig.port());
+    REQUIRE(c->send(get("/live")));
     REQUIRE(wait_until([&] { return have_writer.load(); }));
     StreamWriter w;
     {
@@ -1002,14 +966,17 @@ TEST_CASE(
     auto flow = watch(w);
     const std::string chunk(16 * 1024, 'l');
     rig.host.in_loop([&] { w.write(Body::copy(chunk)); });
-    ChunkedReader reader(fd);
-    REQUIRE(reader.read_head());
-    while (reader.data.size() < chunk.size()) {
-        REQUIRE(reader.step());
+    {
+        ChunkedReader reader(*c);
+        REQUIRE(reader.read_head());
+        while (reader.data.size() < chunk.size()) {
+            REQUIRE(reader.step());
+        }
     }
     // Half-close, then reset: the server's next write fails with EPIPE.
-    ::shutdown(fd, SHUT_WR);
-    close_with_reset(fd);
+    c->shutdown_write();
+    reset_on_close(*c);
+    c.reset();
     bool closed = false;
     for (int i = 0; i < 200 && !closed; ++i) {
         rig.host.in_loop([&] {

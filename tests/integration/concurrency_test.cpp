@@ -4,17 +4,13 @@
 #include "requests.hpp"
 #include "test_server.hpp"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -35,43 +31,17 @@ rlim_t raise_fd_limit() {
     return rl.rlim_cur;
 }
 
-// A file descriptor closed on scope exit.
-struct Fd {
-    int fd = -1;
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
 // Sends `request` to [::1]:port and returns everything received until the server closes
 // (the request should carry Connection: close). nullopt on failure or after 10 s.
 std::optional<std::string> ipv6_exchange(std::uint16_t port, const std::string& request) {
-    Fd s{::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    if (s.fd < 0) return std::nullopt;
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(port);
-    a.sin6_addr = in6addr_loopback;
-    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::nullopt;
-    std::string_view rest = request;
-    while (!rest.empty()) {
-        const ssize_t n = ::send(s.fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-        if (n <= 0) return std::nullopt;
-        rest.remove_prefix(static_cast<std::size_t>(n));
-    }
-    std::string received;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return std::nullopt;
-        pollfd p{s.fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-        char buf[4096];
-        const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
-        if (n < 0) return std::nullopt;
-        if (n == 0) return received;
-        received.append(buf, static_cast<std::size_t>(n));
+    try {
+        RawClient c("::1", port);
+        if (!c.send(request)) return std::nullopt;
+        std::string received = c.read_until_close();
+        if (!c.wait_closed()) return std::nullopt;  // the time ran out first
+        return received;
+    } catch (const std::runtime_error&) {
+        return std::nullopt;  // connect failed
     }
 }
 
@@ -156,17 +126,20 @@ TEST_CASE("a server listening on 127.0.0.1 and ::1 answers on both") {
         return;
     }
     auto config = test_config(2);
-    config.addresses = {"127.0.0.1", "::1"};
+    listen_at(config, {"127.0.0.1", "::1"}, 0);
     TestServer server([](Context& ctx) { ctx.text(200, vstream::Body::copy(ctx.peer_address())); },
                       config);
+    // One port for both over plain TCP, one each over TLS (see listen_at).
+    const std::vector<std::uint16_t> ports = server.server().ports();
+    REQUIRE(ports.size() == 2);
 
-    const auto v4 = roundtrip(server.port(), get_request("/"));
+    const auto v4 = roundtrip(ports[0], get_request("/"));
     REQUIRE(v4);
     CHECK(v4->status == 200);
     CHECK(v4->body == "127.0.0.1");
 
     const auto v6 =
-        ipv6_exchange(server.port(), "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+        ipv6_exchange(ports[1], "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
     REQUIRE(v6);
     CAPTURE(*v6);
     CHECK(v6->rfind("HTTP/1.1 200 OK\r\n", 0) == 0);

@@ -96,6 +96,8 @@ TEST_CASE("curl GET /ping gets 200 and the pong body") {
     const Run missing = run(curl(server.port(), "-o /dev/null -w '%{http_code}'", "/missing"));
     REQUIRE(missing.exit_code == 0);
     CHECK(missing.out == "404");
+    // Over TLS, each run was an HTTPS connection.
+    CHECK(server.server().tls_stats().handshakes == (over_tls() ? 2u : 0u));
 }
 
 TEST_CASE("curl --http1.0 is answered and the connection closes") {
@@ -182,8 +184,9 @@ TEST_CASE("curl reuses one connection for several URLs") {
         return;
     }
     TestServer server(hello_handler);
-    const std::string url = "'http://127.0.0.1:" + std::to_string(server.port()) + "/ping'";
-    const Run r = run("curl -sS --noproxy '*' --max-time 20 " + url + " " + url + " " + url);
+    // Three URLs on one command line: the first two as arguments before the third.
+    const std::string url = "'" + base_url(server.port()) + "/ping'";
+    const Run r = run(curl(server.port(), url + " " + url, "/ping"));
     REQUIRE(r.exit_code == 0);
     CHECK(r.out ==
           std::string(R"({"message":"pong"})") + R"({"message":"pong"})" + R"({"message":"pong"})");

@@ -8,8 +8,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -82,23 +80,18 @@ std::optional<Response> get_on(RawClient& c, const std::string& target,
     return c.read_response();
 }
 
-// Reads straight from the socket until the head and at least `body_bytes` of body have
-// arrived (or `deadline`); returns what was read. Lets a test hold a response half-read.
-std::string read_head_and_some(int fd, std::size_t body_bytes,
+// Reads 4 KiB at a time until the head and at least `body_bytes` of body have arrived (or
+// `deadline`); returns what was read. Lets a test hold a response half-read.
+std::string read_head_and_some(RawClient& c, std::size_t body_bytes,
                                std::chrono::steady_clock::time_point deadline) {
     std::string got;
-    char buf[4096];
     for (;;) {
         const std::size_t head_end = got.find("\r\n\r\n");
         if (head_end != std::string::npos && got.size() - head_end - 4 >= body_bytes) break;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
+        if (!c.receive(got, left, 4096)) break;
     }
     return got;
 }
@@ -132,7 +125,7 @@ void check_truncation_mid_transfer(const ServerConfig& base, std::size_t size) {
     c.set_receive_buffer(static_cast<int>(256 * kKiB));
     REQUIRE(c.send(http_request("GET", "/big.mp4")));
     const std::string first =
-        read_head_and_some(c.fd(), 64 * kKiB, std::chrono::steady_clock::now() + 10s);
+        read_head_and_some(c, 64 * kKiB, std::chrono::steady_clock::now() + 10s);
     const std::size_t head_end = first.find("\r\n\r\n");
     REQUIRE(head_end != std::string::npos);
     REQUIRE(first.rfind("HTTP/1.1 200", 0) == 0);
@@ -467,7 +460,7 @@ TEST_CASE("a client that disconnects in the middle of a file releases what it he
         RawClient c(site.port());
         REQUIRE(c.send(http_request("GET", "/big.mp4")));
         const std::string some =
-            read_head_and_some(c.fd(), 256 * kKiB, std::chrono::steady_clock::now() + 10s);
+            read_head_and_some(c, 256 * kKiB, std::chrono::steady_clock::now() + 10s);
         REQUIRE(some.rfind("HTTP/1.1 200", 0) == 0);
     }  // closed with most of the body unread
     // Expiry drops only entries no response holds: once the connection let go, all go.
@@ -498,7 +491,7 @@ TEST_CASE("stopping the server during a paced windowed response cuts it and rele
     REQUIRE(c.send(http_request("GET", "/media/big.mp4") +
                    http_request("GET", "/media/big.mp4", "Range: bytes=0-9,3000000-\r\n")));
     const std::string some =
-        read_head_and_some(c.fd(), 32 * kKiB, std::chrono::steady_clock::now() + 10s);
+        read_head_and_some(c, 32 * kKiB, std::chrono::steady_clock::now() + 10s);
     REQUIRE(some.rfind("HTTP/1.1 200", 0) == 0);
     server->server().stop();  // within shutdown_grace the response cannot end: it is cut
     const std::string rest = c.read_until_close();

@@ -3,6 +3,7 @@
 // file as the representation, pipelining, large windowed files (with and without room to
 // map) and curl -r. Every body is compared byte for byte with the file.
 #include "async_fixtures.hpp"
+#include "curl.hpp"
 #include "file_server.hpp"
 #include "raw_client.hpp"
 #include "temp_dir.hpp"
@@ -29,6 +30,7 @@ using vstream::FileOptions;
 using vstream::ServerConfig;
 using vstream::test::byte_exact;
 using vstream::test::get;
+using vstream::test::have_curl;
 using vstream::test::http_request;
 using vstream::test::random_bytes;
 using vstream::test::RawClient;
@@ -247,8 +249,6 @@ std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
-
-bool have_curl() { return std::system("curl --version >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -906,9 +906,8 @@ TEST_CASE("curl -r gets exactly the bytes of the range") {
     for (const Row& row : rows) {
         CAPTURE(row.range);
         const std::string out = site.dir.at("curl.out");
-        const std::string command =
-            "curl -sS --noproxy '*' --max-time 20 -r '" + row.range + "' -o '" + out +
-            "' 'http://127.0.0.1:" + std::to_string(site.port()) + "/clip.mp4'";
+        const std::string command = vstream::test::curl(
+            site.port(), "-r '" + row.range + "' -o '" + out + "'", "/clip.mp4");
         REQUIRE(std::system(command.c_str()) == 0);
         CHECK(byte_exact(read_file(out),
                          std::string_view(site.clip).substr(row.first, row.last - row.first + 1)));

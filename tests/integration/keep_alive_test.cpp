@@ -1,4 +1,5 @@
 // Keep-alive and close (HTTP/1.1 and 1.0), HEAD framing, Date/Server, default answers, bodies.
+#include "over_tls.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
 
@@ -78,6 +79,23 @@ TEST_CASE("an HTTP/1.1 connection stays open for several requests by default") {
     }
     CHECK(server.server().stats().connections_accepted == 1);
     CHECK(server.server().stats().requests == 5);
+}
+
+TEST_CASE("a test connection speaks TLS exactly when the suite runs over TLS") {
+    // The switch (over_tls.hpp) moves the servers and the clients together: were neither to
+    // move, every case would pass over plain TCP twice, unnoticed but for this check.
+    TestServer server(hello_handler);
+    RawClient c(server.port());
+    CHECK(c.handshake_error().empty());
+    REQUIRE(c.send(kGetPing));
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    const vstream::TlsStats tls = server.server().tls_stats();
+    CHECK(tls.handshakes == (over_tls() ? 1u : 0u));
+    if (over_tls()) {
+        MESSAGE("TLS write path: " << (tls.ktls_connections > 0 ? "kernel TLS" : "user space"));
+    }
 }
 
 TEST_CASE("an HTTP/1.0 request without Connection: keep-alive is answered, then closed") {

@@ -1,5 +1,7 @@
 // Size limits, malformed heads and max_connections over real sockets: status, error body, close.
 #include "fd_starvation.hpp"
+#include "late_client.hpp"
+#include "over_tls.hpp"
 #include "path_log.hpp"
 #include "raw_client.hpp"
 #include "test_server.hpp"
@@ -27,6 +29,8 @@
 using namespace std::chrono_literals;
 using vstream::list_has_token;
 using vstream::ServerConfig;
+using vstream::test::LateClient;
+using vstream::test::over_tls;
 using vstream::test::PathLog;
 using vstream::test::RawClient;
 using vstream::test::test_config;
@@ -114,12 +118,23 @@ long cpu_ticks(pid_t pid) {
     return utime + stime;
 }
 
-// Runs a server in a child process whose descriptor limit leaves room for only `spare` more
-// descriptors. Writes the port to `port_fd`; stops and exits once `stop_fd` reads EOF.
-[[noreturn]] void run_starved_server(int port_fd, int stop_fd, int spare) {
+// Whether the server refused `c` when it connected (having received `got` from it): with a 503
+// over plain TCP; over TLS by closing before any byte, so that the handshake failed (the server
+// closes only refused connections before their handshake ends).
+bool refused(const RawClient& c, const std::string& got) {
+    if (over_tls()) return !c.handshake_error().empty();
+    return got.rfind("HTTP/1.1 503 ", 0) == 0;
+}
+
+// Runs a server of `config` in a child process whose descriptor limit leaves room for only
+// `spare` more descriptors. Writes the port to `port_fd`; stops and exits once `stop_fd` reads
+// EOF. The config comes from the parent: over TLS, test_config() makes the test certificates
+// on first use, and a child would leave their directory behind (it exits without destructors).
+[[noreturn]] void run_starved_server(const ServerConfig& config, int port_fd, int stop_fd,
+                                     int spare) {
     int code = 0;
     try {
-        vstream::Server server(test_config());
+        vstream::Server server(config);
         server.handle(vstream::test::hello_handler);
         server.start();
         vstream::test::FdStarvation starved(spare);
@@ -157,10 +172,12 @@ void steal_a_freed_descriptor() {
 // Like run_starved_server, on two loops, with a 1 s header timeout (idle connections close
 // after it), a short accept back-off, GET /stats answering "<refused> <rejected>", and a
 // thread that steals one freed descriptor.
-[[noreturn]] void run_exhausted_server(int port_fd, int stop_fd, int spare) {
+[[noreturn]] void run_exhausted_server(const ServerConfig& config, int port_fd, int stop_fd,
+                                       int spare) {
     int code = 0;
     try {
-        ServerConfig c = test_config(2);
+        ServerConfig c = config;
+        c.threads = 2;
         c.timeouts.header = 1s;
         c.timeouts.accept_backoff = 50ms;
         vstream::Server server(c);
@@ -425,7 +442,19 @@ TEST_CASE("past max_connections a new connection gets 503 and a close, until one
     }
     REQUIRE(wait_until([&] { return srv.server().stats().connections_open == 2; }));
 
-    {
+    if (over_tls()) {
+        // No answer can come before a handshake: the third is closed at once without a byte
+        // (a plain socket reads none, where plain HTTP would make a TLS client's handshake fail
+        // with "wrong version number"), so a TLS client's handshake fails.
+        LateClient plain;
+        REQUIRE(plain.connect_to(srv.port()));
+        const auto got = plain.read_until_close();
+        REQUIRE(got.has_value());
+        CHECK(got->empty());
+        RawClient third(srv.port());
+        CHECK_FALSE(third.handshake_error().empty());
+        CHECK(third.wait_closed());
+    } else {
         // The third is answered without sending anything, and closed at once.
         RawClient third(srv.port());
         const auto r = third.read_response();
@@ -435,7 +464,8 @@ TEST_CASE("past max_connections a new connection gets 503 and a close, until one
         CHECK(list_has_token(r->header("connection"), "close"));
         CHECK(third.wait_closed());
     }
-    CHECK(srv.server().stats().connections_rejected >= 1);
+    // The loop counts the refusal after the close the client has seen: wait for it.
+    CHECK(wait_until([&] { return srv.server().stats().connections_rejected >= 1; }));
     CHECK(srv.server().stats().connections_open == 2);
 
     // The two held connections still work.
@@ -489,7 +519,9 @@ TEST_CASE("a server out of file descriptors does not spin, and serves again once
     // Past its descriptors, the server refuses new connections with a 503 (taken with a
     // reserve descriptor) and stops accepting for the back-off, so the listener that stays
     // readable is not polled in a busy loop.
-    ChildServer child([](int port_fd, int stop_fd) { run_starved_server(port_fd, stop_fd, 4); });
+    const ServerConfig config = test_config();
+    ChildServer child(
+        [&](int port_fd, int stop_fd) { run_starved_server(config, port_fd, stop_fd, 4); });
     const std::uint16_t port = child.port();
     REQUIRE(port != 0);
     const pid_t pid = child.pid();
@@ -553,8 +585,9 @@ TEST_CASE(
     // returned, and nothing was served again.
     constexpr int kSpare = 16;
     constexpr int kIdle = 200;
+    const ServerConfig config = test_config();
     ChildServer child(
-        [](int port_fd, int stop_fd) { run_exhausted_server(port_fd, stop_fd, kSpare); });
+        [&](int port_fd, int stop_fd) { run_exhausted_server(config, port_fd, stop_fd, kSpare); });
     const std::uint16_t port = child.port();
     REQUIRE(port != 0);
     const std::string ping = "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -573,15 +606,16 @@ TEST_CASE(
     REQUIRE(r.has_value());
     CHECK(r->status == 200);
 
-    // Each idle connection ends: refused at once (503), or accepted and closed silently once
-    // its header timeout passes. A stalled loop would leave some open: stop at the first.
+    // Each idle connection ends: refused at once (503; over TLS closed before its handshake
+    // ended, see refused()), or accepted and closed silently once its header timeout passes. A
+    // stalled loop would leave some open: stop at the first.
     int refused_seen = 0;
     int closed = 0;
     for (const auto& c : idle) {
         const std::string got = c->read_until_close();
         if (!c->wait_closed()) break;
         ++closed;
-        if (got.rfind("HTTP/1.1 503 ", 0) == 0) {
+        if (refused(*c, got)) {
             ++refused_seen;
         } else {
             CHECK(got.empty());
@@ -591,13 +625,19 @@ TEST_CASE(
     CHECK(closed == kIdle);
     // They far outnumber the descriptors, so at least some waited for none: those are told.
     CHECK(refused_seen > 0);
-    MESSAGE(refused_seen << " of " << kIdle << " idle connections were refused with 503");
+    MESSAGE(refused_seen << " of " << kIdle << " idle connections were refused");
 
     // Their descriptors are free again: new connections are served, without help.
     CHECK(wait_until(
         [&] {
             try {
-                const auto p = vstream::test::roundtrip(port, ping);
+                RawClient c(port);
+                if (refused(c, "")) {
+                    ++refused_seen;
+                    return false;
+                }
+                if (!c.send(ping)) return false;
+                const auto p = c.read_response();
                 if (p && p->status == 503) ++refused_seen;
                 return p.has_value() && p->status == 200;
             } catch (...) {

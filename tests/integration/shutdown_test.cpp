@@ -274,7 +274,7 @@ TEST_CASE("a second Server on the port of a running one fails with address_in_us
     for (const unsigned threads : {1u, 2u}) {
         CAPTURE(threads);
         auto config = test_config(threads);
-        config.port = port;
+        listen_at(config, {"127.0.0.1"}, port);
         vstream::Server second(config);
         second.handle([](Context& ctx) { ctx.text(200, "second"); });
         try {

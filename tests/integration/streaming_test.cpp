@@ -160,7 +160,7 @@ void disconnect_mid_stream(Leave how) {
     {
         RawClient c(server.port());
         REQUIRE(c.send(request("/endless")));
-        ChunkedReader r(c.fd());
+        ChunkedReader r(c);
         REQUIRE(r.read_head());
         while (r.data.size() < 64 * 1024) REQUIRE(r.step());
         if (how == Leave::reset) {
@@ -195,7 +195,7 @@ TEST_CASE(
     TestServer server(std::ref(streams), stream_config());
     RawClient c(server.port());
     REQUIRE(c.send(request("/live")));
-    ChunkedReader r(c.fd());
+    ChunkedReader r(c);
     REQUIRE(r.read_head());
     CHECK(r.head.status == 200);
     CHECK(r.head.header("transfer-encoding") == "chunked");
@@ -212,7 +212,7 @@ TEST_CASE(
 
     // The connection stays open for the next request, streamed the same way.
     REQUIRE(c.send(request("/live")));
-    ChunkedReader again(c.fd(), r.after);
+    ChunkedReader again(c, r.after);
     REQUIRE(again.read_head());
     CHECK(again.read_to_end());
     CHECK(byte_exact(again.data, payload.all));
@@ -366,7 +366,7 @@ TEST_CASE(
     REQUIRE(wait_until([&] { return flow->refusals > 0 || flow->done; }));
     CHECK(flow->refusals > 0);
 
-    ChunkedReader r(c.fd());
+    ChunkedReader r(c);
     REQUIRE(r.read_head());
     CHECK(r.read_to_end());
     CHECK(r.error.empty());
@@ -412,7 +412,7 @@ TEST_CASE(
         stream_config());
     RawClient c(server.port());
     REQUIRE(c.send(request("/endless")));
-    ChunkedReader r(c.fd());
+    ChunkedReader r(c);
     REQUIRE(r.read_head());
     while (r.data.size() < 64 * 1024) REQUIRE(r.step());
     std::shared_ptr<Flow> f;
@@ -458,8 +458,8 @@ TEST_CASE("two concurrent streams on two connections of one loop do not interfer
     RawClient cb(server.port());
     REQUIRE(ca.send(request("/a")));
     REQUIRE(cb.send(request("/b")));
-    ChunkedReader ra(ca.fd());
-    ChunkedReader rb(cb.fd());
+    ChunkedReader ra(ca);
+    ChunkedReader rb(cb);
     REQUIRE(ra.read_head());
     REQUIRE(rb.read_head());
     // Read the two in turns, so both streams are in flight together.

@@ -3,8 +3,6 @@
 #include "test_server.hpp"
 
 #include <doctest/doctest.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -71,12 +69,6 @@ bool served(std::uint16_t port) {
     return r.has_value() && r->status == 200;
 }
 
-// Waits up to `ms` for the socket to become readable (bytes or EOF).
-bool readable(int fd, int ms) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, ms) > 0;
-}
-
 }  // namespace
 
 TEST_SUITE("integration/timeouts") {
@@ -96,7 +88,7 @@ TEST_CASE("a slowloris client sending a byte every 50 ms is cut off after the he
             cut = true;  // the server is gone
             break;
         }
-        if (readable(slow.fd(), 50)) {
+        if (slow.readable(50ms)) {
             cut = true;  // a 408, or the close
             break;
         }
@@ -198,16 +190,16 @@ TEST_CASE("a slow reader that keeps making progress is not cut by the write time
     std::string head;
     std::size_t body = 0;
     std::size_t expected = std::string::npos;
-    std::string buf(128 * 1024, '\0');
+    std::string buf;
     // About 256 reads 10 ms apart; the bound, far above that, keeps a reader that gets only
     // small pieces from running on (it then fails the checks below).
     const auto bound = steady_clock::now() + 60s;
     while ((expected == std::string::npos || body < expected) && steady_clock::now() < bound) {
-        if (!readable(c.fd(), 5000)) break;
-        const ssize_t n = ::recv(c.fd(), buf.data(), buf.size(), 0);
-        if (n <= 0) break;  // EOF or reset: cut off
+        buf.clear();
+        if (!c.receive(buf, 5s, 128 * 1024)) break;  // EOF, reset (cut off) or 5 s of nothing
+        const std::size_t n = buf.size();
         if (expected == std::string::npos) {
-            head.append(buf.data(), static_cast<std::size_t>(n));
+            head.append(buf);
             const std::size_t end = head.find("\r\n\r\n");
             if (end == std::string::npos) continue;
             REQUIRE(head.rfind("HTTP/1.1 200 ", 0) == 0);
@@ -217,7 +209,7 @@ TEST_CASE("a slow reader that keeps making progress is not cut by the write time
             body = head.size() - (end + 4);
             continue;
         }
-        body += static_cast<std::size_t>(n);
+        body += n;
         std::this_thread::sleep_for(10ms);  // the client's reading speed, not a synchronisation
     }
     CHECK(expected == kBig / 2);

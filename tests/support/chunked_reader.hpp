@@ -1,13 +1,9 @@
-// A chunked response read straight off a socket, its body decoded as it arrives by the strict
-// decoder, for tests that watch a streamed response in progress.
+// A chunked response read off a RawClient's connection as it arrives, its body decoded by the
+// strict decoder, for tests that watch a streamed response in progress.
 #pragma once
 
 #include "chunked_decoder.hpp"
 #include "raw_client.hpp"
-
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include <cctype>
 #include <chrono>
@@ -18,13 +14,14 @@
 
 namespace vstream::test {
 
-/// Reads one response from `fd` (only the descriptor: a RawClient's own buffer is not used):
-/// the head, then a chunked body through ChunkedDecoder. The bytes past the body's end are kept
-/// in `after`, to start the reader of the next response. Every wait has a deadline.
+/// Reads one response from `client` (through RawClient::receive, so over TLS too, and
+/// starting with what the client has buffered): the head, then a chunked body through
+/// ChunkedDecoder. The bytes past the body's end are kept in `after`, to start the reader of
+/// the next response. Every wait has a deadline.
 class ChunkedReader {
 public:
-    explicit ChunkedReader(int fd, std::string pending = {})
-        : fd_(fd), pending_(std::move(pending)) {}
+    explicit ChunkedReader(RawClient& client, std::string pending = {})
+        : client_(client), pending_(std::move(pending)) {}
 
     /// Reads the response head (into `head`; status and headers, names lower-cased); the bytes
     /// after it start the body. False on close, timeout, a head that is not HTTP/1.1 or a
@@ -81,13 +78,7 @@ public:
 
 private:
     bool receive(std::string& into, std::chrono::milliseconds timeout) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-        char buf[65536];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) return false;
-        into.append(buf, static_cast<std::size_t>(n));
-        return true;
+        return client_.receive(into, timeout, 65536);
     }
     void feed(std::string_view bytes) {
         if (done()) {
@@ -99,7 +90,7 @@ private:
         if (r.status == ChunkedDecoder::Status::done) after.append(bytes.substr(r.consumed));
     }
 
-    int fd_;
+    RawClient& client_;
     std::string pending_;
 };
 

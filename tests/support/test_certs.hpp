@@ -8,6 +8,7 @@
 #include "temp_dir.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -108,6 +109,17 @@ inline TestCerts make_test_certs(const TempDir& dir) {
                 "openssl pkey -in a_example.key -aes256 -passout pass:secret -out encrypted.key");
     c.encrypted_key = dir.at("encrypted.key");
     c.junk = dir.write("junk.pem", "this is not a PEM file\n");
+    // Readable by every user, keys included: a test may run its server as another user in a
+    // child (files_static_test checks a 403 as nobody), and over TLS that server reads the
+    // localhost certificate and key. They are made for this process and protect nothing.
+    namespace fs = std::filesystem;
+    fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read |
+                                    fs::perms::group_exec | fs::perms::others_read |
+                                    fs::perms::others_exec);
+    for (const fs::directory_entry& e : fs::directory_iterator(dir.path())) {
+        fs::permissions(e.path(), fs::perms::group_read | fs::perms::others_read,
+                        fs::perm_options::add);
+    }
     return c;
 }
 

@@ -3,18 +3,41 @@
 
 #include <vstream/vstream.hpp>
 
+#include "over_tls.hpp"
+#include "test_certs.hpp"
+
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace vstream::test {
 
-/// A config for tests: loopback, port 0, one loop thread unless told otherwise.
+/// Makes `c` listen on each of `addresses` at `port`, the way the suite runs: over plain TCP
+/// through ServerConfig::addresses and port, so that port 0 picks one ephemeral port shared by
+/// every address; over TLS (over_tls()) through one TLS Listener per address, serving the
+/// localhost test certificate, where port 0 picks a port per address. Server::ports() tells
+/// each address's port either way.
+inline void listen_at(ServerConfig& c, const std::vector<std::string>& addresses,
+                      std::uint16_t port) {
+    c.listeners.clear();
+    if (!over_tls()) {
+        c.addresses = addresses;
+        c.port = port;
+        return;
+    }
+    for (const std::string& a : addresses) c.listeners.push_back(Listener{a, port, true});
+    c.tls.certificates = {test_certs().localhost};
+}
+
+/// A config for tests: loopback, port 0, one loop thread unless told otherwise; over TLS when
+/// the suite runs over TLS (see listen_at).
 inline ServerConfig test_config(unsigned threads = 1) {
     ServerConfig c;
-    c.addresses = {"127.0.0.1"};
-    c.port = 0;
+    listen_at(c, {"127.0.0.1"}, 0);
     c.threads = threads;
     return c;
 }

@@ -6,7 +6,9 @@
 #include "late_client.hpp"
 #include "net/listener.hpp"
 #include "raw_client.hpp"
+#include "test_certs.hpp"
 #include "test_server.hpp"
+#include "tls/tls_context.hpp"
 
 #include <doctest/doctest.h>
 
@@ -43,14 +45,17 @@ struct WorkerRig {
     std::uint16_t port = 0;
     std::unique_ptr<Worker> worker;
 
-    explicit WorkerRig(Handler h = hello_handler, ServerConfig c = test_config())
+    // With `tls`, the listener speaks TLS with config.tls.
+    explicit WorkerRig(Handler h = hello_handler, ServerConfig c = test_config(), bool tls = false)
         : config(std::move(c)), dispatcher(std::move(h)) {
         shared.dispatcher = &dispatcher;
         shared.request_env = vstream::request::Env::make(config, nullptr);
         std::vector<WorkerSocket> sockets;
-        sockets.push_back({ListenSocket("127.0.0.1", 0, config.backlog)});
+        sockets.push_back({ListenSocket("127.0.0.1", 0, config.backlog), tls});
         port = sockets.back().socket.port();
-        worker = std::make_unique<Worker>(config, shared, std::move(sockets), nullptr);
+        worker =
+            std::make_unique<Worker>(config, shared, std::move(sockets),
+                                     tls ? vstream::tls::TlsContext::make(config.tls) : nullptr);
     }
     ~WorkerRig() {
         if (worker) {
@@ -167,6 +172,30 @@ TEST_CASE("past max_connections a connection gets 503 and is closed") {
     const auto again = first.read_response();
     REQUIRE(again.has_value());
     CHECK(again->status == 200);
+}
+
+TEST_CASE("past max_connections a connection to a TLS listener is closed without a byte") {
+    // A TLS client reads only TLS records, and no answer can come before a handshake: a plain
+    // 503 would only fail its handshake ("wrong version number"). Closed at once, as a
+    // connection past TlsOptions::max_handshakes is.
+    ServerConfig c = test_config();
+    c.limits.max_connections = 1;
+    c.tls.certificates = {vstream::test::test_certs().localhost};
+    WorkerRig rig(hello_handler, c, /*tls=*/true);
+    rig.worker->run_in_thread();
+
+    LateClient first;  // holds the one place; its handshake never starts
+    REQUIRE(first.connect_to(rig.port));
+    REQUIRE(wait_until([&] { return rig.shared.open.load() == 1; }));
+
+    LateClient second;
+    REQUIRE(second.connect_to(rig.port));
+    const auto got = second.read_until_close();
+    REQUIRE(got.has_value());
+    CHECK(got->empty());
+    CHECK(wait_until([&] { return rig.worker->rejected() == 1; }));
+    CHECK(rig.worker->accepted() == 1);
+    CHECK(rig.shared.open.load() == 1);
 }
 
 TEST_CASE("once a connection closes, a new one under max_connections is served") {
