@@ -6,9 +6,13 @@
 #include "tls/alpn.hpp"
 #include "tls/openssl_error.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -150,8 +154,9 @@ void configure_protocol(SSL_CTX* ctx, const TlsOptions& o) {
     // without AES hardware (a phone) asks for the cipher that is fast for it.
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
     // Kernel TLS once the transport hands OpenSSL the socket (records then leave by
-    // sendfile); harmless with memory BIOs or without the kernel's tls module.
-    SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+    // sendfile); harmless with memory BIOs. Not asked for on a kernel without it, where every
+    // handshake would end with two setsockopt calls that fail.
+    if (kernel_tls_available()) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
     // An idle connection holds no read and write buffers (about 34 KiB together): 10,000
     // idle keep-alive connections would otherwise pin 340 MB.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -275,6 +280,21 @@ std::shared_ptr<const TlsContext> TlsContext::make(const TlsOptions& options,
 }
 
 SSL_CTX* TlsContext::default_ctx() const noexcept { return ctxs_.front().get(); }
+
+bool kernel_tls_available() noexcept {
+    static const bool available = [] {
+        // Attaching the "tls" upper-layer protocol (what OpenSSL does after a handshake) to a
+        // fresh, unconnected socket: ENOENT when the kernel has no TLS (nor a module it can
+        // load), ENOTCONN once the protocol was found (it wants an established connection).
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return true;  // cannot tell: let OpenSSL try
+        const int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof "tls");
+        const int err = errno;
+        ::close(fd);
+        return rc == 0 || err != ENOENT;
+    }();
+    return available;
+}
 
 SslPtr TlsContext::new_ssl() const noexcept {
     const int index = owner_index();

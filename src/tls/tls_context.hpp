@@ -18,6 +18,10 @@
 
 namespace vstream::tls {
 
+/// Whether the kernel can take over TLS records (kTLS: Linux with CONFIG_TLS), asked once per
+/// process. Without it the contexts do not ask OpenSSL for kernel TLS at all. Any thread.
+bool kernel_tls_available() noexcept;
+
 /// Everything a TLS listener needs to start handshakes, immutable once made: any thread may
 /// use it at once (OpenSSL's contexts are safe to share once configured; the ticket key ring
 /// has its own lock).

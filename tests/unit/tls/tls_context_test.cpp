@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -137,6 +138,16 @@ TEST_CASE("min_version tls1_3 refuses a TLS 1.2 client") {
     CHECK(handshake(ctx).ok);
 }
 
+TEST_CASE("kernel_tls_available agrees with the kernel's list of upper-layer protocols") {
+    // The list names "tls" once the module is loaded; the probe also finds a module that can be
+    // loaded, so a kernel that lists it must be found to have it.
+    std::ifstream ulp("/proc/sys/net/ipv4/tcp_available_ulp");
+    std::string list;
+    std::getline(ulp, list);
+    if (list.find("tls") != std::string::npos) CHECK(vstream::tls::kernel_tls_available());
+    CHECK(vstream::tls::kernel_tls_available() == vstream::tls::kernel_tls_available());
+}
+
 TEST_CASE("every context carries the fixed options and modes") {
     const auto ctx = TlsContext::make(four_certificates());
     for (const char* name : {"localhost", "a.example.test", "x.wild.example.test"}) {
@@ -146,9 +157,11 @@ TEST_CASE("every context carries the fixed options and modes") {
         const std::uint64_t options = SSL_CTX_get_options(c);
         for (const std::uint64_t bit :
              {SSL_OP_NO_COMPRESSION, SSL_OP_NO_RENEGOTIATION, SSL_OP_CIPHER_SERVER_PREFERENCE,
-              SSL_OP_PRIORITIZE_CHACHA, SSL_OP_ENABLE_KTLS}) {
+              SSL_OP_PRIORITIZE_CHACHA}) {
             CHECK((options & bit) == bit);
         }
+        // Kernel TLS is asked for exactly where the kernel has it.
+        CHECK(((options & SSL_OP_ENABLE_KTLS) != 0) == vstream::tls::kernel_tls_available());
         CHECK((options & SSL_OP_NO_TICKET) == 0);
         CHECK((options & SSL_OP_ALLOW_CLIENT_RENEGOTIATION) == 0);
         const long modes = SSL_CTX_get_mode(c);
