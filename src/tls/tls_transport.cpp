@@ -160,7 +160,15 @@ void TlsTransport::on_edge(std::uint32_t) noexcept {
 bool TlsTransport::plain_http_sent() noexcept {
     unsigned char first = 0;
     const ssize_t n = ::recv(socket_.fd(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n != 1) return false;  // nothing yet, or the end: the handshake finds out
+    if (n != 1) {
+        // The end or an error: the handshake finds out. Nothing yet: wait for the first byte,
+        // so OpenSSL never reads a plain request that arrives in between.
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            peeked_ = true;
+            return false;
+        }
+        return false;
+    }
     peeked_ = true;
     // A TLS connection starts with a handshake record (content type 22, RFC 8446 §5.1), an
     // old SSLv2-format hello with its top bit set; an HTTP/1.x request with a method, a token
@@ -180,7 +188,10 @@ bool TlsTransport::plain_http_sent() noexcept {
 }
 
 bool TlsTransport::advance_handshake() noexcept {
-    if (!peeked_ && plain_http_sent()) return true;
+    if (!peeked_) {
+        if (plain_http_sent()) return true;
+        if (!peeked_) return false;  // no byte yet: the next edge looks again
+    }
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
     if (r == 1) {
@@ -275,6 +286,28 @@ int TlsTransport::write_record(const char* data, std::size_t len, bool guarded) 
     ERR_clear_error();
     GuardedWrite call{ssl_.get(), data, static_cast<int>(len), 0};
     if (guarded) {
+        // Every page is read once first, under the guard, outside OpenSSL: a file truncated
+        // before this write is found here, with OpenSSL untouched (a jump out of SSL_write
+        // leaves a few of its allocations behind). Only a truncation racing this very call
+        // still faults inside OpenSSL, where the guard below catches it.
+        GuardedCopy touch{nullptr, data, len};
+        const bool readable = core::run_guarded(
+            data, len,
+            [](void* c) {
+                auto* t = static_cast<GuardedCopy*>(c);
+                volatile char sink = 0;
+                for (std::size_t off = 0; off < t->len; off += 4096) sink = t->from[off];
+                sink = t->from[t->len - 1];
+                (void)sink;
+            },
+            &touch);
+        if (!readable) {
+            // The response is cut: no close_notify may follow it (the client must see a
+            // truncation, RFC 8446 §6.1), so this SSL is not used again either.
+            poisoned_ = true;
+            if (tracker_ != nullptr) TlsCounters::bump(tracker_->counters().truncated_reads);
+            return UV_EFAULT;
+        }
         const bool finished = core::run_guarded(
             data, len,
             [](void* c) {
@@ -313,7 +346,8 @@ int TlsTransport::pump(std::size_t& written) noexcept {
         int n;
         if (left >= kRecord) {
             // Encrypted where it lies (a mapped file): OpenSSL reads it into its record.
-            n = write_record(b.base + buf_offset_, std::min<std::size_t>(left, INT_MAX), true);
+            // At most 256 KiB per call: the pages read first (write_record) go out at once.
+            n = write_record(b.base + buf_offset_, std::min<std::size_t>(left, 256 * 1024), true);
         } else {
             // Small pieces share a record: one SSL_write, one send().
             std::size_t staged = 0;
@@ -330,6 +364,7 @@ int TlsTransport::pump(std::size_t& written) noexcept {
                     },
                     &copy);
                 if (!copied) {
+                    poisoned_ = true;  // cut: no close_notify after it (as above)
                     if (tracker_ != nullptr) {
                         TlsCounters::bump(tracker_->counters().truncated_reads);
                     }
