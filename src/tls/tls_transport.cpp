@@ -394,9 +394,7 @@ int TlsTransport::pump(std::size_t& written) noexcept {
     return 1;
 }
 
-int TlsTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
-    if (socket_.closing() || poisoned_) return UV_ECANCELED;
-    if (writing_) return UV_EBUSY;
+int TlsTransport::load(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     try {
         bufs_.assign(bufs, bufs + nbufs);
     } catch (...) {
@@ -404,6 +402,13 @@ int TlsTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     }
     buf_index_ = 0;
     buf_offset_ = 0;
+    return 0;
+}
+
+int TlsTransport::write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
+    if (socket_.closing() || poisoned_) return UV_ECANCELED;
+    if (writing_) return UV_EBUSY;
+    if (const int rc = load(bufs, nbufs); rc != 0) return rc;
     pending_bytes_ = 0;
     for (unsigned i = 0; i < nbufs; ++i) pending_bytes_ += bufs[i].len;
     writing_ = true;
@@ -432,13 +437,7 @@ int TlsTransport::try_write(const uv_buf_t* bufs, unsigned nbufs) noexcept {
     if (socket_.closing() || poisoned_) return UV_ECANCELED;
     if (writing_) return UV_EBUSY;
     if (handshake_ != HandshakeState::done) return UV_EAGAIN;
-    try {
-        bufs_.assign(bufs, bufs + nbufs);
-    } catch (...) {
-        return UV_ENOMEM;
-    }
-    buf_index_ = 0;
-    buf_offset_ = 0;
+    if (const int rc = load(bufs, nbufs); rc != 0) return rc;
     std::size_t written = 0;
     const int rc = pump(written);
     bufs_.clear();

@@ -93,6 +93,8 @@ private:
     // Writes from bufs_[buf_index_] at buf_offset_ until all is written (1), the socket is
     // full (0), or an error (< 0).
     int pump(std::size_t& written) noexcept;
+    // Takes the buffers of a write or try_write for pump(), from their start.
+    int load(const uv_buf_t* bufs, unsigned nbufs) noexcept;
     int write_record(const char* data, std::size_t len, bool guarded) noexcept;
     int send_file_by_copy(int fd, std::uint64_t offset, std::size_t length) noexcept;
     void finish_write() noexcept;
